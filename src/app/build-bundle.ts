@@ -1,0 +1,144 @@
+// `kfbundle build`: render → resolve → pull → save → patch → write → checksum, all into a staging directory that
+// becomes the bundle only when every step has succeeded.
+
+import { createHash } from 'node:crypto';
+import { BUNDLE_FILES, BUNDLE_FORMAT_VERSION, type BundleFile, type BundleImage, type BundleMetadata } from '../core/bundle-layout.js';
+import { formatChecksums } from '../core/checksums.js';
+import { collectInstallImages } from '../core/install-images.js';
+import { renderInstaller } from '../core/installer-script.js';
+import { parseManifests, serializeManifests } from '../core/k8s-object.js';
+import type { Mirror } from '../core/mirrors.js';
+import { patchManifests } from '../core/patch-manifests.js';
+import type { BundleOutput, ImageStore, ManifestSource, RegistryAuth, Sleeper, StagedBundle } from './ports.js';
+import { pullImages, type PullEvent } from './pull-images.js';
+
+export interface BuildOptions {
+  /** A rendered YAML file or a kustomization directory. */
+  manifests: string;
+  outDir: string;
+  mirrors: readonly Mirror[];
+  force: boolean;
+  concurrency: number;
+  attempts: number;
+  signal?: AbortSignal | undefined;
+}
+
+export type BuildStep = 'render' | 'resolve' | 'pull' | 'save' | 'write';
+
+export type BuildEvent =
+  | { type: 'step'; step: BuildStep; detail: string }
+  | PullEvent
+  | { type: 'save-progress'; bytes: number; estimatedTotal: number };
+
+export interface BuildDeps {
+  source: ManifestSource;
+  store: ImageStore;
+  output: BundleOutput;
+  installerTemplate: string;
+  toolVersion: string;
+  credentials: (registry: string) => RegistryAuth | undefined;
+  sleep: Sleeper;
+  random: () => number;
+  now: () => number;
+  report: (event: BuildEvent) => void;
+}
+
+export interface BuildResult {
+  metadata: BundleMetadata;
+  /** Milliseconds spent in each step, so regressions show in --json output. */
+  timings: Record<BuildStep, number>;
+}
+
+export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promise<BuildResult> {
+  const timings: Record<BuildStep, number> = { render: 0, resolve: 0, pull: 0, save: 0, write: 0 };
+  const timed = async <T>(step: BuildStep, detail: string, work: () => Promise<T> | T): Promise<T> => {
+    deps.report({ type: 'step', step, detail });
+    const started = deps.now();
+    try {
+      return await work();
+    } finally {
+      timings[step] += deps.now() - started;
+    }
+  };
+
+  // Fail on an existing output or an unreachable engine before spending minutes on anything else.
+  await deps.store.ping();
+  const staged = await deps.output.stage(options.outDir, { force: options.force });
+  try {
+    const rendered = await timed('render', options.manifests, () => deps.source.render(options.manifests));
+    const { objects, found } = await timed('resolve', rendered.description, () => {
+      const parsed = parseManifests(rendered.text, rendered.description);
+      return { objects: parsed, found: collectInstallImages(parsed) };
+    });
+
+    const images = await timed('pull', `${found.length} images`, () =>
+      pullImages(found, options, {
+        store: deps.store,
+        credentials: deps.credentials,
+        sleep: deps.sleep,
+        random: deps.random,
+        report: deps.report,
+      }),
+    );
+
+    const files: BundleFile[] = [];
+    if (images.length > 0) {
+      files.push(await timed('save', `${images.length} images`, () => saveImages(staged, images, options, deps)));
+    }
+
+    const metadata = await timed('write', options.outDir, async () => {
+      const imageRewrites = new Map(images.filter((i) => i.bundleRef !== i.ref).map((i) => [i.ref, i.bundleRef] as const));
+      const patched = patchManifests(objects, { imageRewrites });
+      files.push(await staged.writeText(BUNDLE_FILES.manifests, serializeManifests(patched.objects)));
+      const installer = renderInstaller(deps.installerTemplate, {
+        toolVersion: deps.toolVersion,
+        formatVersion: BUNDLE_FORMAT_VERSION,
+        imagesTar: BUNDLE_FILES.imagesTar,
+        manifestsDir: BUNDLE_FILES.manifestsDir,
+        checksums: BUNDLE_FILES.checksums,
+      });
+      files.push(await staged.writeText(BUNDLE_FILES.installer, installer, { executable: true }));
+
+      const bundleMetadata: BundleMetadata = {
+        formatVersion: BUNDLE_FORMAT_VERSION,
+        tool: { name: 'kfbundle', version: deps.toolVersion },
+        input: {
+          kind: rendered.kind,
+          name: rendered.description,
+          renderedSha256: createHash('sha256').update(rendered.text).digest('hex'),
+          objects: objects.length,
+        },
+        mirrors: options.mirrors.map((m) => ({ source: m.source, target: m.target })),
+        images,
+        manifests: { changes: patched.changes.length },
+        files: [...files].sort((a, b) => a.path.localeCompare(b.path)),
+      };
+      const metadataFile = await staged.writeText(BUNDLE_FILES.metadata, `${JSON.stringify(bundleMetadata, null, 2)}\n`);
+      // SHA256SUMS is written last: its presence marks the content as complete.
+      await staged.writeText(BUNDLE_FILES.checksums, formatChecksums([...files, metadataFile]));
+      return bundleMetadata;
+    });
+
+    await staged.commit();
+    return { metadata, timings };
+  } catch (error) {
+    await staged.discard();
+    throw error;
+  }
+}
+
+async function saveImages(
+  staged: StagedBundle,
+  images: readonly BundleImage[],
+  options: BuildOptions,
+  deps: BuildDeps,
+): Promise<BundleFile> {
+  // Uncompressed sizes overcount shared layers, so this is an upper bound for the progress bar, not a promise.
+  const estimatedTotal = images.reduce((sum, image) => sum + image.size, 0);
+  const refs = [...new Set(images.map((image) => image.bundleRef))];
+  const stream = await deps.store.save(refs, options.signal);
+  return staged.writeStream(BUNDLE_FILES.imagesTar, stream, {
+    signal: options.signal,
+    onBytes: (bytes) => deps.report({ type: 'save-progress', bytes, estimatedTotal }),
+  });
+}

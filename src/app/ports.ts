@@ -1,0 +1,87 @@
+// The capabilities the use cases need from the outside world. Implementations live in src/io; tests may pass others.
+
+import type { Readable } from 'node:stream';
+import type { BundleFile } from '../core/bundle-layout.js';
+
+export interface RegistryAuth {
+  username?: string;
+  password?: string;
+  identitytoken?: string;
+  serveraddress: string;
+}
+
+export interface PullProgress {
+  ref: string;
+  /** Layer id -> [current, total] bytes as the engine reports them. */
+  layers: ReadonlyMap<string, readonly [number, number]>;
+  status: string;
+}
+
+export interface PullOptions {
+  auth?: RegistryAuth | undefined;
+  signal?: AbortSignal | undefined;
+  onProgress?: ((progress: PullProgress) => void) | undefined;
+}
+
+export interface EngineImage {
+  id: string;
+  repoTags: string[];
+  repoDigests: string[];
+  size: number;
+}
+
+/** An image engine that can pull, name and stream out images (the Docker engine in production). */
+export interface ImageStore {
+  /** @throws KfbundleError DOCKER_UNREACHABLE */
+  ping(): Promise<void>;
+  /** Pulls by reference; fails on any error the engine reports in-band. @throws KfbundleError PULL_FAILED */
+  pull(ref: string, options?: PullOptions): Promise<void>;
+  inspect(ref: string): Promise<EngineImage | undefined>;
+  tag(source: string, target: string): Promise<void>;
+  /** One `docker save` stream holding every reference given, each under its own tag. */
+  save(refs: readonly string[], signal?: AbortSignal): Promise<Readable>;
+}
+
+export interface RenderedManifests {
+  text: string;
+  kind: 'file' | 'kustomize';
+  /** How messages name the input, e.g. `rendered.yaml` or `kustomize build example`. */
+  description: string;
+}
+
+/** Turns the user's `--manifests` input into rendered YAML text. */
+export interface ManifestSource {
+  render(input: string): Promise<RenderedManifests>;
+}
+
+export interface Sleeper {
+  (ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** A bundle being written: invisible under its final name until committed. */
+export interface StagedBundle {
+  writeText(path: string, content: string, options?: { executable?: boolean }): Promise<BundleFile>;
+  writeStream(
+    path: string,
+    source: Readable,
+    options?: { signal?: AbortSignal | undefined; onBytes?: ((bytes: number) => void) | undefined },
+  ): Promise<BundleFile>;
+  /** Moves the finished bundle to its final name. */
+  commit(): Promise<void>;
+  /** Removes everything written so far. Safe to call more than once. */
+  discard(): Promise<void>;
+}
+
+export interface BundleOutput {
+  /** @throws KfbundleError OUTPUT_EXISTS unless `force` */
+  stage(outDir: string, options: { force: boolean }): Promise<StagedBundle>;
+}
+
+/** Read access to a bundle's files by their path inside the bundle. */
+export interface BundleReader {
+  /** Every regular file below the bundle root, as bundle paths (`images/images.tar`). */
+  listFiles(): Promise<string[]>;
+  readText(path: string): Promise<string | undefined>;
+  /** undefined when the file does not exist. */
+  hashFile(path: string, signal?: AbortSignal): Promise<{ sha256: string; size: number } | undefined>;
+}

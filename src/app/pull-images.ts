@@ -1,0 +1,141 @@
+// Pulls every image a bundle needs, through mirrors, with bounded concurrency and retries, and names each one the
+// way the bundle will store it. Every failure is collected so one build reports every missing image at once.
+
+import pLimit from 'p-limit';
+import type { BundleImage } from '../core/bundle-layout.js';
+import { KfbundleError } from '../core/errors.js';
+import type { FoundImage } from '../core/install-images.js';
+import { bundleRefFor, imageName, parseImageRef, pullRefFor } from '../core/image-ref.js';
+import { mirrorRef, type Mirror } from '../core/mirrors.js';
+import { isRetryablePullError, retry } from '../core/retry.js';
+import type { ImageStore, PullProgress, RegistryAuth, Sleeper } from './ports.js';
+
+export type PullEvent =
+  | { type: 'pull-start'; ref: string; from: string }
+  | { type: 'pull-progress'; ref: string; current: number; total: number }
+  | { type: 'pull-retry'; ref: string; attempt: number; delayMs: number; message: string }
+  | { type: 'pull-done'; ref: string; size: number }
+  | { type: 'pull-failed'; ref: string; message: string };
+
+export interface PullImagesOptions {
+  mirrors: readonly Mirror[];
+  concurrency: number;
+  attempts: number;
+  signal?: AbortSignal | undefined;
+}
+
+export interface PullImagesDeps {
+  store: ImageStore;
+  credentials: (registry: string) => RegistryAuth | undefined;
+  sleep: Sleeper;
+  random: () => number;
+  report: (event: PullEvent) => void;
+}
+
+function sumLayers(progress: PullProgress): { current: number; total: number } {
+  let current = 0;
+  let total = 0;
+  for (const [layerCurrent, layerTotal] of progress.layers.values()) {
+    current += layerCurrent;
+    total += layerTotal;
+  }
+  return { current, total };
+}
+
+/** The repository digest the engine recorded for the reference pulled, e.g. `sha256:…`. */
+function repoDigestFor(pulledRef: string, repoDigests: readonly string[]): string | undefined {
+  const name = imageName(parseImageRef(pulledRef));
+  for (const repoDigest of repoDigests) {
+    const at = repoDigest.lastIndexOf('@');
+    if (at === -1) continue;
+    if (imageName(parseImageRef(repoDigest.slice(0, at) + ':x')) === name) return repoDigest.slice(at + 1);
+  }
+  return undefined;
+}
+
+async function pullOne(image: FoundImage, options: PullImagesOptions, deps: PullImagesDeps): Promise<BundleImage> {
+  const source = mirrorRef(image.parsed, options.mirrors);
+  const pulledFrom = pullRefFor(source);
+  const bundleRef = bundleRefFor(image.parsed);
+  deps.report({ type: 'pull-start', ref: image.ref, from: pulledFrom });
+
+  await retry(
+    () =>
+      deps.store.pull(pulledFrom, {
+        auth: deps.credentials(source.registry),
+        signal: options.signal,
+        onProgress: (progress) => deps.report({ type: 'pull-progress', ref: image.ref, ...sumLayers(progress) }),
+      }),
+    {
+      attempts: options.attempts,
+      baseDelayMs: 1000,
+      maxDelayMs: 30_000,
+      sleep: deps.sleep,
+      random: deps.random,
+      isRetryable: isRetryablePullError,
+      signal: options.signal,
+      onRetry: ({ attempt, delayMs, error }) =>
+        deps.report({ type: 'pull-retry', ref: image.ref, attempt, delayMs, message: (error as Error).message }),
+    },
+  );
+
+  const pulled = await deps.store.inspect(pulledFrom);
+  if (pulled === undefined) {
+    throw new KfbundleError('PULL_FAILED', `pull of ${pulledFrom} reported success but the engine has no such image`);
+  }
+  const digest = repoDigestFor(pulledFrom, pulled.repoDigests);
+  if (image.parsed.digest !== undefined && digest !== image.parsed.digest) {
+    throw new KfbundleError(
+      'DIGEST_MISMATCH',
+      `${image.ref} is pinned to ${image.parsed.digest} but ${pulledFrom} gave ${digest ?? 'no repository digest'}`,
+      { hint: 'the mirror serves different content under this name; remove it or fix the mirror' },
+    );
+  }
+  if (pulledFrom !== bundleRef) await deps.store.tag(pulledFrom, bundleRef);
+  deps.report({ type: 'pull-done', ref: image.ref, size: pulled.size });
+
+  return {
+    ref: image.ref,
+    bundleRef,
+    pulledFrom,
+    digest,
+    ...(image.parsed.digest === undefined ? {} : { pinnedDigest: image.parsed.digest }),
+    imageId: pulled.id,
+    size: pulled.size,
+    locations: image.locations,
+  };
+}
+
+/**
+ * Pulls all images; resolves in the order given.
+ * @throws KfbundleError PULL_FAILED listing every image that could not be pulled, after the others have finished.
+ */
+export async function pullImages(
+  images: readonly FoundImage[],
+  options: PullImagesOptions,
+  deps: PullImagesDeps,
+): Promise<BundleImage[]> {
+  const limit = pLimit(Math.max(1, options.concurrency));
+  const settled = await Promise.allSettled(images.map((image) => limit(() => pullOne(image, options, deps))));
+  const failures: string[] = [];
+  const pulled: BundleImage[] = [];
+  settled.forEach((result, index) => {
+    if (result.status === 'fulfilled') {
+      pulled.push(result.value);
+    } else {
+      const message = (result.reason as Error).message;
+      deps.report({ type: 'pull-failed', ref: images[index]!.ref, message });
+      failures.push(`  ${images[index]!.ref}: ${message}`);
+    }
+  });
+  if (options.signal?.aborted) throw options.signal.reason;
+  if (failures.length > 0) {
+    const first = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected')?.reason;
+    throw new KfbundleError(
+      first instanceof KfbundleError && first.code === 'DIGEST_MISMATCH' ? 'DIGEST_MISMATCH' : 'PULL_FAILED',
+      `${failures.length} of ${images.length} images could not be pulled:\n${failures.join('\n')}`,
+      { hint: 'check the names, your registry credentials (docker login), or add --mirror SRC=DST for a registry you can reach' },
+    );
+  }
+  return pulled;
+}

@@ -1,0 +1,76 @@
+// `kfbundle build`: wires the build use case to the Docker engine, the file system and the progress display.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import { buildBundle } from '../../app/build-bundle.js';
+import { credentialsFor } from '../../core/docker-auth.js';
+import { parseMirror } from '../../core/mirrors.js';
+import { directoryBundleOutput } from '../../io/bundle-directory.js';
+import { readDockerConfig } from '../../io/docker-config.js';
+import { DockerImageStore } from '../../io/docker-image-store.js';
+import { LocalManifestSource } from '../../io/manifest-source.js';
+import { createBuildReporter } from '../../ui/build-reporter.js';
+import { formatBytes } from '../../ui/format.js';
+import { readInstallerTemplate } from '../../version.js';
+import { writeJson, type CliContext } from '../context.js';
+
+export interface BuildCommandOptions {
+  manifests: string;
+  out: string;
+  mirror: string[];
+  force: boolean;
+  concurrency: number;
+  attempts: number;
+  dockerHost: string | undefined;
+  json: boolean;
+  progress: boolean;
+}
+
+export async function runBuild(options: BuildCommandOptions, context: CliContext): Promise<number> {
+  const mirrors = options.mirror.map(parseMirror);
+  const dockerConfig = await readDockerConfig(context.env);
+  const reporter = createBuildReporter({
+    stream: context.stderr,
+    interactive: options.progress && context.stderr.isTTY === true,
+    now: () => new Date(),
+  });
+  try {
+    const result = await buildBundle(
+      {
+        manifests: options.manifests,
+        outDir: options.out,
+        mirrors,
+        force: options.force,
+        concurrency: options.concurrency,
+        attempts: options.attempts,
+        signal: context.signal,
+      },
+      {
+        source: new LocalManifestSource({ signal: context.signal }),
+        store: new DockerImageStore({ host: options.dockerHost ?? context.env['DOCKER_HOST'] }),
+        output: directoryBundleOutput,
+        installerTemplate: await readInstallerTemplate(),
+        toolVersion: context.toolVersion,
+        credentials: (registry) => credentialsFor(dockerConfig, registry),
+        sleep: (ms, signal) => sleep(ms, undefined, { signal }),
+        random: Math.random,
+        now: () => performance.now(),
+        report: (event) => reporter.report(event),
+      },
+    );
+    reporter.close();
+    const tar = result.metadata.files.find((file) => file.path.endsWith('.tar'));
+    if (options.json) {
+      writeJson(context, { bundle: options.out, metadata: result.metadata, timingsMs: result.timings });
+    } else {
+      context.stdout.write(
+        `bundle written to ${options.out}: ${result.metadata.images.length} images` +
+          `${tar === undefined ? '' : ` (${formatBytes(tar.size)})`}, ${result.metadata.input.objects} objects, ` +
+          `${result.metadata.manifests.changes} manifest edits\n` +
+          `next: kfbundle verify ${options.out}   then on the target: ${options.out}/install.sh\n`,
+      );
+    }
+    return 0;
+  } finally {
+    reporter.close();
+  }
+}

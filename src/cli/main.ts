@@ -1,0 +1,155 @@
+// The command line: parses arguments, runs one command, and turns every outcome into an exit status.
+// The only module that touches process-wide state (argv, signals, exit status) is bin/kfbundle.js calling main().
+
+import { Command, CommanderError } from 'commander';
+import { EXIT_CODES, isKfbundleError } from '../core/errors.js';
+import { readToolVersion } from '../version.js';
+import { runBuild, type BuildCommandOptions } from './commands/build.js';
+import { runImages, type ImagesCommandOptions } from './commands/images.js';
+import { runVerify, type VerifyCommandOptions } from './commands/verify.js';
+import { parsePositiveInt, type CliContext } from './context.js';
+
+export interface MainOptions {
+  stdout?: NodeJS.WriteStream;
+  stderr?: NodeJS.WriteStream;
+  env?: NodeJS.ProcessEnv;
+  signal?: AbortSignal;
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+/** What a run learns while parsing and running: its exit status and whether the user asked for JSON. */
+interface RunState {
+  exitCode: number;
+  json: boolean;
+}
+
+function buildProgram(context: CliContext, state: RunState): Command {
+  const setExit = (code: number) => {
+    state.exitCode = code;
+  };
+  const program = new Command('kfbundle')
+    .description('Build offline Kubeflow bundles on a machine with internet; verify and install them on an isolated cluster.')
+    .version(context.toolVersion, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => context.stdout.write(text),
+      writeErr: (text) => context.stderr.write(text),
+    })
+    .addHelpText(
+      'after',
+      `
+Typical use:
+  abroad:   kfbundle build --manifests kubeflow/rendered.yaml --out ./kubeflow-bundle
+            kfbundle verify ./kubeflow-bundle
+  target:   ./kubeflow-bundle/install.sh --verify-only
+            ./kubeflow-bundle/install.sh
+
+Exit codes are listed in docs/exit-codes.md.`,
+    );
+
+  program
+    .command('build')
+    .description('Render manifests, pull every image they need, and write a verified offline bundle.')
+    .requiredOption('--manifests <path>', 'rendered multi-document YAML file, or a directory with a kustomization.yaml')
+    .option('--out <dir>', 'bundle directory to create', 'kubeflow-bundle')
+    .option('--mirror <SRC=DST>', 'pull images of registry SRC from DST (repeatable), e.g. gcr.io=127.0.0.1:5000/gcr.io', collect, [])
+    .option('--force', 'replace the output directory if it exists', false)
+    .option('--concurrency <n>', 'images pulled at the same time', parsePositiveInt('--concurrency'), 2)
+    .option('--attempts <n>', 'tries per image before a pull counts as failed', parsePositiveInt('--attempts'), 4)
+    .option('--docker-host <url>', 'Docker engine to use (default: $DOCKER_HOST, else the local socket)')
+    .option('--json', 'print the result as JSON on stdout (progress stays on stderr)', false)
+    .option('--no-progress', 'plain log lines instead of progress bars')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  kfbundle build --manifests ./rendered.yaml --out ./kubeflow-bundle
+  kfbundle build --manifests ./manifests/example --out ./kubeflow-bundle --force
+  kfbundle build --manifests ./rendered.yaml --mirror gcr.io=gcr.m.daocloud.io --mirror docker.io=docker.m.daocloud.io`,
+    )
+    .action(async (options: BuildCommandOptions) => setExit(await runBuild(options, context)));
+
+  program
+    .command('verify')
+    .description('Recompute every checksum of a bundle; fail naming each changed, missing or extra file.')
+    .argument('<bundle>', 'bundle directory')
+    .option('--json', 'print the result as JSON on stdout', false)
+    .addHelpText('after', '\nExamples:\n  kfbundle verify ./kubeflow-bundle\n  kfbundle verify ./kubeflow-bundle --json')
+    .action(async (bundle: string, options: VerifyCommandOptions) => setExit(await runVerify(bundle, options, context)));
+
+  program
+    .command('images')
+    .description('List the images a set of manifests needs, and where each is referenced.')
+    .requiredOption('--manifests <path>', 'rendered multi-document YAML file, or a directory with a kustomization.yaml')
+    .option('--why <ref>', 'show where the matching images are referenced')
+    .option('--json', 'print {images, warnings} as JSON on stdout', false)
+    .addHelpText('after', '\nExamples:\n  kfbundle images --manifests ./rendered.yaml\n  kfbundle images --manifests ./rendered.yaml --why mysql')
+    .action(async (options: ImagesCommandOptions) => setExit(await runImages(options, context)));
+
+  program.hook('preAction', (_program, action) => {
+    state.json = action.opts()['json'] === true;
+  });
+  return program;
+}
+
+/** Runs the CLI and returns the exit status; never throws. */
+export async function main(argv: readonly string[], options: MainOptions = {}): Promise<number> {
+  const stdout = options.stdout ?? process.stdout;
+  const stderr = options.stderr ?? process.stderr;
+  const controller = new AbortController();
+  const onSignal = () => controller.abort(new Error('interrupted'));
+  if (options.signal === undefined) {
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  }
+  let toolVersion = 'unknown';
+  const state: RunState = { exitCode: 0, json: false };
+  try {
+    toolVersion = await readToolVersion();
+    const context: CliContext = {
+      stdout,
+      stderr,
+      env: options.env ?? process.env,
+      signal: options.signal ?? controller.signal,
+      toolVersion,
+    };
+    await buildProgram(context, state).parseAsync([...argv], { from: 'user' });
+    return state.exitCode;
+  } catch (error) {
+    return reportFailure(error, { stdout, stderr, toolVersion, json: state.json });
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+}
+
+function reportFailure(
+  error: unknown,
+  out: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; toolVersion: string; json: boolean },
+): number {
+  if (error instanceof CommanderError) {
+    // Help and version are "errors" to commander; their text is already printed.
+    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
+    return EXIT_CODES.USAGE;
+  }
+  if (isKfbundleError(error)) {
+    if (out.json) {
+      out.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message, hint: error.hint } }, null, 2)}\n`);
+    }
+    out.stderr.write(`kfbundle: error: ${error.message}\n`);
+    if (error.hint !== undefined) out.stderr.write(`hint: ${error.hint}\n`);
+    return EXIT_CODES[error.code];
+  }
+  if (error instanceof Error && error.message === 'interrupted') {
+    out.stderr.write('kfbundle: interrupted; nothing was left half-written\n');
+    return 130;
+  }
+  out.stderr.write(
+    `kfbundle: this is a bug, please report it with the lines below\n` +
+      `kfbundle ${out.toolVersion}, node ${process.version}, ${process.platform}-${process.arch}\n` +
+      `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  return 1;
+}

@@ -1,0 +1,57 @@
+// Every file name inside a bundle, and the shape of bundle.json. Readers and writers both take names from here.
+
+export const BUNDLE_FORMAT_VERSION = 1;
+
+export const BUNDLE_FILES = {
+  metadata: 'bundle.json',
+  checksums: 'SHA256SUMS',
+  installer: 'install.sh',
+  imagesDir: 'images',
+  imagesTar: 'images/images.tar',
+  manifestsDir: 'manifests',
+  /** One file until install phases land; the installer applies `manifests/` in lexical order. */
+  manifests: 'manifests/00-all.yaml',
+} as const;
+
+export interface BundleImage {
+  /** Normalised reference as the release names it. */
+  ref: string;
+  /** Reference stored in images.tar and used by the bundle's manifests (differs from `ref` for digest pins). */
+  bundleRef: string;
+  /** Reference actually pulled (a mirror's, when one served it). */
+  pulledFrom: string;
+  /** Repository digest the registry served (`sha256:…`); for digest pins, equal to the pinned digest. */
+  digest: string | undefined;
+  /** The pinned digest, present only for references pinned by digest. */
+  pinnedDigest?: string;
+  /** Engine image ID (config digest). */
+  imageId: string;
+  /** Uncompressed size in bytes as the engine reports it. */
+  size: number;
+  /** Where the manifests reference it. */
+  locations: { object: string; path: string }[];
+}
+
+export interface BundleFile {
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+export interface BundleMetadata {
+  formatVersion: number;
+  tool: { name: 'kfbundle'; version: string };
+  input: {
+    kind: 'file' | 'kustomize';
+    /** Base name of the input, never an absolute path of the build machine. */
+    name: string;
+    /** SHA-256 of the rendered manifests as read, before patching. */
+    renderedSha256: string;
+    objects: number;
+  };
+  mirrors: { source: string; target: string }[];
+  images: BundleImage[];
+  manifests: { changes: number };
+  /** Every file the bundle ships except bundle.json and SHA256SUMS themselves. */
+  files: BundleFile[];
+}

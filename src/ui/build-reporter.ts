@@ -1,0 +1,143 @@
+// Shows a build's progress: bars and a spinner on a terminal, plain timestamped lines anywhere else (CI logs, files).
+
+import cliProgress from 'cli-progress';
+import ora, { type Ora } from 'ora';
+import type { BuildEvent } from '../app/build-bundle.js';
+import { formatBytes } from './format.js';
+
+export interface Reporter {
+  report(event: BuildEvent): void;
+  /** Stops bars and spinners; call once, whether the build succeeded or not. */
+  close(): void;
+}
+
+export interface ReporterOptions {
+  stream: NodeJS.WriteStream;
+  interactive: boolean;
+  now: () => Date;
+}
+
+export function createBuildReporter(options: ReporterOptions): Reporter {
+  return options.interactive ? new TerminalReporter(options.stream) : new LineReporter(options.stream, options.now);
+}
+
+/** Plain lines at a bounded rate: one per pull start/finish/retry, save progress at most every 5 s. */
+class LineReporter implements Reporter {
+  private lastSaveLine = 0;
+  private readonly stream: NodeJS.WriteStream;
+  private readonly now: () => Date;
+
+  constructor(stream: NodeJS.WriteStream, now: () => Date) {
+    this.stream = stream;
+    this.now = now;
+  }
+
+  private line(text: string): void {
+    this.stream.write(`${this.now().toISOString()} ${text}\n`);
+  }
+
+  report(event: BuildEvent): void {
+    switch (event.type) {
+      case 'step':
+        this.line(`${event.step}: ${event.detail}`);
+        break;
+      case 'pull-start':
+        this.line(`pull ${event.ref}${event.from === event.ref ? '' : ` from ${event.from}`}`);
+        break;
+      case 'pull-retry':
+        this.line(`retry ${event.ref} (attempt ${event.attempt + 1}) in ${event.delayMs} ms: ${event.message}`);
+        break;
+      case 'pull-done':
+        this.line(`pulled ${event.ref} (${formatBytes(event.size)})`);
+        break;
+      case 'pull-failed':
+        this.line(`FAILED ${event.ref}: ${event.message}`);
+        break;
+      case 'save-progress': {
+        const now = this.now().getTime();
+        if (now - this.lastSaveLine >= 5000) {
+          this.lastSaveLine = now;
+          this.line(`save: ${formatBytes(event.bytes)} written`);
+        }
+        break;
+      }
+      case 'pull-progress':
+        break;
+    }
+  }
+
+  close(): void {}
+}
+
+class TerminalReporter implements Reporter {
+  private readonly stream: NodeJS.WriteStream;
+  private spinner: Ora | undefined;
+  private bars: cliProgress.MultiBar | undefined;
+  private readonly pullBars = new Map<string, cliProgress.SingleBar>();
+  private saveBar: cliProgress.SingleBar | undefined;
+
+  constructor(stream: NodeJS.WriteStream) {
+    this.stream = stream;
+  }
+
+  private multiBar(): cliProgress.MultiBar {
+    this.bars ??= new cliProgress.MultiBar(
+      {
+        stream: this.stream,
+        clearOnComplete: false,
+        hideCursor: true,
+        format: ' {bar} {percentage}% | {name} | {size}',
+        formatValue: (value, _options, type) => (type === 'value' || type === 'total' ? formatBytes(value) : String(value)),
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    return this.bars;
+  }
+
+  report(event: BuildEvent): void {
+    switch (event.type) {
+      case 'step':
+        if (event.step === 'render' || event.step === 'resolve' || event.step === 'write') {
+          this.spinner?.succeed();
+          this.spinner = ora({ stream: this.stream, text: `${event.step}: ${event.detail}` }).start();
+        } else {
+          this.spinner?.succeed();
+          this.spinner = undefined;
+          this.stream.write(`${event.step}: ${event.detail}\n`);
+        }
+        break;
+      case 'pull-start':
+        this.pullBars.set(event.ref, this.multiBar().create(1, 0, { name: event.ref, size: 'waiting' }));
+        break;
+      case 'pull-progress': {
+        const bar = this.pullBars.get(event.ref);
+        if (bar !== undefined && event.total > 0) {
+          bar.setTotal(event.total);
+          bar.update(event.current, { size: `${formatBytes(event.current)}/${formatBytes(event.total)}` });
+        }
+        break;
+      }
+      case 'pull-done': {
+        const bar = this.pullBars.get(event.ref);
+        bar?.setTotal(1);
+        bar?.update(1, { size: `done ${formatBytes(event.size)}` });
+        break;
+      }
+      case 'pull-retry':
+        this.pullBars.get(event.ref)?.update({ size: `retry ${event.attempt + 1} in ${Math.round(event.delayMs / 1000)}s` });
+        break;
+      case 'pull-failed':
+        this.pullBars.get(event.ref)?.update({ size: 'FAILED' });
+        break;
+      case 'save-progress':
+        this.saveBar ??= this.multiBar().create(Math.max(event.estimatedTotal, 1), 0, { name: 'images.tar', size: '' });
+        this.saveBar.update(Math.min(event.bytes, event.estimatedTotal), { size: formatBytes(event.bytes) });
+        break;
+    }
+  }
+
+  close(): void {
+    this.spinner?.stop();
+    this.bars?.stop();
+  }
+}
