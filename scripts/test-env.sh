@@ -23,7 +23,7 @@ install_packages() {
 }
 
 free_port() {
-  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{process.stdout.write(String(s.address().port));s.close()})'
 }
 
 wait_for() {
@@ -40,8 +40,8 @@ wait_for() {
 start_dockerd() {
   local dir=$1 role=$2
   local root=$dir/$role
-  mkdir -p "$root/data" "$root/exec"
-  echo '{}' > "$root/daemon.json"
+  mkdir -p "$root/data" "$root/exec" || return 1
+  echo '{}' > "$root/daemon.json" || return 1
   # --config-file keeps the host's /etc/docker/daemon.json out; no bridge or iptables: nothing here runs containers.
   dockerd \
     --config-file "$root/daemon.json" \
@@ -60,9 +60,9 @@ start_dockerd() {
 
 start_registry() {
   local dir=$1 port
-  port=$(free_port)
-  mkdir -p "$dir/registry/storage"
-  cat > "$dir/registry/config.yml" <<EOF
+  port=$(free_port) || return 1
+  mkdir -p "$dir/registry/storage" || return 1
+  cat > "$dir/registry/config.yml" <<EOF || return 1
 version: 0.1
 log:
   level: warn
@@ -84,14 +84,14 @@ EOF
 }
 
 start_all() {
-  local dir=$1
-  mkdir -p "$dir"
-  dir=$(cd "$dir" && pwd)
-  start_dockerd "$dir" builder
-  start_dockerd "$dir" target
-  local port
-  port=$(start_registry "$dir")
-  cat > "$dir/env" <<EOF
+  # Called as a condition, where set -e does not apply: every step checks its own result.
+  local dir=$1 port
+  mkdir -p "$dir" || return 1
+  dir=$(cd "$dir" && pwd) || return 1
+  start_dockerd "$dir" builder || return 1
+  start_dockerd "$dir" target || return 1
+  port=$(start_registry "$dir") || return 1
+  cat > "$dir/env" <<EOF || return 1
 KFB_BUILDER_HOST=unix://$dir/builder/docker.sock
 KFB_TARGET_HOST=unix://$dir/target/docker.sock
 KFB_REGISTRY=127.0.0.1:$port
@@ -127,13 +127,19 @@ stop_all() {
     stop_pid "$dir/$role/launcher.pid" "dockerd launcher ($role)"
   done
   # A killed dockerd can leave overlay mounts behind; removing the directory needs them gone.
-  grep -o " $dir/[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r mount; do umount -l "$mount" 2>/dev/null || true; done
+  local mounts
+  mounts=$(grep -o " $dir/[^ ]*" /proc/mounts 2>/dev/null | sort -r || true)
+  for mount in $mounts; do umount -l "$mount" 2>/dev/null || true; done
   rm -rf "$dir"
 }
 
 case "${1:-}" in
   install) install_packages ;;
-  start) [ -n "${2:-}" ] || { log "usage: $0 start DIR"; exit 2; }; start_all "$2" ;;
+  start)
+    [ -n "${2:-}" ] || { log "usage: $0 start DIR"; exit 2; }
+    # Whatever started before a failure is stopped again, so a failed start leaves nothing running.
+    if ! start_all "$2"; then stop_all "$2"; exit 1; fi
+    ;;
   stop) [ -n "${2:-}" ] || { log "usage: $0 stop DIR"; exit 2; }; stop_all "$2" ;;
   *) log "usage: $0 install | start DIR | stop DIR"; exit 2 ;;
 esac

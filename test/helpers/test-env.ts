@@ -55,3 +55,17 @@ export async function useTestEnv(): Promise<TestEnv> {
     },
   };
 }
+
+/**
+ * uvu counts a failing before/after hook against the suite but prints nothing about it; this prints the cause.
+ */
+export function loudHook<T>(name: string, hook: (context: T) => Promise<void>): (context: T) => Promise<void> {
+  return async (context) => {
+    try {
+      await hook(context);
+    } catch (error) {
+      console.error(`${name} failed:`, error);
+      throw error;
+    }
+  };
+}

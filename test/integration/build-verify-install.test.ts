@@ -10,7 +10,7 @@ import { parseManifests, type KubernetesObject } from '../../src/core/k8s-object
 import { findPodTemplateContainers } from '../../src/core/pod-images.js';
 import { runCommand, runKfbundle } from '../helpers/cli.js';
 import { dockerFor, pushStandIns, type StandIn } from '../helpers/synthetic-images.js';
-import { useTestEnv, type TestEnv } from '../helpers/test-env.js';
+import { loudHook, useTestEnv, type TestEnv } from '../helpers/test-env.js';
 import { makeTempDir } from '../helpers/tmp.js';
 
 interface Context {
@@ -84,12 +84,12 @@ async function flipByte(path: string, offset: number): Promise<void> {
   }
 }
 
-journey.before(async (context) => {
+journey.before(loudHook('setup', async (context) => {
   context.env = await useTestEnv();
   context.work = await makeTempDir();
   context.standIns = await pushStandIns(dockerFor(context.env.builderHost), context.env.registry, UPSTREAM_REFS, { layers: 2 });
   context.bundle = join(context.work.path, 'bundle');
-});
+}));
 
 journey.after(async (context) => {
   await context.work?.remove();

@@ -1,0 +1,27 @@
+// src/core holds the pure logic: it may import only other core modules, so it stays testable without I/O.
+
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { REPO_ROOT } from '../helpers/test-env.js';
+
+const test = suite('architecture');
+const CORE = join(REPO_ROOT, 'src/core');
+const ALLOWED_PACKAGES = new Set(['yaml']);
+
+test('core modules import only core modules and pure packages', async () => {
+  const files = (await readdir(CORE)).filter((name) => name.endsWith('.ts'));
+  assert.ok(files.length > 5);
+  for (const file of files) {
+    const text = await readFile(join(CORE, file), 'utf8');
+    for (const match of text.matchAll(/^import .* from '([^']+)';$/gm)) {
+      const source = match[1]!;
+      const ok = (source.startsWith('./') && !source.includes('/..')) || ALLOWED_PACKAGES.has(source);
+      assert.ok(ok, `${file} imports ${source}`);
+    }
+    assert.not.match(text, /process\.|Date\.now|require\(/, `${file} reaches for process-wide state`);
+  }
+});
+
+test.run();

@@ -1,0 +1,106 @@
+// The build use case without an engine: what it writes, and that a failure at any step leaves nothing behind.
+
+import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { buildBundle, type BuildDeps, type BuildOptions } from '../../src/app/build-bundle.js';
+import { KfbundleError } from '../../src/core/errors.js';
+import { directoryBundleOutput } from '../../src/io/bundle-directory.js';
+import { LocalManifestSource } from '../../src/io/manifest-source.js';
+import { readInstallerTemplate } from '../../src/version.js';
+import { FakeImageStore } from '../helpers/fake-image-store.js';
+import { makeTempDir } from '../helpers/tmp.js';
+
+const test = suite('build use case');
+
+const MANIFESTS = `
+kind: Deployment
+metadata: {name: a, namespace: kubeflow}
+spec: {template: {spec: {containers: [{name: a, image: "gcr.io/x/a:1"}, {name: b, image: "busybox"}]}}}
+`;
+
+async function setup(store: FakeImageStore) {
+  const dir = await makeTempDir();
+  const input = join(dir.path, 'rendered.yaml');
+  await writeFile(input, MANIFESTS);
+  const options: BuildOptions = { manifests: input, outDir: join(dir.path, 'bundle'), mirrors: [], force: false, concurrency: 2, attempts: 2 };
+  const deps: BuildDeps = {
+    source: new LocalManifestSource(),
+    store,
+    output: directoryBundleOutput,
+    installerTemplate: await readInstallerTemplate(),
+    toolVersion: '0.0.0-test',
+    credentials: () => undefined,
+    sleep: async () => {},
+    random: () => 0,
+    now: () => 0,
+    report: () => {},
+  };
+  return { dir, options, deps };
+}
+
+test('writes every file and lists each in SHA256SUMS', async () => {
+  const { dir, options, deps } = await setup(new FakeImageStore({ saveBytes: 100_000 }));
+  try {
+    const result = await buildBundle(options, deps);
+    assert.equal(await readdir(dir.path), ['bundle', 'rendered.yaml']);
+    const sums = await readFile(join(options.outDir, 'SHA256SUMS'), 'utf8');
+    assert.equal(sums.trim().split('\n').map((line) => line.slice(66)), ['bundle.json', 'images/images.tar', 'install.sh', 'manifests/00-all.yaml']);
+    assert.is(result.metadata.files.find((f) => f.path === 'images/images.tar')!.size, 100_000);
+    assert.equal(result.metadata.images.map((i) => i.ref), ['gcr.io/x/a:1', 'docker.io/library/busybox:latest']);
+  } finally {
+    await dir.remove();
+  }
+});
+
+test('a save stream that breaks mid-way leaves no bundle and no partial directory', async () => {
+  const { dir, options, deps } = await setup(new FakeImageStore({ saveBytes: 1_000_000, failSaveAt: 300_000 }));
+  try {
+    await buildBundle(options, deps).then(
+      () => assert.unreachable('build should fail'),
+      (error: Error) => assert.match(error.message, 'engine connection lost after'),
+    );
+    assert.equal(await readdir(dir.path), ['rendered.yaml']);
+  } finally {
+    await dir.remove();
+  }
+});
+
+test('every failed pull is reported in one error, and nothing is written', async () => {
+  const failures = new Map([
+    ['gcr.io/x/a:1', 'manifest for gcr.io/x/a:1 not found: manifest unknown'],
+    ['docker.io/library/busybox:latest', 'toomanyrequests: rate limit'],
+  ]);
+  const store = new FakeImageStore({ pullFailures: failures });
+  const { dir, options, deps } = await setup(store);
+  try {
+    const error = await buildBundle(options, deps).catch((e: unknown) => e);
+    assert.instance(error, KfbundleError);
+    assert.is((error as KfbundleError).code, 'PULL_FAILED');
+    assert.match((error as Error).message, '2 of 2 images could not be pulled');
+    assert.match((error as Error).message, 'gcr.io/x/a:1: manifest for gcr.io/x/a:1 not found');
+    assert.match((error as Error).message, 'docker.io/library/busybox:latest: toomanyrequests');
+    assert.equal(await readdir(dir.path), ['rendered.yaml']);
+  } finally {
+    await dir.remove();
+  }
+});
+
+test('an existing output directory is refused unless forced, and replaced whole when forced', async () => {
+  const { dir, options, deps } = await setup(new FakeImageStore());
+  try {
+    await mkdir(options.outDir);
+    await writeFile(join(options.outDir, 'old-file'), 'x');
+    const error = await buildBundle(options, deps).catch((e: unknown) => e);
+    assert.is((error as KfbundleError).code, 'OUTPUT_EXISTS');
+    assert.equal(await readdir(options.outDir), ['old-file']);
+    await buildBundle({ ...options, force: true }, deps);
+    assert.not.ok((await readdir(options.outDir)).includes('old-file'));
+    assert.equal((await readdir(dir.path)).sort(), ['bundle', 'rendered.yaml']);
+  } finally {
+    await dir.remove();
+  }
+});
+
+test.run();

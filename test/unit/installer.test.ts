@@ -1,0 +1,94 @@
+// The generated installer is valid bash, passes shellcheck, and refuses a bundle it cannot verify.
+
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { BUNDLE_FILES } from '../../src/core/bundle-layout.js';
+import { formatChecksums } from '../../src/core/checksums.js';
+import { renderInstaller } from '../../src/core/installer-script.js';
+import { readInstallerTemplate } from '../../src/version.js';
+import { runCommand } from '../helpers/cli.js';
+import { makeTempDir } from '../helpers/tmp.js';
+import { createHash } from 'node:crypto';
+
+const test = suite('installer');
+
+async function render(): Promise<string> {
+  return renderInstaller(await readInstallerTemplate(), {
+    toolVersion: '0.0.0-test',
+    formatVersion: 1,
+    imagesTar: BUNDLE_FILES.imagesTar,
+    manifestsDir: BUNDLE_FILES.manifestsDir,
+    checksums: BUNDLE_FILES.checksums,
+  });
+}
+
+test('every placeholder is filled', async () => {
+  const script = await render();
+  assert.not.match(script, /@@[A-Z_]+@@/);
+  assert.match(script, "IMAGES_TAR='images/images.tar'");
+  assert.throws(() => renderInstaller('@@NOPE@@', { toolVersion: '', formatVersion: 1, imagesTar: '', manifestsDir: '', checksums: '' }), /NOPE/);
+});
+
+test('passes bash -n and shellcheck', async () => {
+  const dir = await makeTempDir();
+  try {
+    const path = join(dir.path, 'install.sh');
+    await writeFile(path, await render());
+    const syntax = await runCommand('bash', ['-n', path]);
+    assert.is(syntax.code, 0, syntax.stderr);
+    const lint = await runCommand('shellcheck', ['--severity=warning', path]);
+    assert.is(lint.code, 0, lint.stdout + lint.stderr);
+  } finally {
+    await dir.remove();
+  }
+});
+
+test('refuses SHA256SUMS entries that leave the bundle, before reading anything else', async () => {
+  const dir = await makeTempDir();
+  try {
+    const path = join(dir.path, 'install.sh');
+    await writeFile(path, await render());
+    await chmod(path, 0o755);
+    const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+    await writeFile(join(dir.path, 'SHA256SUMS'), `${sha('x')}  ../outside\n`);
+    const result = await runCommand('bash', [path, '--verify-only']);
+    assert.is.not(result.code, 0);
+    assert.match(result.stderr, 'unsafe path: ../outside');
+
+    await mkdir(join(dir.path, 'manifests'));
+    await writeFile(join(dir.path, 'manifests/00-all.yaml'), 'kind: Namespace\n');
+    const script = await render();
+    await writeFile(
+      join(dir.path, 'SHA256SUMS'),
+      formatChecksums([
+        { path: 'install.sh', sha256: sha(script) },
+        { path: 'manifests/00-all.yaml', sha256: sha('kind: Namespace\n') },
+      ]),
+    );
+    const ok = await runCommand('bash', [path, '--verify-only']);
+    assert.is(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, 'bundle verified');
+  } finally {
+    await dir.remove();
+  }
+});
+
+test('--help explains the options and exits 0', async () => {
+  const dir = await makeTempDir();
+  try {
+    const path = join(dir.path, 'install.sh');
+    await writeFile(path, await render());
+    const help = await runCommand('bash', [path, '--help']);
+    assert.is(help.code, 0);
+    assert.match(help.stdout, '--images-only');
+    const bad = await runCommand('bash', [path, '--bogus']);
+    assert.is.not(bad.code, 0);
+    assert.match(bad.stderr, 'unknown option: --bogus');
+  } finally {
+    await dir.remove();
+  }
+});
+
+test.run();
