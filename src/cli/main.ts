@@ -118,7 +118,8 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     await buildProgram(context, state).parseAsync([...argv], { from: 'user' });
     return state.exitCode;
   } catch (error) {
-    return reportFailure(error, { stdout, stderr, toolVersion, json: state.json });
+    const interrupted = (options.signal ?? controller.signal).aborted;
+    return reportFailure(error, { stdout, stderr, toolVersion, json: state.json, interrupted });
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
@@ -127,7 +128,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
 
 function reportFailure(
   error: unknown,
-  out: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; toolVersion: string; json: boolean },
+  out: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; toolVersion: string; json: boolean; interrupted: boolean },
 ): number {
   if (error instanceof CommanderError) {
     // Help and version are "errors" to commander; their text is already printed.
@@ -142,7 +143,8 @@ function reportFailure(
     if (error.hint !== undefined) out.stderr.write(`hint: ${error.hint}\n`);
     return EXIT_CODES[error.code];
   }
-  if (error instanceof Error && error.message === 'interrupted') {
+  // Whatever the aborted operation threw (AbortError, a closed socket), the cause is the user's interrupt.
+  if (out.interrupted) {
     out.stderr.write('kfbundle: interrupted; nothing was left half-written\n');
     return 130;
   }

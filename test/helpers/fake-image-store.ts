@@ -9,6 +9,8 @@ export interface FakeImageStoreOptions {
   saveBytes?: number;
   /** save() fails after this many bytes. */
   failSaveAt?: number;
+  /** save() stops producing (without ending) after this many bytes, like a hung engine. */
+  stallSaveAt?: number;
   /** Normalised refs whose pull fails with this message. */
   pullFailures?: Map<string, string>;
 }
@@ -47,6 +49,7 @@ export class FakeImageStore implements ImageStore {
   async save(): Promise<Readable> {
     const total = this.options.saveBytes ?? 1024 * 1024;
     const failAt = this.options.failSaveAt;
+    const stallAt = this.options.stallSaveAt;
     let sent = 0;
     return new Readable({
       read() {
@@ -54,6 +57,7 @@ export class FakeImageStore implements ImageStore {
           this.destroy(new Error(`engine connection lost after ${sent} bytes`));
           return;
         }
+        if (stallAt !== undefined && sent >= stallAt) return;
         if (sent >= total) {
           this.push(null);
           return;

@@ -67,6 +67,24 @@ test('a save stream that breaks mid-way leaves no bundle and no partial director
   }
 });
 
+test('an interrupt during a hung save aborts the build and removes the partial directory', async () => {
+  const { dir, options, deps } = await setup(new FakeImageStore({ saveBytes: 1_000_000, stallSaveAt: 64 * 1024 }));
+  const controller = new AbortController();
+  try {
+    const building = buildBundle({ ...options, signal: controller.signal }, {
+      ...deps,
+      report: (event) => {
+        if (event.type === 'save-progress' && event.bytes >= 64 * 1024) controller.abort(new Error('interrupted'));
+      },
+    });
+    const error = await building.catch((e: unknown) => e);
+    assert.instance(error, Error);
+    assert.equal(await readdir(dir.path), ['rendered.yaml']);
+  } finally {
+    await dir.remove();
+  }
+});
+
 test('every failed pull is reported in one error, and nothing is written', async () => {
   const failures = new Map([
     ['gcr.io/x/a:1', 'manifest for gcr.io/x/a:1 not found: manifest unknown'],
