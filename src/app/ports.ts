@@ -2,13 +2,10 @@
 
 import type { Readable } from 'node:stream';
 import type { BundleFile } from '../core/bundle-layout.js';
+import type { RegistryCredentials } from '../core/docker-auth.js';
 
-export interface RegistryAuth {
-  username?: string;
-  password?: string;
-  identitytoken?: string;
-  serveraddress: string;
-}
+/** Credentials sent with a pull, as the engine's X-Registry-Auth header expects them. */
+export type RegistryAuth = RegistryCredentials;
 
 export interface PullProgress {
   ref: string;

@@ -8,7 +8,6 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { KfbundleError } from '../core/errors.js';
-import type { BundleFile } from '../core/bundle-layout.js';
 import type { BundleOutput, StagedBundle } from '../app/ports.js';
 import { HashingStream } from './hashing-stream.js';
 

@@ -68,7 +68,7 @@ export class DockerImageStore implements ImageStore {
       await pipeline(stream, sink, { signal: options.signal });
     } catch (error) {
       if (options.signal?.aborted) throw error;
-      throw new KfbundleError('PULL_FAILED', `pull of ${ref} failed: ${(error as Error).message}`, {
+      throw new KfbundleError('PULL_FAILED', `pull of ${ref} failed: ${(error as Error).message.trim()}`, {
         cause: error,
         hint: statusCodeOf(error) === 404 ? 'check the image name and tag, or add a --mirror that has it' : undefined,
       });
