@@ -6,7 +6,7 @@ import { BUNDLE_FILES, BUNDLE_FORMAT_VERSION, type BundleFile, type BundleImage,
 import { formatChecksums } from '../core/checksums.js';
 import { collectInstallImages } from '../core/install-images.js';
 import { renderInstaller } from '../core/installer-script.js';
-import { parseManifests, serializeManifests } from '../core/k8s-object.js';
+import { parseManifestDocuments, serializeDocuments } from '../core/k8s-object.js';
 import type { Mirror } from '../core/mirrors.js';
 import { patchManifests } from '../core/patch-manifests.js';
 import type { BundleOutput, ImageStore, ManifestSource, RegistryAuth, Sleeper, StagedBundle } from './ports.js';
@@ -66,9 +66,10 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
   const staged = await deps.output.stage(options.outDir, { force: options.force });
   try {
     const rendered = await timed('render', options.manifests, () => deps.source.render(options.manifests));
-    const { objects, found } = await timed('resolve', rendered.description, () => {
-      const parsed = parseManifests(rendered.text, rendered.description);
-      return { objects: parsed, found: collectInstallImages(parsed) };
+    const { documents, objects, found } = await timed('resolve', rendered.description, () => {
+      const parsedDocuments = parseManifestDocuments(rendered.text, rendered.description);
+      const parsedObjects = parsedDocuments.flatMap((document) => document.objects);
+      return { documents: parsedDocuments, objects: parsedObjects, found: collectInstallImages(parsedObjects) };
     });
 
     const images = await timed('pull', `${found.length} images`, () =>
@@ -89,7 +90,7 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
     const metadata = await timed('write', options.outDir, async () => {
       const imageRewrites = new Map(images.filter((i) => i.bundleRef !== i.ref).map((i) => [i.ref, i.bundleRef] as const));
       const patched = patchManifests(objects, { imageRewrites });
-      files.push(await staged.writeText(BUNDLE_FILES.manifests, serializeManifests(patched.objects)));
+      files.push(await staged.writeText(BUNDLE_FILES.manifests, serializeDocuments(documents, patched.objects)));
       const installer = renderInstaller(deps.installerTemplate, {
         toolVersion: deps.toolVersion,
         formatVersion: BUNDLE_FORMAT_VERSION,

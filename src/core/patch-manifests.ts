@@ -23,27 +23,43 @@ export interface PatchedManifests {
 }
 
 /**
- * Returns copies of the objects in which every pod-template container pulls `IfNotPresent` where it would otherwise
- * pull `Always` (explicitly, or by kubelet's default for `:latest` and untagged images), and whose image is rewritten
- * where `imageRewrites` says so. The input objects are not modified.
+ * Returns the objects with every pod-template container pulling `IfNotPresent` where it would otherwise pull `Always`
+ * (explicitly, or by kubelet's default for `:latest` and untagged images), and with images rewritten where
+ * `imageRewrites` says so. Edited objects are copies; untouched objects are returned as the same references, so the
+ * caller can tell which documents changed. The input is never modified.
  */
 export function patchManifests(objects: readonly KubernetesObject[], options: ManifestPatchOptions): PatchedManifests {
-  const copies = structuredClone(objects) as KubernetesObject[];
+  const needsEdit = new Set(
+    findPodTemplateContainers(objects)
+      .filter((location) => planContainerEdits(location.container, location.image, options).length > 0)
+      .map((location) => location.objectIndex),
+  );
+  const result = objects.map((object, index) => (needsEdit.has(index) ? (structuredClone(object) as KubernetesObject) : object));
   const changes: ManifestChange[] = [];
-  for (const location of findPodTemplateContainers(copies)) {
-    const { container } = location;
-    const policyPath = location.path.replace(/\.image$/, '.imagePullPolicy');
-    const policy = container['imagePullPolicy'];
-    const pullsAlways = policy === 'Always' || (policy === undefined && defaultsToAlwaysPull(location.image));
-    if (pullsAlways) {
-      container['imagePullPolicy'] = 'IfNotPresent';
-      changes.push({ object: location.object, path: policyPath, from: policy as string | undefined, to: 'IfNotPresent' });
-    }
-    const rewrite = options.imageRewrites.get(formatImageRef(parseImageRef(location.image)));
-    if (rewrite !== undefined && rewrite !== location.image) {
-      container['image'] = rewrite;
-      changes.push({ object: location.object, path: location.path, from: location.image, to: rewrite });
+  for (const location of findPodTemplateContainers(result)) {
+    if (!needsEdit.has(location.objectIndex)) continue;
+    for (const edit of planContainerEdits(location.container, location.image, options)) {
+      location.container[edit.field] = edit.to;
+      const path = edit.field === 'image' ? location.path : location.path.replace(/\.image$/, '.imagePullPolicy');
+      changes.push({ object: location.object, path, from: edit.from, to: edit.to });
     }
   }
-  return { objects: copies, changes };
+  return { objects: result, changes };
+}
+
+interface ContainerEdit {
+  field: 'imagePullPolicy' | 'image';
+  from: string | undefined;
+  to: string;
+}
+
+function planContainerEdits(container: Record<string, unknown>, image: string, options: ManifestPatchOptions): ContainerEdit[] {
+  const edits: ContainerEdit[] = [];
+  const policy = container['imagePullPolicy'] as string | undefined;
+  if (policy === 'Always' || (policy === undefined && defaultsToAlwaysPull(image))) {
+    edits.push({ field: 'imagePullPolicy', from: policy, to: 'IfNotPresent' });
+  }
+  const rewrite = options.imageRewrites.get(formatImageRef(parseImageRef(image)));
+  if (rewrite !== undefined && rewrite !== image) edits.push({ field: 'image', from: image, to: rewrite });
+  return edits;
 }

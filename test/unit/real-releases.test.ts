@@ -3,7 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { collectInstallImages } from '../../src/core/install-images.js';
-import { parseManifests, serializeManifests, type KubernetesObject } from '../../src/core/k8s-object.js';
+import { parseManifestDocuments, parseManifests, serializeDocuments, type KubernetesObject, type ManifestDocument } from '../../src/core/k8s-object.js';
 import { patchManifests } from '../../src/core/patch-manifests.js';
 import { findPodTemplateContainers } from '../../src/core/pod-images.js';
 import { defaultsToAlwaysPull } from '../../src/core/image-ref.js';
@@ -11,9 +11,16 @@ import { readRendered, RELEASES, type Release } from '../helpers/fixtures.js';
 
 const test = suite('real Kubeflow releases');
 const parsed = new Map<Release, KubernetesObject[]>();
+const documents = new Map<Release, ManifestDocument[]>();
+const texts = new Map<Release, string>();
 
 test.before(async () => {
-  for (const release of RELEASES) parsed.set(release, parseManifests(await readRendered(release), `${release}/rendered.yaml`));
+  for (const release of RELEASES) {
+    const text = await readRendered(release);
+    texts.set(release, text);
+    documents.set(release, parseManifestDocuments(text, `${release}/rendered.yaml`));
+    parsed.set(release, documents.get(release)!.flatMap((document) => document.objects));
+  }
 });
 
 // Object counts and distinct pod-template images as the fixtures' README and the discovery issue state them.
@@ -30,10 +37,15 @@ for (const release of RELEASES) {
     assert.is(collectInstallImages(objects).length, EXPECTED[release].podImages);
   });
 
+  test(`${release}: unedited documents are written back byte for byte`, () => {
+    const docs = documents.get(release)!;
+    assert.is(serializeDocuments(docs, parsed.get(release)!), texts.get(release)!);
+  });
+
   test(`${release}: patching changes only pull policies and pinned images, and survives a YAML round trip`, () => {
     const objects = parsed.get(release)!;
     const patched = patchManifests(objects, { imageRewrites: new Map() });
-    const reparsed = parseManifests(serializeManifests(patched.objects), 'patched');
+    const reparsed = parseManifests(serializeDocuments(documents.get(release)!, patched.objects), 'patched');
     assert.equal(reparsed, patched.objects);
     for (const container of findPodTemplateContainers(reparsed)) {
       const policy = container.container['imagePullPolicy'];
