@@ -8,6 +8,9 @@ import { collectInstallImages } from '../core/install-images.js';
 import { renderInstaller } from '../core/installer-script.js';
 import { parseManifestDocuments, serializeDocuments } from '../core/k8s-object.js';
 import type { Mirror } from '../core/mirrors.js';
+import type { BundleSpec } from '../core/bundle-spec.js';
+import { discoverImages, type ImageTier } from '../core/discover-images.js';
+import { resolveImages } from '../core/resolve-images.js';
 import { patchManifests } from '../core/patch-manifests.js';
 import type { BundleOutput, ImageStore, ManifestSource, RegistryAuth, Sleeper, StagedBundle } from './ports.js';
 import { pullImages, type PullEvent } from './pull-images.js';
@@ -17,6 +20,10 @@ export interface BuildOptions {
   manifests: string;
   outDir: string;
   mirrors: readonly Mirror[];
+  /** Extra, excluded and overridden images, and default tiers. */
+  spec?: BundleSpec | undefined;
+  /** Tiers to bundle; the spec's (or install + runtime) when not given. */
+  tiers?: readonly ImageTier[] | undefined;
   force: boolean;
   concurrency: number;
   attempts: number;
@@ -66,14 +73,17 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
   const staged = await deps.output.stage(options.outDir, { force: options.force });
   try {
     const rendered = await timed('render', options.manifests, () => deps.source.render(options.manifests));
-    const { documents, objects, found } = await timed('resolve', rendered.description, () => {
+    const { documents, objects, resolution } = await timed('resolve', rendered.description, () => {
       const parsedDocuments = parseManifestDocuments(rendered.text, rendered.description);
       const parsedObjects = parsedDocuments.flatMap((document) => document.objects);
-      return { documents: parsedDocuments, objects: parsedObjects, found: collectInstallImages(parsedObjects) };
+      // A pod template whose image does not parse would fail on the cluster: stop here, naming it.
+      collectInstallImages(parsedObjects);
+      return { documents: parsedDocuments, objects: parsedObjects, resolution: resolveImages(discoverImages(parsedObjects), options.spec, options.tiers) };
     });
+    const toPull = resolution.images.filter((image) => image.included);
 
-    const images = await timed('pull', `${found.length} images`, () =>
-      pullImages(found, options, {
+    const images = await timed('pull', `${toPull.length} images`, () =>
+      pullImages(toPull, options, {
         store: deps.store,
         credentials: deps.credentials,
         sleep: deps.sleep,
@@ -89,7 +99,8 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
 
     const metadata = await timed('write', options.outDir, async () => {
       const imageRewrites = new Map(images.filter((i) => i.bundleRef !== i.ref).map((i) => [i.ref, i.bundleRef] as const));
-      const patched = patchManifests(objects, { imageRewrites });
+      const findings = resolution.images.flatMap((image) => image.locations);
+      const patched = patchManifests(objects, { imageRewrites, findings });
       files.push(await staged.writeText(BUNDLE_FILES.manifests, serializeDocuments(documents, patched.objects)));
       const installer = renderInstaller(deps.installerTemplate, {
         toolVersion: deps.toolVersion,
@@ -110,6 +121,13 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
           objects: objects.length,
         },
         mirrors: options.mirrors.map((m) => ({ source: m.source, target: m.target })),
+        resolution: {
+          spec: options.spec?.release,
+          tiers: resolution.tiers,
+          notBundled: resolution.images.filter((image) => !image.included).map((image) => ({ ref: image.ref, tier: image.tier })),
+          excluded: resolution.excluded,
+          warnings: resolution.warnings,
+        },
         images,
         manifests: { changes: patched.changes.length },
         files: [...files].sort((a, b) => a.path.localeCompare(b.path)),

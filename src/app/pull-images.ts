@@ -4,8 +4,8 @@
 import pLimit from 'p-limit';
 import type { BundleImage } from '../core/bundle-layout.js';
 import { KfbundleError } from '../core/errors.js';
-import type { FoundImage } from '../core/install-images.js';
-import { bundleRefFor, imageName, parseImageRef, pullRefFor } from '../core/image-ref.js';
+import type { ImageTier } from '../core/discover-images.js';
+import { bundleRefFor, imageName, parseImageRef, pullRefFor, type ImageRef } from '../core/image-ref.js';
 import { mirrorRef, type Mirror } from '../core/mirrors.js';
 import { isRetryablePullError, retry } from '../core/retry.js';
 import type { ImageStore, PullProgress, RegistryAuth, Sleeper } from './ports.js';
@@ -16,6 +16,15 @@ export type PullEvent =
   | { type: 'pull-retry'; ref: string; attempt: number; delayMs: number; message: string }
   | { type: 'pull-done'; ref: string; size: number }
   | { type: 'pull-failed'; ref: string; message: string };
+
+/** An image to bundle: its normalised reference, where to pull it from if not from there, and where it is used. */
+export interface ImageToPull {
+  ref: string;
+  parsed: ImageRef;
+  tier: ImageTier;
+  locations: readonly { object: string; path: string }[];
+  pullFrom?: ImageRef | undefined;
+}
 
 export interface PullImagesOptions {
   mirrors: readonly Mirror[];
@@ -53,8 +62,9 @@ function repoDigestFor(pulledRef: string, repoDigests: readonly string[]): strin
   return undefined;
 }
 
-async function pullOne(image: FoundImage, options: PullImagesOptions, deps: PullImagesDeps): Promise<BundleImage> {
-  const source = mirrorRef(image.parsed, options.mirrors);
+async function pullOne(image: ImageToPull, options: PullImagesOptions, deps: PullImagesDeps): Promise<BundleImage> {
+  const origin = image.pullFrom ?? image.parsed;
+  const source = mirrorRef(origin, options.mirrors);
   const pulledFrom = pullRefFor(source);
   const bundleRef = bundleRefFor(image.parsed);
   deps.report({ type: 'pull-start', ref: image.ref, from: pulledFrom });
@@ -84,10 +94,10 @@ async function pullOne(image: FoundImage, options: PullImagesOptions, deps: Pull
     throw new KfbundleError('PULL_FAILED', `pull of ${pulledFrom} reported success but the engine has no such image`);
   }
   const digest = repoDigestFor(pulledFrom, pulled.repoDigests);
-  if (image.parsed.digest !== undefined && digest !== image.parsed.digest) {
+  if (origin.digest !== undefined && digest !== origin.digest) {
     throw new KfbundleError(
       'DIGEST_MISMATCH',
-      `${image.ref} is pinned to ${image.parsed.digest} but ${pulledFrom} gave ${digest ?? 'no repository digest'}`,
+      `${image.ref} is pinned to ${origin.digest} but ${pulledFrom} gave ${digest ?? 'no repository digest'}`,
       { hint: 'the mirror serves different content under this name; remove it or fix the mirror' },
     );
   }
@@ -96,13 +106,14 @@ async function pullOne(image: FoundImage, options: PullImagesOptions, deps: Pull
 
   return {
     ref: image.ref,
+    tier: image.tier,
     bundleRef,
     pulledFrom,
     digest,
     ...(image.parsed.digest === undefined ? {} : { pinnedDigest: image.parsed.digest }),
     imageId: pulled.id,
     size: pulled.size,
-    locations: image.locations,
+    locations: image.locations.map((location) => ({ object: location.object, path: location.path })),
   };
 }
 
@@ -111,7 +122,7 @@ async function pullOne(image: FoundImage, options: PullImagesOptions, deps: Pull
  * @throws KfbundleError PULL_FAILED listing every image that could not be pulled, after the others have finished.
  */
 export async function pullImages(
-  images: readonly FoundImage[],
+  images: readonly ImageToPull[],
   options: PullImagesOptions,
   deps: PullImagesDeps,
 ): Promise<BundleImage[]> {

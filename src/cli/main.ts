@@ -54,6 +54,8 @@ Exit codes are listed in docs/exit-codes.md.`,
     .description('Render manifests, pull every image they need, and write a verified offline bundle.')
     .requiredOption('--manifests <path>', 'rendered multi-document YAML file, or a directory with a kustomization.yaml')
     .option('--out <dir>', 'bundle directory to create', 'kubeflow-bundle')
+    .option('--spec <file>', 'bundle spec: extra, excluded and overridden images, default tiers (bundle-spec/README.md)')
+    .option('--tiers <list>', 'image tiers to bundle: install,runtime,catalog,conditional,example or all (default: the spec\'s, else install,runtime)')
     .option('--mirror <SRC=DST>', 'pull images of registry SRC from DST (repeatable), e.g. gcr.io=127.0.0.1:5000/gcr.io', collect, [])
     .option('--force', 'replace the output directory if it exists', false)
     .option('--concurrency <n>', 'images pulled at the same time', parsePositiveInt('--concurrency'), 2)
@@ -83,9 +85,21 @@ Examples:
     .command('images')
     .description('List the images a set of manifests needs, and where each is referenced.')
     .requiredOption('--manifests <path>', 'rendered multi-document YAML file, or a directory with a kustomization.yaml')
-    .option('--why <ref>', 'show where the matching images are referenced')
-    .option('--json', 'print {images, warnings} as JSON on stdout', false)
-    .addHelpText('after', '\nExamples:\n  kfbundle images --manifests ./rendered.yaml\n  kfbundle images --manifests ./rendered.yaml --why mysql')
+    .option('--spec <file>', 'bundle spec to apply (extra, excluded and overridden images; default tiers)')
+    .option('--tiers <list>', 'tiers counted as bundled: install,runtime,catalog,conditional,example or all')
+    .option('--why <ref>', 'show every place the matching images are found, and how')
+    .option('--json', 'print {tiers, images, excluded, warnings} as JSON on stdout', false)
+    .addHelpText(
+      'after',
+      `
+Tiers: install (pod templates), runtime (pulled by controllers as they run), catalog (offered to users: notebook
+images, serving and training runtimes), conditional (only when a feature is used), example.
+
+Examples:
+  kfbundle images --manifests ./rendered.yaml
+  kfbundle images --manifests ./rendered.yaml --why katib
+  kfbundle images --manifests ./rendered.yaml --spec bundle-spec/v1.10.2.yaml --tiers all --json`,
+    )
     .action(async (options: ImagesCommandOptions) => setExit(await runImages(options, context)));
 
   program.hook('preAction', (_program, action) => {

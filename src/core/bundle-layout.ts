@@ -1,5 +1,7 @@
 // Every file name inside a bundle, and the shape of bundle.json. Readers and writers both take names from here.
 
+import type { DiscoveryWarning, ImageTier } from './discover-images.js';
+
 export const BUNDLE_FORMAT_VERSION = 1;
 
 export const BUNDLE_FILES = {
@@ -16,6 +18,8 @@ export const BUNDLE_FILES = {
 export interface BundleImage {
   /** Normalised reference as the release names it. */
   ref: string;
+  /** Why it is needed: install, runtime, catalog, conditional or example (docs/image-discovery.md). */
+  tier: ImageTier;
   /** Reference stored in images.tar and used by the bundle's manifests (differs from `ref` for digest pins). */
   bundleRef: string;
   /** Reference actually pulled (a mirror's, when one served it). */
@@ -50,6 +54,15 @@ export interface BundleMetadata {
     objects: number;
   };
   mirrors: { source: string; target: string }[];
+  /** The bundle spec applied, if any, and the tiers bundled. */
+  resolution: {
+    spec: string | undefined;
+    tiers: ImageTier[];
+    /** Images found in tiers not bundled: what a user would still need from elsewhere. */
+    notBundled: { ref: string; tier: ImageTier }[];
+    excluded: { ref: string; why: string }[];
+    warnings: DiscoveryWarning[];
+  };
   images: BundleImage[];
   manifests: { changes: number };
   /** Every file the bundle ships except bundle.json and SHA256SUMS themselves. */

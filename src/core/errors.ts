@@ -2,6 +2,7 @@
 
 export type ErrorCode =
   | 'USAGE'
+  | 'SPEC_INVALID'
   | 'INPUT_NOT_FOUND'
   | 'MANIFEST_INVALID'
   | 'KUSTOMIZE_FAILED'
@@ -40,6 +41,7 @@ export function isKfbundleError(value: unknown): value is KfbundleError {
 /** Exit statuses are part of the CLI contract (docs/exit-codes.md); 1 is reserved for bugs. */
 export const EXIT_CODES: Record<ErrorCode, number> = {
   USAGE: 2,
+  SPEC_INVALID: 3,
   INPUT_NOT_FOUND: 3,
   MANIFEST_INVALID: 3,
   KUSTOMIZE_FAILED: 3,

@@ -1,13 +1,16 @@
 // Edits the objects a bundle ships so an isolated cluster never asks a registry for an image it already holds.
-// Edits are structural, on parsed objects: regex over YAML text breaks on block scalars, anchors and quoting.
+// Edits are structural, on parsed objects: regex over a whole YAML stream breaks on block scalars and quoting.
 
+import { discoverImages, type ImageFinding, type PathSegment } from './discover-images.js';
 import { defaultsToAlwaysPull, formatImageRef, parseImageRef } from './image-ref.js';
-import type { KubernetesObject } from './k8s-object.js';
+import { isRecord, type KubernetesObject } from './k8s-object.js';
 import { findPodTemplateContainers } from './pod-images.js';
 
 export interface ManifestPatchOptions {
   /** Normalised reference -> reference the manifests must use instead (digest pins stored under a tag). */
   imageRewrites: ReadonlyMap<string, string>;
+  /** Where each image was found; discovered from the objects when not given. */
+  findings?: readonly ImageFinding[];
 }
 
 export interface ManifestChange {
@@ -23,43 +26,90 @@ export interface PatchedManifests {
 }
 
 /**
- * Returns the objects with every pod-template container pulling `IfNotPresent` where it would otherwise pull `Always`
- * (explicitly, or by kubelet's default for `:latest` and untagged images), and with images rewritten where
- * `imageRewrites` says so. Edited objects are copies; untouched objects are returned as the same references, so the
- * caller can tell which documents changed. The input is never modified.
+ * Returns the objects with
+ * - every pod-template container pulling `IfNotPresent` where it would otherwise pull `Always` (explicitly, or by
+ *   kubelet's default for `:latest` and untagged images), and
+ * - every reference named in `imageRewrites` replaced wherever it was found: pod templates, env, args, custom
+ *   resources, and JSON/YAML held in ConfigMaps.
+ * Edited objects are copies; untouched objects are the same references, so callers can tell which documents changed.
  */
 export function patchManifests(objects: readonly KubernetesObject[], options: ManifestPatchOptions): PatchedManifests {
-  const needsEdit = new Set(
-    findPodTemplateContainers(objects)
-      .filter((location) => planContainerEdits(location.container, location.image, options).length > 0)
-      .map((location) => location.objectIndex),
-  );
-  const result = objects.map((object, index) => (needsEdit.has(index) ? (structuredClone(object) as KubernetesObject) : object));
+  const result = [...objects];
+  const copied = new Set<number>();
+  const editable = (index: number): KubernetesObject => {
+    if (!copied.has(index)) {
+      result[index] = structuredClone(objects[index]!) as KubernetesObject;
+      copied.add(index);
+    }
+    return result[index]!;
+  };
   const changes: ManifestChange[] = [];
-  for (const location of findPodTemplateContainers(result)) {
-    if (!needsEdit.has(location.objectIndex)) continue;
-    for (const edit of planContainerEdits(location.container, location.image, options)) {
-      location.container[edit.field] = edit.to;
-      const path = edit.field === 'image' ? location.path : location.path.replace(/\.image$/, '.imagePullPolicy');
-      changes.push({ object: location.object, path, from: edit.from, to: edit.to });
+
+  for (const location of findPodTemplateContainers(objects)) {
+    const policy = location.container['imagePullPolicy'] as string | undefined;
+    if (policy === 'Always' || (policy === undefined && defaultsToAlwaysPull(location.image))) {
+      const container = containerAt(editable(location.objectIndex), location.path);
+      container['imagePullPolicy'] = 'IfNotPresent';
+      changes.push({ object: location.object, path: location.path.replace(/\.image$/, '.imagePullPolicy'), from: policy, to: 'IfNotPresent' });
+    }
+  }
+
+  if (options.imageRewrites.size > 0) {
+    const findings = options.findings ?? discoverImages(objects).images.flatMap((image) => image.locations);
+    for (const finding of findings) {
+      const target = options.imageRewrites.get(formatImageRef(parseImageRef(finding.raw)));
+      if (target === undefined || target === finding.raw) continue;
+      const holderText = valueAt(objects[finding.objectIndex]!, finding.holder);
+      if (typeof holderText !== 'string' || !containsRef(holderText, finding.raw)) continue;
+      const object = editable(finding.objectIndex);
+      const current = valueAt(object, finding.holder) as string;
+      setValueAt(object, finding.holder, replaceRef(current, finding.raw, target));
+      changes.push({ object: finding.object, path: finding.path, from: finding.raw, to: target });
     }
   }
   return { objects: result, changes };
 }
 
-interface ContainerEdit {
-  field: 'imagePullPolicy' | 'image';
-  from: string | undefined;
-  to: string;
+function containerAt(object: KubernetesObject, imagePath: string): Record<string, unknown> {
+  const container = valueAt(object, segmentsOf(imagePath.replace(/\.image$/, '')));
+  if (!isRecord(container)) throw new Error(`no container at ${imagePath}`);
+  return container;
 }
 
-function planContainerEdits(container: Record<string, unknown>, image: string, options: ManifestPatchOptions): ContainerEdit[] {
-  const edits: ContainerEdit[] = [];
-  const policy = container['imagePullPolicy'] as string | undefined;
-  if (policy === 'Always' || (policy === undefined && defaultsToAlwaysPull(image))) {
-    edits.push({ field: 'imagePullPolicy', from: policy, to: 'IfNotPresent' });
+function segmentsOf(path: string): PathSegment[] {
+  return path
+    .replace(/\[(\d+)\]/g, '.$1')
+    .split('.')
+    .map((part) => (/^\d+$/.test(part) ? Number(part) : part));
+}
+
+function valueAt(root: unknown, segments: readonly PathSegment[]): unknown {
+  let node = root;
+  for (const segment of segments) {
+    if (Array.isArray(node) && typeof segment === 'number') node = node[segment];
+    else if (isRecord(node) && typeof segment === 'string') node = node[segment];
+    else return undefined;
   }
-  const rewrite = options.imageRewrites.get(formatImageRef(parseImageRef(image)));
-  if (rewrite !== undefined && rewrite !== image) edits.push({ field: 'image', from: image, to: rewrite });
-  return edits;
+  return node;
+}
+
+function setValueAt(root: unknown, segments: readonly PathSegment[], value: string): void {
+  const parent = valueAt(root, segments.slice(0, -1));
+  const last = segments.at(-1)!;
+  if (Array.isArray(parent) && typeof last === 'number') parent[last] = value;
+  else if (isRecord(parent) && typeof last === 'string') parent[last] = value;
+}
+
+// A reference is replaced only where it stands whole: `mysql:8.0` must not match inside `mysql:8.0.29`.
+function refPattern(ref: string): RegExp {
+  const escaped = ref.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`(?<![\\w./:@-])${escaped}(?![\\w./:@-])`, 'g');
+}
+
+function containsRef(text: string, ref: string): boolean {
+  return refPattern(ref).test(text);
+}
+
+function replaceRef(text: string, ref: string, replacement: string): string {
+  return text.replace(refPattern(ref), () => replacement);
 }

@@ -6,6 +6,8 @@ import { credentialsFor } from '../../core/docker-auth.js';
 import { parseMirror } from '../../core/mirrors.js';
 import { directoryBundleOutput } from '../../io/bundle-directory.js';
 import { readDockerConfig } from '../../io/docker-config.js';
+import { readBundleSpec } from '../../io/bundle-spec-file.js';
+import { tiersOption } from './images.js';
 import { DockerImageStore } from '../../io/docker-image-store.js';
 import { LocalManifestSource } from '../../io/manifest-source.js';
 import { createBuildReporter } from '../../ui/build-reporter.js';
@@ -15,6 +17,8 @@ import { writeJson, type CliContext } from '../context.js';
 
 export interface BuildCommandOptions {
   manifests: string;
+  spec: string | undefined;
+  tiers: string | undefined;
   out: string;
   mirror: string[];
   force: boolean;
@@ -27,6 +31,8 @@ export interface BuildCommandOptions {
 
 export async function runBuild(options: BuildCommandOptions, context: CliContext): Promise<number> {
   const mirrors = options.mirror.map(parseMirror);
+  const tiers = tiersOption(options.tiers);
+  const spec = options.spec === undefined ? undefined : await readBundleSpec(options.spec);
   const dockerConfig = await readDockerConfig(context.env);
   const reporter = createBuildReporter({
     stream: context.stderr,
@@ -39,6 +45,8 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
         manifests: options.manifests,
         outDir: options.out,
         mirrors,
+        spec,
+        tiers,
         force: options.force,
         concurrency: options.concurrency,
         attempts: options.attempts,

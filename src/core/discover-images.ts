@@ -1,0 +1,355 @@
+// Finds every image a rendered release needs, not just the ones in pod templates: controllers pull images named in
+// ConfigMaps, env vars, args and custom resources, and some references are composed from a hub, a name and a tag, or
+// from variables. Each finding keeps where it was found and why it counts, so `kfbundle images --why` can explain it.
+
+import { CORE_SCHEMA, loadAll } from 'js-yaml';
+import { formatImageRef, parseImageRef, type ImageRef } from './image-ref.js';
+import { describeObject, isRecord, type KubernetesObject } from './k8s-object.js';
+import { findPodTemplateContainers } from './pod-images.js';
+
+export type ImageTier = 'install' | 'runtime' | 'catalog' | 'conditional' | 'example';
+
+/** Strongest first: an image found in several places takes the strongest tier among them. */
+export const IMAGE_TIERS: readonly ImageTier[] = ['install', 'runtime', 'catalog', 'conditional', 'example'];
+
+export type FoundVia = 'pod-template' | 'image-field' | 'env' | 'arg' | 'composed' | 'variable' | 'value' | 'spec';
+
+export type PathSegment = string | number;
+
+export interface ImageFinding {
+  /** Index of the object in the list given. */
+  objectIndex: number;
+  object: string;
+  /** Path to the string that holds the reference in the object (for an embedded document, the ConfigMap value). */
+  holder: PathSegment[];
+  /** Field path; `data[key]` enters a structured string held in a ConfigMap. */
+  path: string;
+  /** The text found there, before normalisation. */
+  raw: string;
+  via: FoundVia;
+  tier: ImageTier;
+}
+
+export interface DiscoveredImage {
+  ref: string;
+  parsed: ImageRef;
+  tier: ImageTier;
+  locations: ImageFinding[];
+}
+
+export interface DiscoveryWarning {
+  object: string;
+  path: string;
+  value: string;
+  message: string;
+}
+
+export interface Discovery {
+  images: DiscoveredImage[];
+  warnings: DiscoveryWarning[];
+}
+
+interface TierRule {
+  tier: ImageTier;
+  kind?: RegExp;
+  name?: RegExp;
+  path?: RegExp;
+  /** Tested against the text found. */
+  value?: RegExp;
+  /** Shown by `kfbundle images --why` and in docs/image-discovery.md. */
+  why: string;
+}
+
+/** First match wins; no match means `runtime` (a controller pulls it when it runs). Pod templates are `install`. */
+export const TIER_RULES: readonly TierRule[] = [
+  { tier: 'example', kind: /^ConfigMap$/, name: /trial-templates/, why: 'Katib trial templates: examples users start experiments from' },
+  { tier: 'catalog', kind: /^(Cluster)?ServingRuntime$/, why: 'KServe serving runtimes offered to users' },
+  { tier: 'catalog', kind: /^(Cluster)?TrainingRuntime$/, why: 'Trainer runtimes offered to users' },
+  { tier: 'catalog', kind: /^ConfigMap$/, name: /^jupyter-web-app-config/, why: 'notebook images offered in the spawner' },
+  { tier: 'conditional', value: /acme-http01-solver-image/, why: 'cert-manager ACME HTTP-01 solver: ACME needs the internet' },
+  { tier: 'conditional', kind: /^ConfigMap$/, name: /^inferenceservice-config$/, path: /localModel/, why: 'KServe local model cache, off by default' },
+  { tier: 'conditional', kind: /^ConfigMap$/, name: /^inferenceservice-config$/, path: /explainers/, why: 'KServe explainers, pulled only for an InferenceService that asks for one' },
+];
+
+/** What the walk deliberately does not read, and why. */
+export const SKIPPED: readonly { what: string; why: string }[] = [
+  { what: 'CustomResourceDefinition objects', why: 'schemas and descriptions only; an image there is documentation' },
+  { what: 'metadata (labels, annotations)', why: 'versions and names, not images a node pulls' },
+  { what: 'ConfigMap data key `_example`', why: 'Knative and KServe documentation blocks that repeat the real keys' },
+  { what: 'scripts and templates in ConfigMaps that are not JSON or YAML', why: 'images composed in code come from the bundle spec' },
+];
+
+const IMAGE_KEY = /(?:^|[-_.a-z])images?$|^IMAGE$|_IMAGES?$/i;
+const NOT_IMAGE_KEY = /pull-?polic|pull-?secret|imagepullsecrets/i;
+const IMAGE_LIST_CHILD = new Set(['value', 'options', 'default']);
+const IMAGE_ARG = /^--?[\w.-]*image[\w.-]*=(.+)$/i;
+const IMAGE_ARG_FLAG = /^--?[\w.-]*image[\w.-]*$/i;
+const QUALIFIED_REF = /^(?:[a-z0-9-]+\.)+[a-z]{2,}(?::\d+)?\/[a-z0-9._/-]+(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const VARIABLE = /\$\{(\w+)\}|\$\((\w+)\)|\$(\w+)/g;
+const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
+
+export function tierFor(object: KubernetesObject, path: string, text: string): ImageTier {
+  for (const rule of TIER_RULES) {
+    if (rule.value !== undefined && !rule.value.test(text)) continue;
+    if (rule.kind !== undefined && !rule.kind.test(object.kind ?? '')) continue;
+    if (rule.name !== undefined && !rule.name.test(object.metadata?.name ?? '')) continue;
+    if (rule.path !== undefined && !rule.path.test(path)) continue;
+    return rule.tier;
+  }
+  return 'runtime';
+}
+
+function isImageKey(key: string | undefined): boolean {
+  return key !== undefined && IMAGE_KEY.test(key) && !NOT_IMAGE_KEY.test(key);
+}
+
+/** Name → values of env vars and UPPER_CASE ConfigMap keys, for `$VAR` references elsewhere in the release. */
+function collectVariables(objects: readonly KubernetesObject[]): Map<string, Set<string>> {
+  const variables = new Map<string, Set<string>>();
+  const add = (name: string, value: unknown) => {
+    if (typeof value !== 'string' || value.includes('$') || value === '') return;
+    const values = variables.get(name) ?? new Set<string>();
+    values.add(value);
+    variables.set(name, values);
+  };
+  const visit = (node: unknown, key: string | undefined): void => {
+    if (Array.isArray(node)) {
+      for (const item of node) {
+        if (key === 'env' && isRecord(item) && typeof item['name'] === 'string') add(item['name'], item['value']);
+        visit(item, undefined);
+      }
+    } else if (isRecord(node)) {
+      for (const [childKey, child] of Object.entries(node)) visit(child, childKey);
+    }
+  };
+  for (const object of objects) {
+    if (object.kind === 'CustomResourceDefinition') continue;
+    visit(object['spec'], 'spec');
+    if (object.kind === 'ConfigMap' && isRecord(object['data'])) {
+      for (const [name, value] of Object.entries(object['data'])) if (ENV_NAME.test(name)) add(name, value);
+    }
+  }
+  return variables;
+}
+
+/** Parses a string held in ConfigMap data when it is a JSON or YAML document (or several); otherwise undefined. */
+function parseEmbedded(text: string): unknown[] | undefined {
+  const trimmed = text.trimStart();
+  if (!text.includes('\n') && !trimmed.startsWith('{') && !trimmed.startsWith('[')) return undefined;
+  try {
+    if (trimmed.startsWith('{') || trimmed.startsWith('[')) return [JSON.parse(text)];
+  } catch {
+    // Not JSON; YAML is a superset worth trying.
+  }
+  try {
+    const documents = loadAll(text, undefined, { schema: CORE_SCHEMA, json: true }).filter((d) => isRecord(d) || Array.isArray(d));
+    return documents.length > 0 ? documents : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+interface WalkState {
+  object: KubernetesObject;
+  objectIndex: number;
+  /** Set while walking a document embedded in a ConfigMap value: the path of that value. */
+  embeddedIn: PathSegment[] | undefined;
+  name: string;
+  variables: Map<string, Set<string>>;
+  podTemplatePaths: Set<string>;
+  findings: ImageFinding[];
+  warnings: DiscoveryWarning[];
+}
+
+/**
+ * Resolves one string found in an image position into references, or a warning.
+ * `ancestors` are the enclosing mappings, innermost last, for hub + name + tag composition.
+ */
+function resolveImageText(
+  text: string,
+  at: { path: string; segments: PathSegment[] },
+  ancestors: readonly Record<string, unknown>[],
+  via: FoundVia,
+  state: WalkState,
+  context = text,
+): void {
+  const path = at.path;
+  const holder = state.embeddedIn ?? at.segments;
+  const warn = (message: string): void => void state.warnings.push({ object: state.name, path, value: text, message });
+  const add = (raw: string, how: FoundVia): void =>
+    void state.findings.push({ objectIndex: state.objectIndex, object: state.name, holder, path, raw, via: how, tier: tierFor(state.object, path, context) });
+  const value = text.trim();
+  if (value === '') return;
+  if (value.includes('{{')) {
+    warn('template placeholder, filled in at run time; not resolvable from the manifests');
+    return;
+  }
+  if (value.includes('$')) {
+    const unresolved: string[] = [];
+    let ambiguous = false;
+    const substituted = value.replace(VARIABLE, (match, a?: string, b?: string, c?: string) => {
+      const name = a ?? b ?? c ?? '';
+      const values = state.variables.get(name);
+      if (values === undefined) {
+        unresolved.push(name);
+        return match;
+      }
+      if (values.size > 1) ambiguous = true;
+      return [...values][0]!;
+    });
+    if (unresolved.length > 0) return warn(`refers to ${unresolved.map((n) => `$${n}`).join(', ')}, which no env var or ConfigMap key in the release defines`);
+    if (ambiguous) return warn('refers to a variable defined with different values in the release');
+    return tryAdd(substituted, 'variable');
+  }
+  if (!value.includes('/') && !value.includes(':') && !value.includes('@')) {
+    // A bare name is only an image together with a hub and a tag around it. Istio's charts read the nearest non-empty
+    // `hub` and `tag`, falling back to `global.hub` and `global.tag`.
+    const hub = nearestSetting(ancestors, 'hub');
+    const tag = nearestSetting(ancestors, 'tag');
+    if (hub !== undefined && tag !== undefined) return tryAdd(`${hub}/${value}:${tag}`, 'composed');
+    return warn('bare image name with no registry, tag, or hub and tag around it');
+  }
+  tryAdd(value, via);
+
+  function tryAdd(ref: string, how: FoundVia): void {
+    try {
+      parseImageRef(ref);
+      add(ref, how);
+    } catch (error) {
+      warn((error as Error).message);
+    }
+  }
+}
+
+function nearestSetting(ancestors: readonly Record<string, unknown>[], key: 'hub' | 'tag'): string | undefined {
+  for (let i = ancestors.length - 1; i >= 0; i--) {
+    const ancestor = ancestors[i]!;
+    const global = ancestor['global'];
+    for (const candidate of [ancestor[key], isRecord(global) ? global[key] : undefined]) {
+      if ((typeof candidate === 'string' && candidate !== '') || typeof candidate === 'number') return String(candidate);
+    }
+  }
+  return undefined;
+}
+
+function walk(
+  node: unknown,
+  at: { path: string; segments: PathSegment[] },
+  key: string | undefined,
+  parentKey: string | undefined,
+  ancestors: Record<string, unknown>[],
+  state: WalkState,
+): void {
+  const path = at.path;
+  if (typeof node === 'string') {
+    if (state.podTemplatePaths.has(path)) return;
+    const inImageField = isImageKey(key) || (key !== undefined && IMAGE_LIST_CHILD.has(key) && isImageKey(parentKey)) || (key === undefined && isImageKey(parentKey));
+    if (inImageField) return resolveImageText(node, at, ancestors, 'image-field', state);
+    if (QUALIFIED_REF.test(node) && (node.includes(':') || node.includes('@'))) return resolveImageText(node, at, ancestors, 'value', state);
+    return;
+  }
+  if (Array.isArray(node)) {
+    const isArgs = key === 'args' || key === 'command';
+    node.forEach((item, index) => {
+      const itemAt = { path: `${path}[${index}]`, segments: [...at.segments, index] };
+      if (isArgs && typeof item === 'string') {
+        const inline = IMAGE_ARG.exec(item);
+        if (inline !== null) return resolveImageText(inline[1]!, itemAt, ancestors, 'arg', state, item);
+        const previous = node[index - 1];
+        if (typeof previous === 'string' && IMAGE_ARG_FLAG.test(previous)) return resolveImageText(item, itemAt, ancestors, 'arg', state, `${previous} ${item}`);
+      }
+      if (key === 'env' && isRecord(item) && typeof item['name'] === 'string' && /image/i.test(item['name']) && typeof item['value'] === 'string') {
+        return resolveImageText(item['value'], { path: `${itemAt.path}.value`, segments: [...itemAt.segments, 'value'] }, ancestors, 'env', state);
+      }
+      walk(item, itemAt, undefined, key, ancestors, state);
+    });
+    return;
+  }
+  if (!isRecord(node)) return;
+  const inner = [...ancestors, node];
+  for (const [childKey, child] of Object.entries(node)) {
+    const childAt = { path: path === '' ? childKey : `${path}.${childKey}`, segments: [...at.segments, childKey] };
+    walk(child, childAt, childKey, key, inner, state);
+  }
+}
+
+function walkConfigMapData(data: Record<string, unknown>, state: WalkState): void {
+  for (const [key, value] of Object.entries(data)) {
+    if (key === '_example' || typeof value !== 'string') continue;
+    const at = { path: `data[${key}]`, segments: ['data', key] };
+    if (isImageKey(key)) {
+      resolveImageText(value, at, [], 'image-field', state);
+      continue;
+    }
+    const documents = parseEmbedded(value);
+    if (documents === undefined) {
+      walk(value, at, undefined, undefined, [], state);
+      continue;
+    }
+    const embedded = { ...state, embeddedIn: at.segments };
+    documents.forEach((document, index) =>
+      walk(document, { path: index === 0 ? at.path : `${at.path}{doc ${index + 1}}`, segments: at.segments }, undefined, undefined, [], embedded),
+    );
+  }
+}
+
+/**
+ * Every image in the objects, strongest tier first, then by reference. Unresolvable references become warnings with
+ * their location; nothing is dropped silently.
+ */
+export function discoverImages(objects: readonly KubernetesObject[]): Discovery {
+  const variables = collectVariables(objects);
+  const findings: ImageFinding[] = [];
+  const warnings: DiscoveryWarning[] = [];
+  const podTemplatePaths = new Map<number, Set<string>>();
+
+  for (const container of findPodTemplateContainers(objects)) {
+    const paths = podTemplatePaths.get(container.objectIndex) ?? new Set<string>();
+    paths.add(container.path);
+    podTemplatePaths.set(container.objectIndex, paths);
+    try {
+      parseImageRef(container.image);
+      const holder = [...container.path.replace(/\[(\d+)\]/g, '.$1').split('.')].map((part) => (/^\d+$/.test(part) ? Number(part) : part));
+      findings.push({ objectIndex: container.objectIndex, object: container.object, holder, path: container.path, raw: container.image, via: 'pod-template', tier: 'install' });
+    } catch (error) {
+      warnings.push({ object: container.object, path: container.path, value: container.image, message: (error as Error).message });
+    }
+  }
+
+  objects.forEach((object, index) => {
+    if (object.kind === 'CustomResourceDefinition') return;
+    const state: WalkState = {
+      object,
+      objectIndex: index,
+      embeddedIn: undefined,
+      name: describeObject(object),
+      variables,
+      podTemplatePaths: podTemplatePaths.get(index) ?? new Set(),
+      findings,
+      warnings,
+    };
+    for (const [key, value] of Object.entries(object)) {
+      if (key === 'metadata' || key === 'apiVersion' || key === 'kind') continue;
+      if (key === 'data' && object.kind === 'ConfigMap' && isRecord(value)) walkConfigMapData(value, state);
+      else walk(value, { path: key, segments: [key] }, key, undefined, [object], state);
+    }
+  });
+
+  return { images: groupFindings(findings), warnings };
+}
+
+/** Groups findings by normalised reference; the image's tier is the strongest among its locations. */
+export function groupFindings(findings: readonly ImageFinding[]): DiscoveredImage[] {
+  const byRef = new Map<string, DiscoveredImage>();
+  for (const finding of findings) {
+    const parsed = parseImageRef(finding.raw);
+    const ref = formatImageRef(parsed);
+    const image = byRef.get(ref) ?? { ref, parsed, tier: finding.tier, locations: [] };
+    image.locations.push(finding);
+    if (IMAGE_TIERS.indexOf(finding.tier) < IMAGE_TIERS.indexOf(image.tier)) image.tier = finding.tier;
+    byRef.set(ref, image);
+  }
+  return [...byRef.values()].sort(
+    (a, b) => IMAGE_TIERS.indexOf(a.tier) - IMAGE_TIERS.indexOf(b.tier) || (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0),
+  );
+}

@@ -1,0 +1,79 @@
+// Combines what discovery found in the manifests with what the bundle spec knows, and decides what a bundle holds.
+
+import type { BundleSpec } from './bundle-spec.js';
+import { IMAGE_TIERS, type DiscoveredImage, type Discovery, type DiscoveryWarning, type ImageTier } from './discover-images.js';
+import { parseImageRef, type ImageRef } from './image-ref.js';
+
+export interface ResolvedImage extends DiscoveredImage {
+  /** Whether the bundle holds it, by the tiers selected. */
+  included: boolean;
+  /** Where to pull it from instead of `ref` (a spec override); the bundle still stores it as `ref`. */
+  pullFrom?: ImageRef;
+  /** The spec's reason, for extras and overrides. */
+  why?: string;
+}
+
+export interface Resolution {
+  images: ResolvedImage[];
+  excluded: { ref: string; why: string }[];
+  warnings: DiscoveryWarning[];
+  tiers: ImageTier[];
+}
+
+export const DEFAULT_TIERS: readonly ImageTier[] = ['install', 'runtime'];
+
+/**
+ * @param tiers overrides the spec's default tiers (the CLI's --tiers).
+ */
+export function resolveImages(discovery: Discovery, spec: BundleSpec | undefined, tiers?: readonly ImageTier[]): Resolution {
+  const selected = [...(tiers ?? spec?.tiers ?? DEFAULT_TIERS)];
+  const warnings = [...discovery.warnings];
+  const byRef = new Map<string, ResolvedImage>(discovery.images.map((image) => [image.ref, { ...image, included: false }]));
+
+  spec?.images.extra.forEach((extra, index) => {
+    const finding = {
+      objectIndex: -1,
+      object: `bundle spec ${spec.release}`,
+      holder: [],
+      path: `images.extra[${index}]`,
+      raw: extra.ref,
+      via: 'spec' as const,
+      tier: extra.tier,
+    };
+    const existing = byRef.get(extra.ref);
+    if (existing !== undefined) {
+      existing.locations.push(finding);
+      if (IMAGE_TIERS.indexOf(extra.tier) < IMAGE_TIERS.indexOf(existing.tier)) existing.tier = extra.tier;
+    } else {
+      byRef.set(extra.ref, { ref: extra.ref, parsed: parseImageRef(extra.ref), tier: extra.tier, locations: [finding], included: false, why: extra.why });
+    }
+  });
+
+  spec?.images.override.forEach((override, index) => {
+    const image = byRef.get(override.ref);
+    if (image === undefined) {
+      warnings.push({ object: `bundle spec ${spec.release}`, path: `images.override[${index}]`, value: override.ref, message: 'overrides an image the release does not use' });
+      return;
+    }
+    image.pullFrom = parseImageRef(override.pullFrom);
+    image.why = override.why;
+  });
+
+  const excluded: { ref: string; why: string }[] = [];
+  spec?.images.exclude.forEach((exclude, index) => {
+    if (byRef.delete(exclude.ref)) excluded.push(exclude);
+    else warnings.push({ object: `bundle spec ${spec.release}`, path: `images.exclude[${index}]`, value: exclude.ref, message: 'excludes an image the release does not use' });
+  });
+
+  const images = [...byRef.values()]
+    .map((image) => ({ ...image, included: selected.includes(image.tier) }))
+    .sort((a, b) => IMAGE_TIERS.indexOf(a.tier) - IMAGE_TIERS.indexOf(b.tier) || (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
+  return { images, excluded, warnings, tiers: selected };
+}
+
+/** Parses `--tiers install,runtime` (or `all`). */
+export function parseTiers(text: string): ImageTier[] | undefined {
+  if (text === 'all') return [...IMAGE_TIERS];
+  const tiers = text.split(',').map((tier) => tier.trim()).filter((tier) => tier !== '');
+  return tiers.every((tier) => (IMAGE_TIERS as readonly string[]).includes(tier)) ? (tiers as ImageTier[]) : undefined;
+}
