@@ -48,7 +48,7 @@ test('writes every file and lists each in SHA256SUMS', async () => {
     const sums = await readFile(join(options.outDir, 'SHA256SUMS'), 'utf8');
     assert.equal(sums.trim().split('\n').map((line) => line.slice(66)), ['bundle.json', 'images/images.tar', 'install.sh', 'manifests/00-all.yaml']);
     assert.is(result.metadata.files.find((f) => f.path === 'images/images.tar')!.size, 100_000);
-    assert.equal(result.metadata.images.map((i) => i.ref), ['gcr.io/x/a:1', 'docker.io/library/busybox:latest']);
+    assert.equal(result.metadata.images.map((i) => i.ref), ['docker.io/library/busybox:latest', 'gcr.io/x/a:1']);
   } finally {
     await dir.remove();
   }
