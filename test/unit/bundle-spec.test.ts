@@ -1,0 +1,80 @@
+// Bundle specs: the shipped ones are valid, and a broken spec is refused naming the field.
+
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parseBundleSpec } from '../../src/core/bundle-spec.js';
+import { discoverImages } from '../../src/core/discover-images.js';
+import { parseManifests } from '../../src/core/k8s-object.js';
+import { resolveImages, parseTiers } from '../../src/core/resolve-images.js';
+import { readRendered, RELEASES } from '../helpers/fixtures.js';
+import { REPO_ROOT } from '../helpers/test-env.js';
+
+const test = suite('bundle specs');
+const SPEC_DIR = join(REPO_ROOT, 'bundle-spec');
+
+test('one valid spec per supported release, with no stale excludes or overrides', async () => {
+  const files = (await readdir(SPEC_DIR)).filter((name) => name.endsWith('.yaml')).sort();
+  assert.equal(files, RELEASES.map((r) => `${r}.yaml`).sort());
+  for (const release of RELEASES) {
+    const spec = parseBundleSpec(await readFile(join(SPEC_DIR, `${release}.yaml`), 'utf8'), `${release}.yaml`);
+    assert.is(spec.release, release);
+    assert.is(spec.source.entry, 'example');
+    const resolution = resolveImages(discoverImages(parseManifests(await readRendered(release), release)), spec);
+    assert.equal(resolution.warnings, [], `${release} spec matches its release`);
+  }
+});
+
+test('26.03 pulls the released JobSet image in place of the staging one, and keeps the name the manifests use', async () => {
+  const spec = parseBundleSpec(await readFile(join(SPEC_DIR, '26.03.yaml'), 'utf8'), '26.03.yaml');
+  const resolution = resolveImages(discoverImages(parseManifests(await readRendered('26.03'), '26.03')), spec);
+  const jobset = resolution.images.find((i) => i.ref.includes('jobset'))!;
+  assert.is(jobset.ref, 'us-central1-docker.pkg.dev/k8s-staging-images/jobset/jobset:v0.10.1');
+  assert.is(jobset.pullFrom?.registry, 'registry.k8s.io');
+  assert.ok(jobset.included);
+});
+
+test('extras, excludes and tiers', () => {
+  const spec = parseBundleSpec(
+    `formatVersion: 1
+release: test
+source: {repository: kubeflow/manifests, ref: test}
+tiers: [install]
+images:
+  extra: [{ref: "gcr.io/compiled/default:v1", tier: runtime, why: compiled into the controller}]
+  exclude: [{ref: "busybox:1.28", why: not needed}]
+`,
+    'test.yaml',
+  );
+  const yaml = 'kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a, image: "busybox:1.28"}, {name: b, image: "gcr.io/x/y:1"}]}\n';
+  const discovery = discoverImages(parseManifests(yaml, 't'));
+  const byDefault = resolveImages(discovery, spec);
+  assert.equal(byDefault.images.map((i) => [i.ref, i.tier, i.included]), [
+    ['gcr.io/x/y:1', 'install', true],
+    ['gcr.io/compiled/default:v1', 'runtime', false],
+  ]);
+  assert.equal(byDefault.excluded, [{ ref: 'docker.io/library/busybox:1.28', why: 'not needed' }]);
+  const all = resolveImages(discovery, spec, parseTiers('all'));
+  assert.ok(all.images.every((i) => i.included));
+  assert.is(parseTiers('install,bogus'), undefined);
+});
+
+test('invalid specs are refused with the field path and what was expected', () => {
+  const base = 'formatVersion: 1\nrelease: r\nsource: {repository: kubeflow/manifests, ref: r}\n';
+  const cases: [string, RegExp][] = [
+    ['formatVersion: 2\nrelease: r\nsource: {repository: a/b, ref: r}\n', /formatVersion: expected 1, got 2/],
+    ['formatVersion: 1\nrelease: r\nsource: {repository: nope, ref: r}\n', /source\.repository: expected owner\/name/],
+    [`${base}tiers: [install, everything]\n`, /tiers\[1\]: expected one of install, runtime, catalog, conditional, example, got "everything"/],
+    [`${base}images: {extra: [{ref: "Bad Ref", tier: runtime, why: x}]}\n`, /images\.extra\[0\]\.ref: .*white space/],
+    [`${base}images: {extra: [{ref: "a/b:1", tier: runtime}]}\n`, /images\.extra\[0\]\.why: expected a non-empty string, got nothing/],
+    [`${base}images: {override: [{ref: "a/b:1", pullfrom: "c/d:1", why: x}]}\n`, /images\.override\[0\]\.pullfrom: unknown field/],
+    [`${base}sources: {}\n`, /sources: unknown field/],
+    ['source: [unclosed\n', /not valid YAML/],
+  ];
+  for (const [text, pattern] of cases) {
+    assert.throws(() => parseBundleSpec(text, 'spec.yaml'), (error: Error) => pattern.test(error.message) && error.message.includes('spec.yaml'), text);
+  }
+});
+
+test.run();

@@ -1,0 +1,103 @@
+// Discovery on small hand-written objects: what must be found, and what only looks like an image.
+
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { discoverImages } from '../../src/core/discover-images.js';
+import { parseManifests } from '../../src/core/k8s-object.js';
+import { patchManifests } from '../../src/core/patch-manifests.js';
+
+const test = suite('image discovery edge cases');
+const refsOf = (yaml: string) => discoverImages(parseManifests(yaml, 'test.yaml')).images.map((i) => i.ref);
+
+test('URLs, label values, descriptions and placeholders are not images', () => {
+  const yaml = `
+kind: ConfigMap
+metadata:
+  name: c
+  labels: {app.kubernetes.io/version: "v1.0"}
+  annotations: {example.com/image: "gcr.io/in/annotation:v1"}
+data:
+  url: https://gcr.io/not/an:image
+  endpoint: "minio-service.kubeflow:9000"
+  description: "pull gcr.io/some/image:v1 yourself"
+  _example: |
+    image: gcr.io/only/documented:v1
+---
+kind: CustomResourceDefinition
+metadata: {name: x}
+spec: {versions: [{schema: {openAPIV3Schema: {description: "image: gcr.io/crd/doc:v1"}}}]}
+`;
+  assert.equal(refsOf(yaml), []);
+});
+
+test('unresolvable references become warnings naming object and path, never silent drops', () => {
+  const yaml = `
+kind: ConfigMap
+metadata: {name: c, namespace: n}
+data:
+  spec.yaml: |
+    image: $UNDEFINED_IMAGE
+  other.yaml: |
+    containers: [{image: "{{ .Values.image }}"}]
+`;
+  const discovery = discoverImages(parseManifests(yaml, 't'));
+  assert.equal(discovery.images, []);
+  assert.equal(
+    discovery.warnings.map((w) => [w.object, w.path]),
+    [
+      ['ConfigMap/n/c', 'data[spec.yaml].image'],
+      ['ConfigMap/n/c', 'data[other.yaml].containers[0].image'],
+    ],
+  );
+  assert.match(discovery.warnings[0]!.message, '$UNDEFINED_IMAGE');
+});
+
+test('args in both forms (and not other flags), env names, ${VAR} and $(VAR), and list options of an image field', () => {
+  const yaml = `
+kind: Deployment
+metadata: {name: d, namespace: n}
+spec:
+  template:
+    spec:
+      containers:
+      - name: c
+        image: gcr.io/app/main:v1
+        args: ["--executor-image", "quay.io/x/executor:v2", "--sidecar-image=quay.io/x/sidecar:v3", "--other=quay.io/x/notimage:v4"]
+        env:
+        - {name: HELPER_IMAGE, value: "ghcr.io/x/helper:v5"}
+        - {name: BASE, value: "ghcr.io/x/base:v6"}
+---
+kind: ConfigMap
+metadata: {name: c, namespace: n}
+data:
+  config.json: '{"runner": {"image": "\${BASE}"}, "picker": {"image": {"value": "$(HELPER_IMAGE)", "options": ["ghcr.io/x/opt:v7"]}}}'
+`;
+  assert.equal(refsOf(yaml).sort(), [
+    'gcr.io/app/main:v1',
+    'ghcr.io/x/base:v6',
+    'ghcr.io/x/helper:v5',
+    'ghcr.io/x/opt:v7',
+    'quay.io/x/executor:v2',
+    'quay.io/x/sidecar:v3',
+  ]);
+});
+
+test('a rewrite replaces whole references only: mysql:8.0 is not touched inside mysql:8.0.29', () => {
+  const yaml = `
+kind: ConfigMap
+metadata: {name: c}
+data:
+  a.yaml: |
+    one: {image: "mysql:8.0"}
+    two: {image: "mysql:8.0.29"}
+`;
+  const objects = parseManifests(yaml, 't');
+  const patched = patchManifests(objects, { imageRewrites: new Map([['docker.io/library/mysql:8.0', 'mirror.local/mysql:8.0']]) });
+  const text = (patched.objects[0]!['data'] as Record<string, string>)['a.yaml']!;
+  assert.match(text, 'image: "mirror.local/mysql:8.0"');
+  assert.match(text, 'image: "mysql:8.0.29"');
+  assert.is(objects[0]!['data'] === patched.objects[0]!['data'], false, 'edited object is a copy');
+  assert.match((objects[0]!['data'] as Record<string, string>)['a.yaml']!, 'image: "mysql:8.0"');
+});
+
+test.run();
