@@ -41,7 +41,7 @@ export interface ImageStore {
 
 export interface RenderedManifests {
   text: string;
-  kind: 'file' | 'kustomize';
+  kind: 'file' | 'kustomize' | 'release';
   /** How messages name the input, e.g. `rendered.yaml` or `kustomize build example`. */
   description: string;
 }

@@ -52,7 +52,9 @@ Exit codes are listed in docs/exit-codes.md.`,
   program
     .command('build')
     .description('Render manifests, pull every image they need, and write a verified offline bundle.')
-    .requiredOption('--manifests <path>', 'rendered multi-document YAML file, or a directory with a kustomization.yaml')
+    .option('--manifests <path>', 'rendered multi-document YAML file, or a directory with a kustomization.yaml')
+    .option('--release <tag>', 'download this kubeflow/manifests release and render it (default: the newest supported)')
+    .option('--release-url <template>', 'archive URL with {repository} and {ref}, for mirrors of the release archives')
     .option('--out <dir>', 'bundle directory to create', 'kubeflow-bundle')
     .option('--spec <file>', 'bundle spec: extra, excluded and overridden images, default tiers (bundle-spec/README.md)')
     .option('--tiers <list>', 'image tiers to bundle: install,runtime,catalog,conditional,example or all (default: the spec\'s, else install,runtime)')
@@ -67,6 +69,8 @@ Exit codes are listed in docs/exit-codes.md.`,
       'after',
       `
 Examples:
+  kfbundle build                                     # the newest supported release, from its spec in bundle-spec/
+  kfbundle build --release v1.10.2 --tiers install,runtime,catalog
   kfbundle build --manifests ./rendered.yaml --out ./kubeflow-bundle
   kfbundle build --manifests ./manifests/example --out ./kubeflow-bundle --force
   kfbundle build --manifests ./rendered.yaml --mirror gcr.io=gcr.m.daocloud.io --mirror docker.io=docker.m.daocloud.io`,
@@ -83,8 +87,10 @@ Examples:
 
   program
     .command('images')
-    .description('List the images a set of manifests needs, and where each is referenced.')
-    .requiredOption('--manifests <path>', 'rendered multi-document YAML file, or a directory with a kustomization.yaml')
+    .description('List every image a release needs, its tier, and where each is found.')
+    .option('--manifests <path>', 'rendered multi-document YAML file, or a directory with a kustomization.yaml')
+    .option('--release <tag>', 'download this kubeflow/manifests release and render it, with its bundle spec')
+    .option('--release-url <template>', 'archive URL with {repository} and {ref}')
     .option('--spec <file>', 'bundle spec to apply (extra, excluded and overridden images; default tiers)')
     .option('--tiers <list>', 'tiers counted as bundled: install,runtime,catalog,conditional,example or all')
     .option('--why <ref>', 'show every place the matching images are found, and how')
@@ -98,7 +104,8 @@ images, serving and training runtimes), conditional (only when a feature is used
 Examples:
   kfbundle images --manifests ./rendered.yaml
   kfbundle images --manifests ./rendered.yaml --why katib
-  kfbundle images --manifests ./rendered.yaml --spec bundle-spec/v1.10.2.yaml --tiers all --json`,
+  kfbundle images --manifests ./rendered.yaml --spec bundle-spec/v1.10.2.yaml --tiers all --json
+  kfbundle images --release v1.10.2`,
     )
     .action(async (options: ImagesCommandOptions) => setExit(await runImages(options, context)));
 

@@ -46,7 +46,7 @@ export interface BundleMetadata {
   formatVersion: number;
   tool: { name: 'kfbundle'; version: string };
   input: {
-    kind: 'file' | 'kustomize';
+    kind: 'file' | 'kustomize' | 'release';
     /** Base name of the input, never an absolute path of the build machine. */
     name: string;
     /** SHA-256 of the rendered manifests as read, before patching. */

@@ -3,6 +3,7 @@
 export type ErrorCode =
   | 'USAGE'
   | 'SPEC_INVALID'
+  | 'RELEASE_INVALID'
   | 'INPUT_NOT_FOUND'
   | 'MANIFEST_INVALID'
   | 'KUSTOMIZE_FAILED'
@@ -42,6 +43,7 @@ export function isKfbundleError(value: unknown): value is KfbundleError {
 export const EXIT_CODES: Record<ErrorCode, number> = {
   USAGE: 2,
   SPEC_INVALID: 3,
+  RELEASE_INVALID: 3,
   INPUT_NOT_FOUND: 3,
   MANIFEST_INVALID: 3,
   KUSTOMIZE_FAILED: 3,

@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import type { BundleMetadata } from '../../src/core/bundle-layout.js';
 import { parseManifests, type KubernetesObject } from '../../src/core/k8s-object.js';
 import { findPodTemplateContainers } from '../../src/core/pod-images.js';
+import { discoverImages } from '../../src/core/discover-images.js';
 import { runCommand, runKfbundle } from '../helpers/cli.js';
 import { dockerFor, pushStandIns, type StandIn } from '../helpers/synthetic-images.js';
 import { loudHook, useTestEnv, type TestEnv } from '../helpers/test-env.js';
@@ -29,6 +30,9 @@ const UPSTREAM_REFS = [
   'mysql:8.0.29',
   'busybox',
   'gcr.io/knative-releases/knative.dev/serving/cmd/activator@sha256:cc39d40985f7b37ba384a857d194a24ac5eae7e204aac4ed9bf4ebfd8d62e721',
+  // Runtime images: named only in ConfigMaps, pulled by controllers later.
+  'ghcr.io/kubeflow/katib/suggestion-hyperopt:v0.18.0',
+  'gcr.io/knative-releases/knative.dev/serving/cmd/queue@sha256:698ef80ebc698f4d2bb93c1e85684063a0cf253a83faebcbf106cee444181d8e',
 ];
 
 function deployment(name: string, image: string, extra: Record<string, unknown> = {}): KubernetesObject {
@@ -41,7 +45,7 @@ function deployment(name: string, image: string, extra: Record<string, unknown> 
 }
 
 function manifestsFor(refs: readonly string[]): string {
-  const [gcr, ghcr, quay, mysql, busybox, pinned] = refs as [string, string, string, string, string, string];
+  const [gcr, ghcr, quay, mysql, busybox, pinned, suggestion, queue] = refs as [string, string, string, string, string, string, string, string];
   const objects: KubernetesObject[] = [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'kubeflow' } },
     deployment('ml-pipeline-mysql', gcr),
@@ -59,15 +63,23 @@ function manifestsFor(refs: readonly string[]): string {
       spec: { schedule: '@daily', jobTemplate: { spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'db', image: mysql }] } } } } },
     },
     deployment('activator', pinned),
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'katib-config', namespace: 'kubeflow' },
+      data: { 'katib-config.yaml': `runtime:\n  suggestions:\n  - algorithmName: tpe\n    image: ${suggestion}\n` },
+    },
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'config-deployment', namespace: 'knative-serving' }, data: { 'queue-sidecar-image': queue } },
   ];
   return objects.map((object) => JSON.stringify(object)).join('\n---\n');
 }
 
+/** Every image reference the bundle's manifests contain, wherever it is (pod templates, ConfigMaps, …), as written. */
 async function bundleImageRefs(bundle: string): Promise<string[]> {
   const refs = new Set<string>();
   for (const name of await readdir(join(bundle, 'manifests'))) {
     const objects = parseManifests(await readFile(join(bundle, 'manifests', name), 'utf8'), name);
-    for (const container of findPodTemplateContainers(objects)) refs.add(container.image);
+    for (const image of discoverImages(objects).images) for (const location of image.locations) refs.add(location.raw);
   }
   return [...refs];
 }
@@ -115,13 +127,19 @@ journey('build pulls every image through the mirrors and writes a complete bundl
 
 journey('the digest-pinned image keeps its digest and is stored under a tag that survives docker load', async ({ standIns, bundle }) => {
   const metadata = JSON.parse(await readFile(join(bundle, 'bundle.json'), 'utf8')) as BundleMetadata;
-  const pinnedStandIn = standIns.find((s) => s.ref.includes('@sha256:'))!;
-  const pinned = metadata.images.find((image) => image.pinnedDigest !== undefined)!;
+  const pinnedStandIn = standIns.find((s) => s.ref.includes('/activator@sha256:'))!;
+  const pinned = metadata.images.find((image) => image.pinnedDigest !== undefined && image.ref.includes('/activator'))!;
   assert.is(pinned.pinnedDigest, pinnedStandIn.digest);
   assert.is(pinned.digest, pinnedStandIn.digest, 'the pulled image has the pinned digest');
   assert.is(pinned.imageId, pinnedStandIn.imageId);
   assert.is(pinned.bundleRef, `gcr.io/knative-releases/knative.dev/serving/cmd/activator:${pinnedStandIn.digest.replace(':', '-')}`);
-  assert.ok((await bundleImageRefs(bundle)).includes(pinned.bundleRef));
+  const refs = await bundleImageRefs(bundle);
+  assert.ok(refs.includes(pinned.bundleRef));
+  assert.not.ok(refs.some((ref) => ref.includes('@sha256:')), 'no digest pin is left anywhere in the manifests, ConfigMaps included');
+  const queue = metadata.images.find((image) => image.ref.includes('/queue@'))!;
+  assert.is(queue.tier, 'runtime');
+  const manifests = await readFile(join(bundle, 'manifests/00-all.yaml'), 'utf8');
+  assert.match(manifests, `queue-sidecar-image: ${queue.bundleRef}`);
 });
 
 journey('manifests pull IfNotPresent wherever kubelet would pull Always', async ({ bundle }) => {

@@ -15,10 +15,19 @@ test('--version prints the package version', async () => {
   assert.match(result.stdout, /^\d+\.\d+\.\d+\n$/);
 });
 
-test('a usage error exits 2 and points at --help', async () => {
-  const result = await runKfbundle(['build']);
-  assert.is(result.code, 2);
-  assert.match(result.stderr, "required option '--manifests <path>' not specified");
+test('usage errors exit 2 and say what is wrong', async () => {
+  const concurrency = await runKfbundle(['build', '--manifests', 'x.yaml', '--concurrency', '0']);
+  assert.is(concurrency.code, 2);
+  assert.match(concurrency.stderr, '--concurrency must be a whole number of at least 1, got "0"');
+  const both = await runKfbundle(['build', '--manifests', 'x.yaml', '--release', 'v1.10.2']);
+  assert.is(both.code, 2);
+  assert.match(both.stderr, 'give either --manifests or --release, not both');
+  const none = await runKfbundle(['images']);
+  assert.is(none.code, 2);
+  assert.match(none.stderr, 'give --manifests FILE|DIR or --release TAG');
+  const tiers = await runKfbundle(['images', '--manifests', 'x.yaml', '--tiers', 'install,everything']);
+  assert.is(tiers.code, 2);
+  assert.match(tiers.stderr, 'invalid --tiers "install,everything"');
 });
 
 test('an unreachable Docker engine exits 4, names the socket, and writes nothing', async () => {

@@ -6,17 +6,18 @@ import { credentialsFor } from '../../core/docker-auth.js';
 import { parseMirror } from '../../core/mirrors.js';
 import { directoryBundleOutput } from '../../io/bundle-directory.js';
 import { readDockerConfig } from '../../io/docker-config.js';
-import { readBundleSpec } from '../../io/bundle-spec-file.js';
+import { resolveManifestInput } from '../manifest-input.js';
 import { tiersOption } from './images.js';
 import { DockerImageStore } from '../../io/docker-image-store.js';
-import { LocalManifestSource } from '../../io/manifest-source.js';
 import { createBuildReporter } from '../../ui/build-reporter.js';
 import { formatBytes } from '../../ui/format.js';
 import { readInstallerTemplate } from '../../version.js';
 import { writeJson, type CliContext } from '../context.js';
 
 export interface BuildCommandOptions {
-  manifests: string;
+  manifests: string | undefined;
+  release: string | undefined;
+  releaseUrl: string | undefined;
   spec: string | undefined;
   tiers: string | undefined;
   out: string;
@@ -32,7 +33,7 @@ export interface BuildCommandOptions {
 export async function runBuild(options: BuildCommandOptions, context: CliContext): Promise<number> {
   const mirrors = options.mirror.map(parseMirror);
   const tiers = tiersOption(options.tiers);
-  const spec = options.spec === undefined ? undefined : await readBundleSpec(options.spec);
+  const { source, input, spec } = await resolveManifestInput(options, context.signal, true);
   const dockerConfig = await readDockerConfig(context.env);
   const reporter = createBuildReporter({
     stream: context.stderr,
@@ -42,7 +43,7 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
   try {
     const result = await buildBundle(
       {
-        manifests: options.manifests,
+        manifests: input,
         outDir: options.out,
         mirrors,
         spec,
@@ -53,7 +54,7 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
         signal: context.signal,
       },
       {
-        source: new LocalManifestSource({ signal: context.signal }),
+        source,
         store: new DockerImageStore({ host: options.dockerHost ?? context.env['DOCKER_HOST'] }),
         output: directoryBundleOutput,
         installerTemplate: await readInstallerTemplate(),

@@ -6,12 +6,13 @@ import { KfbundleError } from '../../core/errors.js';
 import { formatImageRef } from '../../core/image-ref.js';
 import { parseManifests } from '../../core/k8s-object.js';
 import { parseTiers, resolveImages } from '../../core/resolve-images.js';
-import { readBundleSpec } from '../../io/bundle-spec-file.js';
-import { LocalManifestSource } from '../../io/manifest-source.js';
+import { resolveManifestInput } from '../manifest-input.js';
 import { writeJson, type CliContext } from '../context.js';
 
 export interface ImagesCommandOptions {
-  manifests: string;
+  manifests: string | undefined;
+  release: string | undefined;
+  releaseUrl: string | undefined;
   spec: string | undefined;
   tiers: string | undefined;
   json: boolean;
@@ -29,8 +30,8 @@ export function tiersOption(text: string | undefined): ImageTier[] | undefined {
 
 export async function runImages(options: ImagesCommandOptions, context: CliContext): Promise<number> {
   const tiers = tiersOption(options.tiers);
-  const spec = options.spec === undefined ? undefined : await readBundleSpec(options.spec);
-  const rendered = await new LocalManifestSource({ signal: context.signal }).render(options.manifests);
+  const { source, input, spec } = await resolveManifestInput(options, context.signal, false);
+  const rendered = await source.render(input);
   const resolution = resolveImages(discoverImages(parseManifests(rendered.text, rendered.description)), spec, tiers);
   const matches = (ref: string) => options.why === undefined || ref === options.why || ref.includes(options.why);
   const images = resolution.images.filter((image) => matches(image.ref));

@@ -1,0 +1,45 @@
+// Turns --manifests / --release / --spec into a manifest source and the spec that goes with it.
+
+import type { ManifestSource } from '../app/ports.js';
+import type { BundleSpec } from '../core/bundle-spec.js';
+import { KfbundleError } from '../core/errors.js';
+import { newestRelease } from '../core/releases.js';
+import { listShippedReleases, readBundleSpec, readShippedSpec } from '../io/bundle-spec-file.js';
+import { LocalManifestSource } from '../io/manifest-source.js';
+import { DEFAULT_RELEASE_URL, ReleaseManifestSource } from '../io/release-source.js';
+
+export interface ManifestInputOptions {
+  manifests?: string | undefined;
+  release?: string | undefined;
+  releaseUrl?: string | undefined;
+  spec?: string | undefined;
+}
+
+export interface ManifestInput {
+  source: ManifestSource;
+  /** What to pass to source.render. */
+  input: string;
+  spec: BundleSpec | undefined;
+}
+
+/**
+ * @param defaultToNewest with neither --manifests nor --release, use the newest supported release (build does).
+ */
+export async function resolveManifestInput(options: ManifestInputOptions, signal: AbortSignal, defaultToNewest: boolean): Promise<ManifestInput> {
+  if (options.manifests !== undefined && options.release !== undefined) {
+    throw new KfbundleError('USAGE', 'give either --manifests or --release, not both');
+  }
+  if (options.manifests !== undefined) {
+    const spec = options.spec === undefined ? undefined : await readBundleSpec(options.spec);
+    return { source: new LocalManifestSource({ signal }), input: options.manifests, spec };
+  }
+  let release = options.release;
+  if (release === undefined) {
+    if (!defaultToNewest) throw new KfbundleError('USAGE', 'give --manifests FILE|DIR or --release TAG');
+    release = newestRelease(await listShippedReleases());
+    if (release === undefined) throw new KfbundleError('USAGE', 'no bundle spec is shipped; give --manifests');
+  }
+  const spec = options.spec === undefined ? await readShippedSpec(release) : await readBundleSpec(options.spec);
+  const source = new ReleaseManifestSource({ spec, urlTemplate: options.releaseUrl ?? DEFAULT_RELEASE_URL, signal });
+  return { source, input: release, spec };
+}
