@@ -9,6 +9,14 @@ import { findPodTemplateContainers } from './pod-images.js';
 
 export type ImageTier = 'install' | 'runtime' | 'catalog' | 'conditional' | 'example';
 
+/** `spec.containers[0].image` → ['spec', 'containers', 0, 'image'], for plain field paths (not `data[key]`). */
+export function pathSegments(path: string): PathSegment[] {
+  return path
+    .replace(/\[(\d+)\]/g, '.$1')
+    .split('.')
+    .map((part) => (/^\d+$/.test(part) ? Number(part) : part));
+}
+
 /** Strongest first: an image found in several places takes the strongest tier among them. */
 export const IMAGE_TIERS: readonly ImageTier[] = ['install', 'runtime', 'catalog', 'conditional', 'example'];
 
@@ -309,7 +317,7 @@ export function discoverImages(objects: readonly KubernetesObject[]): Discovery 
     podTemplatePaths.set(container.objectIndex, paths);
     try {
       parseImageRef(container.image);
-      const holder = [...container.path.replace(/\[(\d+)\]/g, '.$1').split('.')].map((part) => (/^\d+$/.test(part) ? Number(part) : part));
+      const holder = pathSegments(container.path);
       findings.push({ objectIndex: container.objectIndex, object: container.object, holder, path: container.path, raw: container.image, via: 'pod-template', tier: 'install' });
     } catch (error) {
       warnings.push({ object: container.object, path: container.path, value: container.image, message: (error as Error).message });

@@ -1,7 +1,7 @@
 // Edits the objects a bundle ships so an isolated cluster never asks a registry for an image it already holds.
 // Edits are structural, on parsed objects: regex over a whole YAML stream breaks on block scalars and quoting.
 
-import { discoverImages, type ImageFinding, type PathSegment } from './discover-images.js';
+import { discoverImages, pathSegments, type ImageFinding, type PathSegment } from './discover-images.js';
 import { defaultsToAlwaysPull, formatImageRef, parseImageRef } from './image-ref.js';
 import { isRecord, type KubernetesObject } from './k8s-object.js';
 import { findPodTemplateContainers } from './pod-images.js';
@@ -71,16 +71,9 @@ export function patchManifests(objects: readonly KubernetesObject[], options: Ma
 }
 
 function containerAt(object: KubernetesObject, imagePath: string): Record<string, unknown> {
-  const container = valueAt(object, segmentsOf(imagePath.replace(/\.image$/, '')));
+  const container = valueAt(object, pathSegments(imagePath.replace(/\.image$/, '')));
   if (!isRecord(container)) throw new Error(`no container at ${imagePath}`);
   return container;
-}
-
-function segmentsOf(path: string): PathSegment[] {
-  return path
-    .replace(/\[(\d+)\]/g, '.$1')
-    .split('.')
-    .map((part) => (/^\d+$/.test(part) ? Number(part) : part));
 }
 
 function valueAt(root: unknown, segments: readonly PathSegment[]): unknown {

@@ -1,6 +1,6 @@
 // Loads bundle specs: a file the user names, or the one shipped in bundle-spec/ for a release.
 
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { parseBundleSpec, type BundleSpec } from '../core/bundle-spec.js';
 import { KfbundleError } from '../core/errors.js';
 
@@ -32,7 +32,6 @@ export async function readShippedSpec(release: string): Promise<BundleSpec> {
 }
 
 export async function listShippedReleases(): Promise<string[]> {
-  const { readdir } = await import('node:fs/promises');
   const names = await readdir(SPEC_DIR);
   return names.filter((name) => name.endsWith('.yaml')).map((name) => name.slice(0, -'.yaml'.length)).sort();
 }

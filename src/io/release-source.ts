@@ -1,7 +1,7 @@
 // Fetches a Kubeflow release's manifests archive, unpacks it safely, and renders the spec's kustomization.
 
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
@@ -78,7 +78,6 @@ export class ReleaseManifestSource implements ManifestSource {
       const archive = join(work, 'release.tar.gz');
       await download(url, archive, this.options.fetch ?? globalThis.fetch, signal);
       const tree = join(work, 'tree');
-      const { mkdir } = await import('node:fs/promises');
       await mkdir(tree);
       await extractArchiveSafely(archive, tree);
       const top = await readdir(tree);

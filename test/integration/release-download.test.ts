@@ -1,14 +1,14 @@
 // `--release TAG`: the real v1.10.2 archive served from 127.0.0.1 renders to exactly the shipped rendered.yaml;
 // a missing release and an archive that tries to escape its directory are refused.
 
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseBundleSpec } from '../../src/core/bundle-spec.js';
 import { KfbundleError } from '../../src/core/errors.js';
-import { ReleaseManifestSource, unsafeEntryReason } from '../../src/io/release-source.js';
+import { extractArchiveSafely, ReleaseManifestSource, unsafeEntryReason } from '../../src/io/release-source.js';
 import { runKfbundle } from '../helpers/cli.js';
 import { KUBEFLOW_FIXTURES, renderedPath } from '../helpers/fixtures.js';
 import { serveFiles, type StaticServer } from '../helpers/http-server.js';
@@ -81,8 +81,13 @@ test('an archive entry that would land outside the target directory is refused b
   const error = await new ReleaseManifestSource({ spec, urlTemplate: server.url + TEMPLATE_PATH }).render().catch((e: unknown) => e);
   assert.instance(error, KfbundleError);
   assert.match((error as Error).message, 'entry "../escaped.txt": path leaves the archive');
-  const { readdir } = await import('node:fs/promises');
-  assert.not.ok((await readdir(join(work.path, '..'))).includes('escaped.txt'));
+
+  const target = join(work.path, 'target');
+  await mkdir(target);
+  const direct = await extractArchiveSafely(join(work.path, 'evil.tar.gz'), target).catch((e: unknown) => e);
+  assert.instance(direct, KfbundleError);
+  assert.equal(await readdir(target), []);
+  assert.not.ok((await readdir(work.path)).includes('escaped.txt'), 'nothing was written beside the target');
 });
 
 test('unsafe entry rules', () => {

@@ -1,6 +1,6 @@
 // --manifests as a kustomization directory: the real v1.10.2 source tree renders to exactly the shipped rendered.yaml.
 
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -33,7 +33,6 @@ test('a directory without a kustomization, and a failing kustomization, are repo
     assert.is((empty as KfbundleError).code, 'INPUT_NOT_FOUND');
     assert.match((empty as Error).message, 'without a kustomization.yaml');
 
-    const { writeFile } = await import('node:fs/promises');
     await writeFile(join(dir.path, 'kustomization.yaml'), 'resources:\n- missing.yaml\n');
     const broken = await source.render(dir.path).catch((e: unknown) => e);
     assert.is((broken as KfbundleError).code, 'KUSTOMIZE_FAILED');
