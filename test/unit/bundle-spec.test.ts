@@ -35,6 +35,16 @@ test('26.03 pulls the released JobSet image in place of the staging one, and kee
   assert.ok(jobset.included);
 });
 
+test('v1.10.2 bundles the PyTorch init container image compiled into training-operator v1', async () => {
+  const spec = parseBundleSpec(await readFile(join(SPEC_DIR, 'v1.10.2.yaml'), 'utf8'), 'v1.10.2.yaml');
+  const resolution = resolveImages(discoverImages(parseManifests(await readRendered('v1.10.2'), 'v1.10.2')), spec);
+  const alpine = resolution.images.find((i) => i.ref === 'docker.io/library/alpine:3.10')!;
+  assert.ok(alpine.included);
+  assert.is(alpine.tier, 'runtime');
+  assert.equal(alpine.locations.map((l) => l.via), ['spec']);
+  assert.match(alpine.why ?? '', 'PyTorchJob');
+});
+
 test('extras, excludes and tiers', () => {
   const spec = parseBundleSpec(
     `formatVersion: 1
