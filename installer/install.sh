@@ -13,13 +13,19 @@ usage() {
 Usage: ./install.sh [options]
 
 Verifies this bundle (every file against SHA256SUMS, no file missing or added), loads its images into the
-node's Docker engine, then applies its manifests with kubectl.
+node's Docker engine, then applies its manifests phase by phase (manifests/NN-*.yaml in order) with
+kubectl apply --server-side, waiting after each phase for what the next one needs (manifests/NN-*.waits).
 
 Options:
-  --images-only   verify and load images, then stop (run this on every node of a multi-node cluster)
-  --skip-images   verify and apply manifests without loading images (images already loaded on every node)
-  --verify-only   verify the bundle and stop
-  -h, --help      show this help
+  --images-only        verify and load images, then stop (run this on every node of a multi-node cluster)
+  --skip-images        verify and apply manifests without loading images (images already loaded on every node)
+  --verify-only        verify the bundle and stop
+  --dry-run            print the phases and their waits, change nothing
+  --from-phase N       start at phase N (resume after a failure; earlier phases are not re-applied)
+  --timeout SECONDS    how long each wait may take (default 600)
+  --retries N          tries per phase before giving up (default 5)
+  --retry-delay SECS   first pause between tries, doubled each time up to 60 (default 5)
+  -h, --help           show this help
 
 Environment:
   DOCKER_HOST     the Docker engine to load into (default: the local one)
@@ -28,7 +34,9 @@ Environment:
 Examples:
   ./install.sh --verify-only
   ./install.sh --images-only
+  ./install.sh --dry-run
   ./install.sh
+  ./install.sh --skip-images --from-phase 3 --timeout 1200
 USAGE
 }
 
@@ -37,16 +45,28 @@ die() { printf 'kfbundle install: error: %s\n' "$*" >&2; exit 1; }
 
 images=yes
 manifests=yes
+dry_run=no
+from_phase=0
+timeout=600
+retries=5
+retry_delay=5
+need_number() { case "$2" in ''|*[!0-9]*) die "$1 needs a whole number, got '$2'" ;; esac; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --images-only) manifests=no ;;
     --skip-images) images=no ;;
     --verify-only) images=no; manifests=no ;;
+    --dry-run) dry_run=yes ;;
+    --from-phase) need_number "$1" "${2:-}"; from_phase=$((10#$2)); shift ;;
+    --timeout) need_number "$1" "${2:-}"; timeout=$2; shift ;;
+    --retries) need_number "$1" "${2:-}"; retries=$2; shift ;;
+    --retry-delay) need_number "$1" "${2:-}"; retry_delay=$2; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown option: $1" ;;
   esac
   shift
 done
+[ "$retries" -ge 1 ] || die "--retries must be at least 1"
 
 bundle_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$bundle_dir"
@@ -81,17 +101,107 @@ $failed"
 }
 
 load_images() {
+  if [ ! -f "$IMAGES_TAR" ]; then say "no images in this bundle"; return 0; fi
   command -v docker >/dev/null || die "docker not found on this node"
   say "loading images from $IMAGES_TAR into the Docker engine"
   docker load --input "$IMAGES_TAR" || die "docker load failed for $IMAGES_TAR"
 }
 
-apply_manifests() {
-  command -v kubectl >/dev/null || die "kubectl not found"
-  say "applying manifests from $MANIFESTS_DIR"
-  kubectl apply --server-side --force-conflicts -f "$MANIFESTS_DIR" || die "kubectl apply failed for $MANIFESTS_DIR"
+phase_files() {
+  find "$MANIFESTS_DIR" -maxdepth 1 -type f -name '[0-9][0-9]-*.yaml' | LC_ALL=C sort
 }
 
+describe_wait() {
+  case "$1" in
+    established) printf 'CRD %s Established' "$3" ;;
+    available) printf 'deployment %s/%s Available' "$2" "$3" ;;
+    endpoints) printf 'service %s/%s has ready endpoints' "$2" "$3" ;;
+    *) printf '%s %s %s' "$1" "$2" "$3" ;;
+  esac
+}
+
+print_plan() {
+  local file name waits type namespace object
+  say "plan (bundle not verified by --dry-run; run --verify-only for that):"
+  while IFS= read -r file; do
+    name=$(basename "$file" .yaml)
+    printf '  phase %s: %s objects from %s\n' "$name" "$(grep -c '^kind:' "$file" || true)" "$file"
+    waits="$MANIFESTS_DIR/$name.waits"
+    [ -f "$waits" ] || continue
+    while IFS=$'\t' read -r type namespace object; do
+      [ -n "$type" ] || continue
+      printf '    then wait: %s\n' "$(describe_wait "$type" "$namespace" "$object")"
+    done < "$waits"
+  done < <(phase_files)
+}
+
+# Polls instead of sleeping blindly: the endpoints object exists before any pod is ready behind it.
+wait_endpoints() {
+  local namespace=$1 service=$2 deadline=$((SECONDS + timeout)) ips
+  while :; do
+    ips=$(kubectl -n "$namespace" get endpoints "$service" -o 'jsonpath={.subsets[*].addresses[*].ip}' 2>/dev/null || true)
+    [ -n "$ips" ] && return 0
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 2
+  done
+}
+
+run_wait() {
+  local type=$1 namespace=$2 object=$3
+  say "  waiting up to ${timeout}s for $(describe_wait "$type" "$namespace" "$object")"
+  case "$type" in
+    established) kubectl wait --for=condition=Established "crd/$object" --timeout="${timeout}s" >/dev/null ;;
+    available) kubectl -n "$namespace" wait --for=condition=Available "deployment/$object" --timeout="${timeout}s" >/dev/null ;;
+    endpoints) wait_endpoints "$namespace" "$object" ;;
+    *) die "unknown wait '$type' in the plan" ;;
+  esac
+}
+
+apply_phase() {
+  local file=$1 name attempt=1 delay=$retry_delay output waits type namespace object
+  name=$(basename "$file" .yaml)
+  while :; do
+    if output=$(kubectl apply --server-side --force-conflicts -f "$file" 2>&1); then
+      break
+    fi
+    if [ "$attempt" -ge "$retries" ]; then
+      printf '%s\n' "$output" | tail -n 20 >&2
+      die "phase $name failed after $attempt tries applying $file (last error above); fix it, then resume with: $0 --skip-images --from-phase $((10#${name%%-*}))"
+    fi
+    say "  phase $name: apply failed (try $attempt of $retries), retrying in ${delay}s: $(printf '%s\n' "$output" | grep -m1 -i 'error' || printf '%s' "$output" | tail -n 1)"
+    sleep "$delay"
+    attempt=$((attempt + 1))
+    delay=$((delay * 2 > 60 ? 60 : delay * 2))
+  done
+  waits="$MANIFESTS_DIR/$name.waits"
+  [ -f "$waits" ] || return 0
+  while IFS=$'\t' read -r type namespace object; do
+    [ -n "$type" ] || continue
+    if ! run_wait "$type" "$namespace" "$object"; then
+      die "phase $name: timed out after ${timeout}s waiting for $(describe_wait "$type" "$namespace" "$object"); check it with kubectl describe, then resume with: $0 --skip-images --from-phase $((10#${name%%-*})) (or raise --timeout)"
+    fi
+  done < "$waits"
+}
+
+apply_manifests() {
+  command -v kubectl >/dev/null || die "kubectl not found"
+  local files count index=0 file number
+  files=$(phase_files)
+  [ -n "$files" ] || die "no phase files in $MANIFESTS_DIR"
+  count=$(printf '%s\n' "$files" | wc -l)
+  while IFS= read -r file; do
+    index=$((index + 1))
+    number=$(basename "$file"); number=$((10#${number%%-*}))
+    if [ "$number" -lt "$from_phase" ]; then
+      say "phase $(basename "$file" .yaml): skipped (--from-phase $from_phase)"
+      continue
+    fi
+    say "phase $index of $count: $(basename "$file" .yaml): applying $(grep -c '^kind:' "$file" || true) objects"
+    apply_phase "$file"
+  done <<< "$files"
+}
+
+if [ "$dry_run" = yes ]; then print_plan; exit 0; fi
 verify_bundle
 if [ "$images" = yes ]; then load_images; fi
 if [ "$manifests" = yes ]; then apply_manifests; fi

@@ -2,11 +2,21 @@
 // becomes the bundle only when every step has succeeded.
 
 import { createHash } from 'node:crypto';
-import { BUNDLE_FILES, BUNDLE_FORMAT_VERSION, type BundleFile, type BundleImage, type BundleMetadata } from '../core/bundle-layout.js';
+import {
+  BUNDLE_FILES,
+  BUNDLE_FORMAT_VERSION,
+  phaseManifestPath,
+  phaseWaitsPath,
+  type BundleFile,
+  type BundleImage,
+  type BundleMetadata,
+  type BundlePhase,
+} from '../core/bundle-layout.js';
+import { formatWaits, planInstall } from '../core/install-plan.js';
 import { formatChecksums } from '../core/checksums.js';
 import { collectInstallImages } from '../core/install-images.js';
 import { renderInstaller } from '../core/installer-script.js';
-import { parseManifestDocuments, serializeDocuments } from '../core/k8s-object.js';
+import { objectTexts, parseManifestDocuments } from '../core/k8s-object.js';
 import type { Mirror } from '../core/mirrors.js';
 import type { BundleSpec } from '../core/bundle-spec.js';
 import { discoverImages, type ImageTier } from '../core/discover-images.js';
@@ -101,7 +111,15 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
       const imageRewrites = new Map(images.filter((i) => i.bundleRef !== i.ref).map((i) => [i.ref, i.bundleRef] as const));
       const findings = resolution.images.flatMap((image) => image.locations);
       const patched = patchManifests(objects, { imageRewrites, findings });
-      files.push(await staged.writeText(BUNDLE_FILES.manifests, serializeDocuments(documents, patched.objects)));
+      const plan = planInstall(patched.objects);
+      const texts = objectTexts(documents, patched.objects);
+      const phases: BundlePhase[] = [];
+      for (const phase of plan.phases) {
+        const file = phaseManifestPath(phase.name);
+        files.push(await staged.writeText(file, phase.objects.map((index) => texts[index]).join('---\n')));
+        files.push(await staged.writeText(phaseWaitsPath(phase.name), formatWaits(phase.waits)));
+        phases.push({ name: phase.name, file, objects: phase.objects.length, waits: phase.waits, why: phase.why });
+      }
       const installer = renderInstaller(deps.installerTemplate, {
         toolVersion: deps.toolVersion,
         formatVersion: BUNDLE_FORMAT_VERSION,
@@ -130,6 +148,7 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
         },
         images,
         manifests: { changes: patched.changes.length },
+        plan: { phases, warnings: plan.warnings },
         files: [...files].sort((a, b) => a.path.localeCompare(b.path)),
       };
       const metadataFile = await staged.writeText(BUNDLE_FILES.metadata, `${JSON.stringify(bundleMetadata, null, 2)}\n`);

@@ -1,6 +1,7 @@
 // Every file name inside a bundle, and the shape of bundle.json. Readers and writers both take names from here.
 
 import type { DiscoveryWarning, ImageTier } from './discover-images.js';
+import type { PlanWait } from './install-plan.js';
 
 export const BUNDLE_FORMAT_VERSION = 1;
 
@@ -11,9 +12,25 @@ export const BUNDLE_FILES = {
   imagesDir: 'images',
   imagesTar: 'images/images.tar',
   manifestsDir: 'manifests',
-  /** One file until install phases land; the installer applies `manifests/` in lexical order. */
-  manifests: 'manifests/00-all.yaml',
 } as const;
+
+/** `manifests/<phase>.yaml`: the objects of one install phase, applied in lexical order of phase names. */
+export function phaseManifestPath(phase: string): string {
+  return `${BUNDLE_FILES.manifestsDir}/${phase}.yaml`;
+}
+
+/** `manifests/<phase>.waits`: one wait per line, `<type>\t<namespace>\t<name>`, read by install.sh. */
+export function phaseWaitsPath(phase: string): string {
+  return `${BUNDLE_FILES.manifestsDir}/${phase}.waits`;
+}
+
+export interface BundlePhase {
+  name: string;
+  file: string;
+  objects: number;
+  waits: PlanWait[];
+  why: string;
+}
 
 export interface BundleImage {
   /** Normalised reference as the release names it. */
@@ -65,6 +82,8 @@ export interface BundleMetadata {
   };
   images: BundleImage[];
   manifests: { changes: number };
+  /** Install phases in order; install.sh applies them and waits as listed. */
+  plan: { phases: BundlePhase[]; warnings: string[] };
   /** Every file the bundle ships except bundle.json and SHA256SUMS themselves. */
   files: BundleFile[];
 }

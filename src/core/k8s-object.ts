@@ -126,3 +126,20 @@ export function serializeDocuments(documents: readonly ManifestDocument[], objec
   }
   return parts.join('---\n');
 }
+
+/**
+ * The text of each object, in order: the original document text where the object is unedited and alone in its
+ * document, a fresh serialisation otherwise. Lets objects be regrouped (install phases) without rewriting them.
+ */
+export function objectTexts(documents: readonly ManifestDocument[], objects: readonly KubernetesObject[]): string[] {
+  const texts: string[] = [];
+  let index = 0;
+  for (const document of documents) {
+    for (const original of document.objects) {
+      const current = objects[index++]!;
+      const keepsText = current === original && document.objects.length === 1;
+      texts.push(keepsText ? (document.text.endsWith('\n') ? document.text : `${document.text}\n`) : serializeObject(current));
+    }
+  }
+  return texts;
+}

@@ -74,10 +74,17 @@ function manifestsFor(refs: readonly string[]): string {
   return objects.map((object) => JSON.stringify(object)).join('\n---\n');
 }
 
+/** The bundle's phase files, concatenated in apply order. */
+async function allManifests(bundle: string): Promise<string> {
+  const names = (await readdir(join(bundle, 'manifests'))).filter((name) => name.endsWith('.yaml')).sort();
+  const texts = await Promise.all(names.map((name) => readFile(join(bundle, 'manifests', name), 'utf8')));
+  return texts.join('---\n');
+}
+
 /** Every image reference the bundle's manifests contain, wherever it is (pod templates, ConfigMaps, …), as written. */
 async function bundleImageRefs(bundle: string): Promise<string[]> {
   const refs = new Set<string>();
-  for (const name of await readdir(join(bundle, 'manifests'))) {
+  for (const name of (await readdir(join(bundle, 'manifests'))).filter((n) => n.endsWith('.yaml'))) {
     const objects = parseManifests(await readFile(join(bundle, 'manifests', name), 'utf8'), name);
     for (const image of discoverImages(objects).images) for (const location of image.locations) refs.add(location.raw);
   }
@@ -118,7 +125,9 @@ journey('build pulls every image through the mirrors and writes a complete bundl
   const metadata = JSON.parse(await readFile(join(bundle, 'bundle.json'), 'utf8')) as BundleMetadata;
   assert.is(metadata.images.length, UPSTREAM_REFS.length);
   const sums = await readFile(join(bundle, 'SHA256SUMS'), 'utf8');
-  for (const path of ['bundle.json', 'install.sh', 'images/images.tar', 'manifests/00-all.yaml']) {
+  const phaseFiles = metadata.plan.phases.flatMap((phase) => [phase.file, phase.file.replace(/\.yaml$/, '.waits')]);
+  assert.ok(phaseFiles.includes('manifests/00-namespaces.yaml'), phaseFiles.join(' '));
+  for (const path of ['bundle.json', 'install.sh', 'images/images.tar', ...phaseFiles]) {
     assert.match(sums, new RegExp(`^[0-9a-f]{64}  ${path.replace('.', '\\.')}$`, 'm'), `SHA256SUMS lists ${path}`);
   }
   // No staging directory is left beside the bundle.
@@ -138,12 +147,12 @@ journey('the digest-pinned image keeps its digest and is stored under a tag that
   assert.not.ok(refs.some((ref) => ref.includes('@sha256:')), 'no digest pin is left anywhere in the manifests, ConfigMaps included');
   const queue = metadata.images.find((image) => image.ref.includes('/queue@'))!;
   assert.is(queue.tier, 'runtime');
-  const manifests = await readFile(join(bundle, 'manifests/00-all.yaml'), 'utf8');
+  const manifests = await allManifests(bundle);
   assert.match(manifests, `queue-sidecar-image: ${queue.bundleRef}`);
 });
 
 journey('manifests pull IfNotPresent wherever kubelet would pull Always', async ({ bundle }) => {
-  const objects = parseManifests(await readFile(join(bundle, 'manifests/00-all.yaml'), 'utf8'), 'bundle');
+  const objects = parseManifests(await allManifests(bundle), 'bundle');
   const policies = Object.fromEntries(findPodTemplateContainers(objects).map((c) => [c.image, c.container['imagePullPolicy']]));
   assert.is(policies['busybox'], 'IfNotPresent', 'untagged image');
   assert.is(policies['ghcr.io/kubeflow/katib/katib-controller:v0.18.0'], 'IfNotPresent', 'explicit Always');

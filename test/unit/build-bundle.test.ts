@@ -15,6 +15,7 @@ import { makeTempDir } from '../helpers/tmp.js';
 const test = suite('build use case');
 
 const MANIFESTS = `
+apiVersion: apps/v1
 kind: Deployment
 metadata: {name: a, namespace: kubeflow}
 spec: {template: {spec: {containers: [{name: a, image: "gcr.io/x/a:1"}, {name: b, image: "busybox"}]}}}
@@ -46,7 +47,7 @@ test('writes every file and lists each in SHA256SUMS', async () => {
     const result = await buildBundle(options, deps);
     assert.equal(await readdir(dir.path), ['bundle', 'rendered.yaml']);
     const sums = await readFile(join(options.outDir, 'SHA256SUMS'), 'utf8');
-    assert.equal(sums.trim().split('\n').map((line) => line.slice(66)), ['bundle.json', 'images/images.tar', 'install.sh', 'manifests/00-all.yaml']);
+    assert.equal(sums.trim().split('\n').map((line) => line.slice(66)), ['bundle.json', 'images/images.tar', 'install.sh', 'manifests/00-resources.waits', 'manifests/00-resources.yaml']);
     assert.is(result.metadata.files.find((f) => f.path === 'images/images.tar')!.size, 100_000);
     assert.equal(result.metadata.images.map((i) => i.ref), ['docker.io/library/busybox:latest', 'gcr.io/x/a:1']);
   } finally {

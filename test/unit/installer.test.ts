@@ -75,6 +75,34 @@ test('refuses SHA256SUMS entries that leave the bundle, before reading anything 
   }
 });
 
+test('--dry-run prints every phase and its waits, in order, and touches nothing', async () => {
+  const dir = await makeTempDir();
+  try {
+    const path = join(dir.path, 'install.sh');
+    await writeFile(path, await render());
+    await mkdir(join(dir.path, 'manifests'));
+    await writeFile(join(dir.path, 'manifests/00-crds.yaml'), 'kind: CustomResourceDefinition\nmetadata: {name: a.example.com}\n');
+    await writeFile(join(dir.path, 'manifests/00-crds.waits'), 'established\t-\ta.example.com\n');
+    await writeFile(join(dir.path, 'manifests/01-cert-manager.yaml'), 'kind: Deployment\n---\nkind: Service\n');
+    await writeFile(join(dir.path, 'manifests/01-cert-manager.waits'), 'available\tcert-manager\tcert-manager-webhook\nendpoints\tcert-manager\tcert-manager-webhook\n');
+    const result = await runCommand('bash', [path, '--dry-run'], { env: { PATH: '/usr/bin:/bin' } });
+    assert.is(result.code, 0, result.stderr);
+    const lines = result.stdout.trim().split('\n').slice(1);
+    assert.equal(lines, [
+      '  phase 00-crds: 1 objects from manifests/00-crds.yaml',
+      '    then wait: CRD a.example.com Established',
+      '  phase 01-cert-manager: 2 objects from manifests/01-cert-manager.yaml',
+      '    then wait: deployment cert-manager/cert-manager-webhook Available',
+      '    then wait: service cert-manager/cert-manager-webhook has ready endpoints',
+    ]);
+    const bad = await runCommand('bash', [path, '--from-phase', 'three']);
+    assert.is.not(bad.code, 0);
+    assert.match(bad.stderr, "--from-phase needs a whole number, got 'three'");
+  } finally {
+    await dir.remove();
+  }
+});
+
 test('--help explains the options and exits 0', async () => {
   const dir = await makeTempDir();
   try {
