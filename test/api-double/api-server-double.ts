@@ -1,0 +1,506 @@
+// A Kubernetes API server test double that the real kubectl talks to over HTTP on 127.0.0.1. It fails the way a real
+// API server fails, with the same status codes and messages kubectl prints:
+// - a custom resource's kind is absent from discovery until its CRD is Established (after a delay), so kubectl
+//   reports "no matches for kind";
+// - a namespaced object in a missing namespace gets 404 `namespaces "x" not found`;
+// - an object matched by a webhook (failurePolicy Fail) gets 500 "failed calling webhook … no endpoints available"
+//   until the Deployment behind the webhook's Service is Available.
+// Workloads become Available only if every image they reference exists in the target Docker engine under that exact
+// reference (pull policy Always never works offline) and every non-optional Secret and ConfigMap they mount exists.
+// cert-manager Certificates produce their Secret once cert-manager's Deployments are Available. This lives in test/:
+// it is evidence, not product.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { load } from 'js-yaml';
+import { BUILTIN_RESOURCES, type ApiResource } from './resources.js';
+
+type Obj = Record<string, any>;
+
+export interface ApiServerDoubleOptions {
+  /** Whether the target node has this image under this exact reference. */
+  hasImage: (ref: string) => Promise<boolean>;
+  /** How long a CRD takes to become Established. */
+  crdDelayMs?: number;
+  /** How long a ready workload takes to become Available. */
+  availableDelayMs?: number;
+}
+
+interface Watcher {
+  resource: ApiResource;
+  namespace: string | undefined;
+  name: string | undefined;
+  response: ServerResponse;
+}
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function status(code: number, reason: string, message: string, details?: Obj): Obj {
+  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, ...(details ? { details } : {}), code };
+}
+
+function selectorMatches(selector: unknown, labels: Record<string, string>): boolean {
+  if (!isObj(selector)) return true;
+  for (const [k, v] of Object.entries(selector['matchLabels'] ?? {})) if (labels[k] !== v) return false;
+  for (const e of (selector['matchExpressions'] ?? []) as Obj[]) {
+    const has = Object.hasOwn(labels, e['key']);
+    const values: string[] = e['values'] ?? [];
+    if (e['operator'] === 'In' && (!has || !values.includes(labels[e['key']]!))) return false;
+    if (e['operator'] === 'NotIn' && has && values.includes(labels[e['key']]!)) return false;
+    if (e['operator'] === 'Exists' && !has) return false;
+    if (e['operator'] === 'DoesNotExist' && has) return false;
+  }
+  return true;
+}
+
+export class ApiServerDouble {
+  private readonly server: Server;
+  private readonly options: Required<ApiServerDoubleOptions>;
+  private readonly store = new Map<string, Obj>();
+  private readonly watchers = new Set<Watcher>();
+  private resourceVersion = 1;
+  private readonly crdEstablishedAt = new Map<string, number>();
+  private readonly readySince = new Map<string, number>();
+  private readonly imageCache = new Map<string, boolean>();
+  private timer: NodeJS.Timeout | undefined;
+  private reconciling = false;
+  /** Every request kubectl made, for tests that check what was asked. */
+  readonly requests: string[] = [];
+  url = '';
+
+  constructor(options: ApiServerDoubleOptions) {
+    this.options = { crdDelayMs: 300, availableDelayMs: 200, ...options };
+    this.server = createServer((request, response) => void this.handle(request, response));
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.timer = setInterval(() => void this.reconcile(), 100);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    for (const watcher of this.watchers) watcher.response.end();
+    this.watchers.clear();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Objects of a kind, for assertions. */
+  list(kind: string): Obj[] {
+    return [...this.store.values()].filter((o) => o['kind'] === kind);
+  }
+
+  get(kind: string, namespace: string | undefined, name: string): Obj | undefined {
+    return this.list(kind).find((o) => o['metadata']['name'] === name && o['metadata']['namespace'] === namespace);
+  }
+
+  // ---- resources and discovery ----
+
+  private resources(): ApiResource[] {
+    const now = Date.now();
+    const custom: ApiResource[] = [];
+    for (const crd of this.list('CustomResourceDefinition')) {
+      const at = this.crdEstablishedAt.get(crd['metadata']['name']);
+      if (at === undefined || at > now) continue;
+      for (const version of crd['spec']['versions'] ?? []) {
+        if (version['served'] === false) continue;
+        const names = crd['spec']['names'];
+        custom.push({ group: crd['spec']['group'], version: version['name'], kind: names['kind'], plural: names['plural'], namespaced: crd['spec']['scope'] === 'Namespaced', shortNames: names['shortNames'] ?? [] });
+      }
+    }
+    return [...BUILTIN_RESOURCES, ...custom];
+  }
+
+  private groupVersions(): Map<string, ApiResource[]> {
+    const byGv = new Map<string, ApiResource[]>();
+    for (const r of this.resources()) {
+      const gv = r.group === '' ? r.version : `${r.group}/${r.version}`;
+      byGv.set(gv, [...(byGv.get(gv) ?? []), r]);
+    }
+    return byGv;
+  }
+
+  private resourceList(gv: string, resources: ApiResource[]): Obj {
+    const verbs = ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'];
+    return {
+      kind: 'APIResourceList',
+      apiVersion: 'v1',
+      groupVersion: gv,
+      resources: resources.flatMap((r) => [
+        { name: r.plural, singularName: r.kind.toLowerCase(), namespaced: r.namespaced, kind: r.kind, verbs, shortNames: r.shortNames ?? [] },
+        { name: `${r.plural}/status`, singularName: '', namespaced: r.namespaced, kind: r.kind, verbs: ['get', 'patch', 'update'] },
+      ]),
+    };
+  }
+
+  private openApiDoc(gv: string, resources: ApiResource[]): Obj {
+    const paths: Obj = {};
+    for (const r of resources) {
+      const prefix = r.group === '' ? '/api/v1' : `/apis/${gv}`;
+      const path = `${prefix}${r.namespaced ? '/namespaces/{namespace}' : ''}/${r.plural}/{name}`;
+      paths[path] = {
+        patch: {
+          'x-kubernetes-group-version-kind': { group: r.group, version: r.version, kind: r.kind },
+          parameters: [{ name: 'fieldValidation', in: 'query', schema: { type: 'string' } }, { name: 'fieldManager', in: 'query', schema: { type: 'string' } }],
+          responses: { '200': { description: 'OK' } },
+        },
+      };
+    }
+    return { openapi: '3.0.0', info: { title: 'Kubernetes', version: 'v1.32.0' }, paths, components: { schemas: {} } };
+  }
+
+  private resourceFor(group: string, version: string, plural: string): ApiResource | undefined {
+    return this.resources().find((r) => r.group === group && r.version === version && r.plural === plural);
+  }
+
+  // ---- HTTP ----
+
+  private send(response: ServerResponse, code: number, body: Obj): void {
+    response.writeHead(code, { 'content-type': 'application/json' });
+    response.end(JSON.stringify(body));
+  }
+
+  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? '/', 'http://double');
+    this.requests.push(`${request.method} ${url.pathname}${url.search}`);
+    const body = await new Promise<string>((resolve) => {
+      let text = '';
+      request.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      request.on('end', () => resolve(text));
+    });
+    try {
+      this.route(request.method ?? 'GET', url, body, response);
+    } catch (error) {
+      this.send(response, 500, status(500, 'InternalError', `Internal error occurred: ${(error as Error).message}`));
+    }
+  }
+
+  private route(method: string, url: URL, body: string, response: ServerResponse): void {
+    const path = url.pathname.replace(/\/+$/, '');
+    const parts = path.split('/').filter((p) => p !== '');
+    if (path === '/version') return this.send(response, 200, { major: '1', minor: '32', gitVersion: 'v1.32.0', platform: 'linux/amd64' });
+    if (path === '/api') return this.send(response, 200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: this.url.slice(7) }] });
+    if (path === '/apis') {
+      const groups = new Map<string, string[]>();
+      for (const gv of this.groupVersions().keys()) {
+        if (!gv.includes('/')) continue;
+        const [group, version] = gv.split('/') as [string, string];
+        groups.set(group, [...(groups.get(group) ?? []), version]);
+      }
+      return this.send(response, 200, {
+        kind: 'APIGroupList',
+        apiVersion: 'v1',
+        groups: [...groups].map(([name, versions]) => ({
+          name,
+          versions: versions.map((v) => ({ groupVersion: `${name}/${v}`, version: v })),
+          preferredVersion: { groupVersion: `${name}/${versions[0]}`, version: versions[0] },
+        })),
+      });
+    }
+    if (path === '/openapi/v3') {
+      const paths: Obj = {};
+      for (const [gv, resources] of this.groupVersions()) {
+        const key = gv.includes('/') ? `apis/${gv}` : `api/${gv}`;
+        paths[key] = { serverRelativeURL: `/openapi/v3/${key}?hash=${resources.length}${resources.map((r) => r.kind).join('').length}` };
+      }
+      return this.send(response, 200, { paths });
+    }
+    if (parts[0] === 'openapi' && parts[1] === 'v3') {
+      const gv = parts[2] === 'api' ? parts[3]! : `${parts[3]}/${parts[4]}`;
+      const resources = this.groupVersions().get(gv);
+      return resources ? this.send(response, 200, this.openApiDoc(gv, resources)) : this.send(response, 404, status(404, 'NotFound', 'the server could not find the requested resource'));
+    }
+    if (path === '/openapi/v2') {
+      // An empty protobuf message is a valid, empty OpenAPI v2 document: kubectl then skips client-side schema checks
+      // for kinds it does not know and reports them as a real server makes it: "no matches for kind".
+      response.writeHead(200, { 'content-type': 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf' });
+      response.end();
+      return;
+    }
+    if (parts[0] === 'openapi') return this.send(response, 404, status(404, 'NotFound', 'the server could not find the requested resource'));
+
+    // /api/v1/... or /apis/<group>/<version>/...
+    let group: string;
+    let version: string;
+    let rest: string[];
+    if (parts[0] === 'api' && parts.length >= 2) {
+      group = '';
+      version = parts[1]!;
+      rest = parts.slice(2);
+    } else if (parts[0] === 'apis' && parts.length >= 3) {
+      group = parts[1]!;
+      version = parts[2]!;
+      rest = parts.slice(3);
+    } else {
+      return this.send(response, 404, status(404, 'NotFound', 'the server could not find the requested resource'));
+    }
+    const gv = group === '' ? version : `${group}/${version}`;
+    if (rest.length === 0) {
+      const resources = this.groupVersions().get(gv);
+      return resources ? this.send(response, 200, this.resourceList(gv, resources)) : this.send(response, 404, status(404, 'NotFound', 'the server could not find the requested resource'));
+    }
+    let namespace: string | undefined;
+    if (rest[0] === 'namespaces' && rest.length >= 3) {
+      namespace = rest[1];
+      rest = rest.slice(2);
+    }
+    const [plural, name, subresource] = rest as [string, string | undefined, string | undefined];
+    const resource = this.resourceFor(group, version, plural);
+    if (resource === undefined) return this.send(response, 404, status(404, 'NotFound', 'the server could not find the requested resource'));
+
+    if (method === 'GET' && name === undefined) return this.listOrWatch(resource, namespace, url, response);
+    if (method === 'GET') {
+      const object = this.store.get(this.key(resource, namespace, name!));
+      return object ? this.send(response, 200, object) : this.send(response, 404, this.notFound(resource, name!));
+    }
+    if (method === 'PATCH' && name !== undefined && subresource === undefined) return this.apply(resource, namespace, name, body, response);
+    if (method === 'POST' && name === undefined) {
+      const object = load(body) as Obj;
+      return this.apply(resource, namespace, object['metadata']['name'], body, response);
+    }
+    return this.send(response, 405, status(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`));
+  }
+
+  private notFound(resource: ApiResource, name: string): Obj {
+    const qualified = resource.group === '' ? resource.plural : `${resource.plural}.${resource.group}`;
+    return status(404, 'NotFound', `${qualified} "${name}" not found`, { name, group: resource.group, kind: resource.plural });
+  }
+
+  private key(resource: ApiResource, namespace: string | undefined, name: string): string {
+    return `${resource.group}/${resource.plural}/${resource.namespaced ? (namespace ?? '') : ''}/${name}`;
+  }
+
+  private listOrWatch(resource: ApiResource, namespace: string | undefined, url: URL, response: ServerResponse): void {
+    const field = url.searchParams.get('fieldSelector') ?? '';
+    const nameFilter = /metadata\.name=([^,]+)/.exec(field)?.[1];
+    const matches = (o: Obj) =>
+      o['kind'] === resource.kind &&
+      (o['apiVersion'] as string).startsWith(resource.group === '' ? 'v1' : `${resource.group}/`) &&
+      (!resource.namespaced || namespace === undefined || o['metadata']['namespace'] === namespace) &&
+      (nameFilter === undefined || o['metadata']['name'] === nameFilter);
+    const items = [...this.store.values()].filter(matches);
+    if (url.searchParams.get('watch') !== 'true' && url.searchParams.get('watch') !== '1') {
+      return this.send(response, 200, { kind: `${resource.kind}List`, apiVersion: resource.group === '' ? 'v1' : `${resource.group}/${resource.version}`, metadata: { resourceVersion: String(this.resourceVersion) }, items });
+    }
+    response.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    // A real API server answers a watch at once; client-go's informers (kubectl wait) block until the headers come.
+    response.flushHeaders();
+    const watcher: Watcher = { resource, namespace, name: nameFilter, response };
+    this.watchers.add(watcher);
+    const since = Number(url.searchParams.get('resourceVersion') ?? 0);
+    for (const item of items) if (Number(item['metadata']['resourceVersion']) > since) response.write(`${JSON.stringify({ type: 'MODIFIED', object: item })}\n`);
+    const timeout = Number(url.searchParams.get('timeoutSeconds') ?? 0);
+    const end = () => {
+      this.watchers.delete(watcher);
+      response.end();
+    };
+    if (timeout > 0) setTimeout(end, timeout * 1000).unref();
+    response.on('close', () => this.watchers.delete(watcher));
+  }
+
+  private notify(type: 'ADDED' | 'MODIFIED', object: Obj): void {
+    for (const watcher of this.watchers) {
+      if (watcher.resource.kind !== object['kind']) continue;
+      if (watcher.resource.namespaced && watcher.namespace !== undefined && watcher.namespace !== object['metadata']['namespace']) continue;
+      if (watcher.name !== undefined && watcher.name !== object['metadata']['name']) continue;
+      watcher.response.write(`${JSON.stringify({ type, object })}\n`);
+    }
+  }
+
+  private put(resource: ApiResource, object: Obj): 'ADDED' | 'MODIFIED' {
+    const key = this.key(resource, object['metadata']['namespace'], object['metadata']['name']);
+    const existed = this.store.has(key);
+    object['metadata']['resourceVersion'] = String(++this.resourceVersion);
+    this.store.set(key, object);
+    const type = existed ? 'MODIFIED' : 'ADDED';
+    this.notify(type, object);
+    return type;
+  }
+
+  // ---- server-side apply with the checks a real server makes ----
+
+  private apply(resource: ApiResource, namespace: string | undefined, name: string, body: string, response: ServerResponse): void {
+    const applied = load(body) as Obj;
+    if (!isObj(applied)) return this.send(response, 400, status(400, 'BadRequest', 'the body of the request was in an unknown format'));
+    if (resource.namespaced) {
+      const ns = this.store.get(`/namespaces//${namespace}`);
+      if (ns === undefined) return this.send(response, 404, status(404, 'NotFound', `namespaces "${namespace}" not found`, { name: namespace, kind: 'namespaces' }));
+    }
+    const key = this.key(resource, namespace, name);
+    const existing = this.store.get(key);
+    const rejection = this.admissionRejection(resource, namespace, applied, existing === undefined ? 'CREATE' : 'UPDATE');
+    if (rejection !== undefined) return this.send(response, 500, status(500, 'InternalError', rejection));
+
+    const metadata = {
+      ...(applied['metadata'] ?? {}),
+      name,
+      ...(resource.namespaced ? { namespace } : {}),
+      uid: existing?.['metadata']['uid'] ?? `uid-${this.resourceVersion}`,
+      creationTimestamp: existing?.['metadata']['creationTimestamp'] ?? new Date().toISOString(),
+      generation: (existing?.['metadata']['generation'] ?? 0) + 1,
+    };
+    const object: Obj = { ...applied, metadata, ...(existing?.['status'] ? { status: existing['status'] } : {}) };
+    if (resource.kind === 'Namespace') object['status'] = { phase: 'Active' };
+    if (resource.kind === 'CustomResourceDefinition' && !this.crdEstablishedAt.has(name)) {
+      this.crdEstablishedAt.set(name, Date.now() + this.options.crdDelayMs);
+      object['status'] = { conditions: [{ type: 'NamesAccepted', status: 'True' }, { type: 'Established', status: 'False', reason: 'Installing' }] };
+    }
+    const type = this.put(resource, object);
+    this.send(response, type === 'ADDED' ? 201 : 200, object);
+  }
+
+  private admissionRejection(resource: ApiResource, namespace: string | undefined, object: Obj, operation: string): string | undefined {
+    const labels: Record<string, string> = object['metadata']?.['labels'] ?? {};
+    const nsObject = namespace === undefined ? undefined : this.store.get(`/namespaces//${namespace}`);
+    const nsLabels = { 'kubernetes.io/metadata.name': namespace ?? '', ...(nsObject?.['metadata']?.['labels'] ?? {}) };
+    for (const configuration of [...this.list('MutatingWebhookConfiguration'), ...this.list('ValidatingWebhookConfiguration')]) {
+      for (const webhook of (configuration['webhooks'] ?? []) as Obj[]) {
+        if ((webhook['failurePolicy'] ?? 'Fail') !== 'Fail') continue;
+        const service = webhook['clientConfig']?.['service'];
+        if (service === undefined) continue;
+        const ruleMatch = ((webhook['rules'] ?? []) as Obj[]).some(
+          (rule) =>
+            ((rule['apiGroups'] ?? []) as string[]).some((g) => g === '*' || g === resource.group) &&
+            ((rule['resources'] ?? []) as string[]).some((r) => r === '*' || r === '*/*' || r === resource.plural) &&
+            ((rule['operations'] ?? []) as string[]).some((o) => o === '*' || o === operation),
+        );
+        if (!ruleMatch) continue;
+        if (resource.namespaced && !selectorMatches(webhook['namespaceSelector'], nsLabels)) continue;
+        if (!selectorMatches(webhook['objectSelector'], labels)) continue;
+        const endpoints = this.get('Endpoints', service['namespace'], service['name']);
+        const ready = (endpoints?.['subsets'] ?? []).some((s: Obj) => (s['addresses'] ?? []).length > 0);
+        if (!ready) {
+          return (
+            `Internal error occurred: failed calling webhook "${webhook['name']}": failed to call webhook: ` +
+            `Post "https://${service['name']}.${service['namespace']}.svc:${service['port'] ?? 443}${service['path'] ?? ''}?timeout=10s": ` +
+            `no endpoints available for service "${service['name']}"`
+          );
+        }
+      }
+    }
+    return undefined;
+  }
+
+  // ---- controllers: CRD establishment, workload availability, endpoints, cert-manager ----
+
+  private async reconcile(): Promise<void> {
+    if (this.reconciling) return;
+    this.reconciling = true;
+    try {
+      const now = Date.now();
+      for (const crd of this.list('CustomResourceDefinition')) {
+        const at = this.crdEstablishedAt.get(crd['metadata']['name']);
+        const established = crd['status']?.['conditions']?.some((c: Obj) => c['type'] === 'Established' && c['status'] === 'True');
+        if (at !== undefined && at <= now && !established) {
+          crd['status'] = { conditions: [{ type: 'NamesAccepted', status: 'True' }, { type: 'Established', status: 'True', reason: 'InitialNamesAccepted' }] };
+          this.put(this.resourceFor('apiextensions.k8s.io', 'v1', 'customresourcedefinitions')!, crd);
+        }
+      }
+      for (const kind of ['Deployment', 'StatefulSet', 'DaemonSet']) {
+        for (const workload of this.list(kind)) await this.reconcileWorkload(workload, now);
+      }
+      this.reconcileEndpoints();
+      this.reconcileCertificates();
+    } finally {
+      this.reconciling = false;
+    }
+  }
+
+  /** Why the workload's pods cannot run on the isolated target, or undefined when they can. */
+  private async blocker(workload: Obj): Promise<string | undefined> {
+    const namespace = workload['metadata']['namespace'];
+    const pod = workload['spec']?.['template']?.['spec'] ?? {};
+    const containers = [...(pod['initContainers'] ?? []), ...(pod['containers'] ?? [])] as Obj[];
+    for (const container of containers) {
+      const ref = container['image'] as string;
+      const tag = ref.includes('@') ? undefined : ref.slice(ref.lastIndexOf('/') + 1).split(':')[1];
+      const policy = container['imagePullPolicy'] ?? (ref.includes('@') || (tag !== undefined && tag !== 'latest') ? 'IfNotPresent' : 'Always');
+      if (policy === 'Always') return `ImagePullBackOff: ${ref} (imagePullPolicy Always cannot pull without a registry)`;
+      let present = this.imageCache.get(ref);
+      if (present !== true) {
+        present = await this.options.hasImage(ref);
+        this.imageCache.set(ref, present);
+      }
+      if (!present) return policy === 'Never' ? `ErrImageNeverPull: ${ref}` : `ImagePullBackOff: ${ref} is not on the node`;
+    }
+    for (const volume of (pod['volumes'] ?? []) as Obj[]) {
+      const secret = volume['secret'];
+      if (secret && secret['optional'] !== true && this.get('Secret', namespace, secret['secretName']) === undefined) {
+        return `FailedMount: secret "${secret['secretName']}" not found`;
+      }
+      const configMap = volume['configMap'];
+      if (configMap && configMap['optional'] !== true && this.get('ConfigMap', namespace, configMap['name']) === undefined) {
+        return `FailedMount: configmap "${configMap['name']}" not found`;
+      }
+    }
+    return undefined;
+  }
+
+  private async reconcileWorkload(workload: Obj, now: number): Promise<void> {
+    const id = `${workload['kind']}/${workload['metadata']['namespace']}/${workload['metadata']['name']}`;
+    const blocked = await this.blocker(workload);
+    if (blocked === undefined && !this.readySince.has(id)) this.readySince.set(id, now);
+    if (blocked !== undefined) this.readySince.delete(id);
+    const available = blocked === undefined && now - this.readySince.get(id)! >= this.options.availableDelayMs;
+    const replicas = workload['spec']?.['replicas'] ?? 1;
+    const condition = available
+      ? { type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable', message: 'Deployment has minimum availability.' }
+      : { type: 'Available', status: 'False', reason: 'MinimumReplicasUnavailable', message: blocked ?? 'pods starting' };
+    const previous = workload['status']?.['conditions']?.[0];
+    if (previous?.status === condition.status && previous?.message === condition.message && workload['status']?.['observedGeneration'] === workload['metadata']['generation']) return;
+    workload['status'] = {
+      observedGeneration: workload['metadata']['generation'],
+      replicas,
+      readyReplicas: available ? replicas : 0,
+      availableReplicas: available ? replicas : 0,
+      updatedReplicas: replicas,
+      numberReady: available ? replicas : 0,
+      desiredNumberScheduled: replicas,
+      conditions: [condition],
+    };
+    const group = 'apps';
+    const plural = `${(workload['kind'] as string).toLowerCase()}s`;
+    this.put(this.resourceFor(group, 'v1', plural)!, workload);
+  }
+
+  /** Whether a workload is Available, for tests and for endpoints. */
+  isAvailable(workload: Obj): boolean {
+    return workload['status']?.['conditions']?.some((c: Obj) => c['type'] === 'Available' && c['status'] === 'True') === true;
+  }
+
+  private reconcileEndpoints(): void {
+    const endpointsResource = this.resourceFor('', 'v1', 'endpoints')!;
+    for (const service of this.list('Service')) {
+      const namespace = service['metadata']['namespace'];
+      const selector = service['spec']?.['selector'];
+      const backends = ['Deployment', 'StatefulSet', 'DaemonSet']
+        .flatMap((kind) => this.list(kind))
+        .filter((w) => w['metadata']['namespace'] === namespace && isObj(selector) && selectorMatches({ matchLabels: selector }, w['spec']?.['template']?.['metadata']?.['labels'] ?? {}));
+      const ready = backends.some((w) => this.isAvailable(w));
+      const ports = ((service['spec']?.['ports'] ?? []) as Obj[]).map((p) => ({ name: p['name'], port: p['targetPort'] ?? p['port'], protocol: p['protocol'] ?? 'TCP' }));
+      const subsets = ready ? [{ addresses: [{ ip: '10.0.0.10' }], ports }] : [];
+      const existing = this.get('Endpoints', namespace, service['metadata']['name']);
+      if (existing !== undefined && JSON.stringify(existing['subsets'] ?? []) === JSON.stringify(subsets)) continue;
+      this.put(endpointsResource, { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: service['metadata']['name'], namespace }, subsets });
+    }
+  }
+
+  private reconcileCertificates(): void {
+    const certManager = this.list('Deployment').filter((d) => d['metadata']['namespace'] === 'cert-manager');
+    if (certManager.length === 0 || !certManager.every((d) => this.isAvailable(d))) return;
+    const secretResource = this.resourceFor('', 'v1', 'secrets')!;
+    for (const certificate of this.list('Certificate')) {
+      const namespace = certificate['metadata']['namespace'];
+      const secretName = certificate['spec']?.['secretName'];
+      if (secretName === undefined || this.get('Secret', namespace, secretName) !== undefined) continue;
+      const pem = Buffer.from('-----BEGIN CERTIFICATE-----\nZG91Ymxl\n-----END CERTIFICATE-----\n').toString('base64');
+      this.put(secretResource, { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: secretName, namespace }, data: { 'tls.crt': pem, 'tls.key': pem, 'ca.crt': pem } });
+      certificate['status'] = { conditions: [{ type: 'Ready', status: 'True', reason: 'Ready' }] };
+      const [group, version] = (certificate['apiVersion'] as string).split('/') as [string, string];
+      const resource = this.resourceFor(group, version, 'certificates');
+      if (resource) this.put(resource, certificate);
+    }
+  }
+}
