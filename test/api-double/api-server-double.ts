@@ -74,6 +74,11 @@ export class ApiServerDouble {
   }
 
   async start(): Promise<void> {
+    // Every real cluster has these before anything is installed; cert-manager, for one, puts RBAC in kube-system.
+    const namespaces = this.resourceFor('', 'v1', 'namespaces')!;
+    for (const name of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
+      this.put(namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'kubernetes.io/metadata.name': name } }, status: { phase: 'Active' } });
+    }
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     this.timer = setInterval(() => void this.reconcile(), 100);
@@ -403,6 +408,7 @@ export class ApiServerDouble {
       }
       this.reconcileEndpoints();
       this.reconcileCertificates();
+      this.reconcileIstioRootCert();
     } finally {
       this.reconciling = false;
     }
@@ -484,6 +490,18 @@ export class ApiServerDouble {
       const existing = this.get('Endpoints', namespace, service['metadata']['name']);
       if (existing !== undefined && JSON.stringify(existing['subsets'] ?? []) === JSON.stringify(subsets)) continue;
       this.put(endpointsResource, { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: service['metadata']['name'], namespace }, subsets });
+    }
+  }
+
+  /** istiod publishes its root certificate as ConfigMap istio-ca-root-cert in every namespace once it runs. */
+  private reconcileIstioRootCert(): void {
+    const istiod = this.get('Deployment', 'istio-system', 'istiod');
+    if (istiod === undefined || !this.isAvailable(istiod)) return;
+    const configMaps = this.resourceFor('', 'v1', 'configmaps')!;
+    for (const namespace of this.list('Namespace')) {
+      const name = namespace['metadata']['name'];
+      if (this.get('ConfigMap', name, 'istio-ca-root-cert') !== undefined) continue;
+      this.put(configMaps, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio-ca-root-cert', namespace: name }, data: { 'root-cert.pem': 'double' } });
     }
   }
 
