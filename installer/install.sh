@@ -116,6 +116,7 @@ describe_wait() {
     established) printf 'CRD %s Established' "$3" ;;
     available) printf 'deployment %s/%s Available' "$2" "$3" ;;
     endpoints) printf 'service %s/%s has ready endpoints' "$2" "$3" ;;
+    label) printf 'namespace %s labelled %s' "$2" "$3" ;;
     *) printf '%s %s %s' "$1" "$2" "$3" ;;
   esac
 }
@@ -148,6 +149,11 @@ wait_endpoints() {
 
 run_wait() {
   local type=$1 namespace=$2 object=$3
+  if [ "$type" = label ]; then
+    say "  ensuring $(describe_wait "$type" "$namespace" "$object")"
+    kubectl label namespace "$namespace" "$object" --overwrite >/dev/null
+    return
+  fi
   say "  waiting up to ${timeout}s for $(describe_wait "$type" "$namespace" "$object")"
   case "$type" in
     established) kubectl wait --for=condition=Established "crd/$object" --timeout="${timeout}s" >/dev/null ;;
@@ -178,6 +184,7 @@ apply_phase() {
   while IFS=$'\t' read -r type namespace object; do
     [ -n "$type" ] || continue
     if ! run_wait "$type" "$namespace" "$object"; then
+      [ "$type" = label ] && die "phase $name: could not label namespace $namespace with $object; resume with: $0 --skip-images --from-phase $((10#${name%%-*}))"
       die "phase $name: timed out after ${timeout}s waiting for $(describe_wait "$type" "$namespace" "$object"); check it with kubectl describe, then resume with: $0 --skip-images --from-phase $((10#${name%%-*})) (or raise --timeout)"
     fi
   done < "$waits"

@@ -8,6 +8,7 @@
 //   is Available with ready endpoints; so the webhook configuration itself is applied only once its backend is ready;
 // - a Deployment that mounts a Secret issued by a cert-manager Certificate cannot become Available before that
 //   Certificate is applied, so it is waited on no earlier than the Certificate's phase;
+// - an object served by an aggregated API (APIService) is rejected until the APIService's backend is Available;
 // - a workload whose pods a mutating webhook changes (Istio's sidecar injector) is applied after that webhook is
 //   registered, or its first pods start without the mutation (no sidecar).
 
@@ -15,6 +16,7 @@ import { describeObject, isRecord, type KubernetesObject } from './k8s-object.js
 
 export type PlanWait =
   | { type: 'established'; crd: string }
+  | { type: 'label'; namespace: string; label: string }
   | { type: 'available'; namespace: string; deployment: string }
   | { type: 'endpoints'; namespace: string; service: string };
 
@@ -256,11 +258,24 @@ export function planInstall(objects: readonly KubernetesObject[]): InstallPlan {
     return found;
   };
 
-  /** The webhook backends (Deployments) that must be Available before `object` can be created. */
+  /** Aggregated APIs: `group/version` -> the Service behind the APIService. */
+  const aggregated = new Map<string, { namespace: string; name: string }>();
+  for (const object of objects) {
+    const spec = object.kind === 'APIService' && isRecord(object['spec']) ? object['spec'] : undefined;
+    if (spec === undefined || !isRecord(spec['service'])) continue;
+    aggregated.set(`${String(spec['group'])}/${String(spec['version'])}`, { namespace: String(spec['service']['namespace']), name: String(spec['service']['name']) });
+  }
+
+  /** The webhook and aggregated-API backends (Deployments) that must be Available before `object` can be created. */
   const gatekeepersOf = (index: number): { backends: number[]; services: { namespace: string; name: string }[] } => {
     const object = objects[index]!;
-    const info = infoOf(object);
     const result = { backends: [] as number[], services: [] as { namespace: string; name: string }[] };
+    const api = aggregated.get(object.apiVersion ?? '');
+    if (api !== undefined) {
+      result.backends.push(...backendsOf(api.namespace, api.name));
+      result.services.push(api);
+    }
+    const info = infoOf(object);
     if (info === undefined) return result;
     const nsLabels = info.namespaced ? (namespaceLabels.get(object.metadata?.namespace ?? '') ?? { 'kubernetes.io/metadata.name': object.metadata?.namespace ?? '' }) : {};
     for (const webhook of webhooks) {
@@ -315,7 +330,7 @@ export function planInstall(objects: readonly KubernetesObject[]): InstallPlan {
 
   objects.forEach((object, index) => {
     const info = infoOf(object);
-    if (info === undefined) {
+    if (info === undefined && !aggregated.has(object.apiVersion ?? '')) {
       unknownKinds.push(index);
       warnings.push(`${describeObject(object)}: kind ${object.apiVersion}/${object.kind} has no CRD in the bundle; applied last`);
       return;
@@ -323,17 +338,33 @@ export function planInstall(objects: readonly KubernetesObject[]): InstallPlan {
     levelOf(index);
   });
 
+  // Namespaces whose pods need Istio's sidecar get the label explicitly, even when they existed before with another
+  // value: a namespace created by hand without it is the classic cause of a Kubeflow without sidecars.
+  const injected = new Set<string>();
+  for (const [name, nsLabels] of namespaceLabels) if (nsLabels['istio-injection'] === 'enabled') injected.add(name);
+  objects.forEach((object) => {
+    const namespace = object.metadata?.namespace;
+    if (namespace === undefined || namespaceLabels.has(namespace)) return;
+    const spec = isRecord(object['spec']) ? object['spec'] : undefined;
+    const template = spec !== undefined && isRecord(spec['template']) ? spec['template'] : undefined;
+    const meta = isRecord(template?.['metadata']) ? template['metadata'] : {};
+    const wantsSidecar = [meta['labels'], meta['annotations']].some((m) => isRecord(m) && m['sidecar.istio.io/inject'] === 'true');
+    if (wantsSidecar) injected.add(namespace);
+  });
+  for (const namespace of [...injected].sort()) addWait(NAMESPACES, { type: 'label', namespace, label: 'istio-injection=enabled' });
+
   // Waits: CRDs Established; every webhook backend Available with endpoints, in the backend's own phase.
   objects.forEach((object, index) => {
     if (object.kind === 'CustomResourceDefinition') addWait(CRDS, { type: 'established', crd: object.metadata?.name ?? '' });
   });
-  for (const webhook of webhooks) {
-    for (const backend of backendsOf(webhook.service!.namespace, webhook.service!.name)) {
+  const gatedServices = [...webhooks.map((webhook) => webhook.service!), ...aggregated.values()];
+  for (const service of gatedServices) {
+    for (const backend of backendsOf(service.namespace, service.name)) {
       const deployment = objects[backend]!;
       const level = levels.get(backend);
       if (level === undefined) continue;
       addWait(level, { type: 'available', namespace: deployment.metadata?.namespace ?? '', deployment: deployment.metadata?.name ?? '' });
-      addWait(level, { type: 'endpoints', namespace: webhook.service!.namespace, service: webhook.service!.name });
+      addWait(level, { type: 'endpoints', namespace: service.namespace, service: service.name });
     }
   }
 
@@ -371,13 +402,18 @@ function phaseWhy(level: number, waits: readonly PlanWait[]): string {
   return backends.length === 0 ? 'everything nothing later depends on' : `webhook backends ${backends.join(', ')}, which later phases need`;
 }
 
-/** The `.waits` file of a phase: tab-separated `established - <crd>`, `available <ns> <deployment>`, `endpoints <ns> <service>`. */
+/**
+ * The `.waits` file of a phase: tab-separated `established - <crd>`, `available <ns> <deployment>`,
+ * `endpoints <ns> <service>`, and `label <ns> <key=value>` (a label the installer ensures on a namespace).
+ */
 export function formatWaits(waits: readonly PlanWait[]): string {
   return waits
     .map((wait) => {
       switch (wait.type) {
         case 'established':
           return `established\t-\t${wait.crd}\n`;
+        case 'label':
+          return `label\t${wait.namespace}\t${wait.label}\n`;
         case 'available':
           return `available\t${wait.namespace}\t${wait.deployment}\n`;
         case 'endpoints':

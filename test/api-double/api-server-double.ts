@@ -176,13 +176,13 @@ export class ApiServerDouble {
       request.on('end', () => resolve(text));
     });
     try {
-      this.route(request.method ?? 'GET', url, body, response);
+      this.route(request.method ?? 'GET', url, body, response, request.headers['content-type'] ?? '');
     } catch (error) {
       this.send(response, 500, status(500, 'InternalError', `Internal error occurred: ${(error as Error).message}`));
     }
   }
 
-  private route(method: string, url: URL, body: string, response: ServerResponse): void {
+  private route(method: string, url: URL, body: string, response: ServerResponse, contentType: string): void {
     const path = url.pathname.replace(/\/+$/, '');
     const parts = path.split('/').filter((p) => p !== '');
     if (path === '/version') return this.send(response, 200, { major: '1', minor: '32', gitVersion: 'v1.32.0', platform: 'linux/amd64' });
@@ -260,7 +260,10 @@ export class ApiServerDouble {
       const object = this.store.get(this.key(resource, namespace, name!));
       return object ? this.send(response, 200, object) : this.send(response, 404, this.notFound(resource, name!));
     }
-    if (method === 'PATCH' && name !== undefined && subresource === undefined) return this.apply(resource, namespace, name, body, response);
+    if (method === 'PATCH' && name !== undefined && subresource === undefined) {
+      if (contentType.startsWith('application/apply-patch')) return this.apply(resource, namespace, name, body, response);
+      return this.mergePatch(resource, namespace, name, body, response);
+    }
     if (method === 'POST' && name === undefined) {
       const object = load(body) as Obj;
       return this.apply(resource, namespace, object['metadata']['name'], body, response);
@@ -354,6 +357,24 @@ export class ApiServerDouble {
     }
     const type = this.put(resource, object);
     this.send(response, type === 'ADDED' ? 201 : 200, object);
+  }
+
+  /** JSON merge patch and strategic merge patch (as `kubectl label` sends): merged into the existing object. */
+  private mergePatch(resource: ApiResource, namespace: string | undefined, name: string, body: string, response: ServerResponse): void {
+    const existing = this.store.get(this.key(resource, namespace, name));
+    if (existing === undefined) return this.send(response, 404, this.notFound(resource, name));
+    const merge = (target: Obj, patch: Obj): Obj => {
+      const result: Obj = { ...target };
+      for (const [key, value] of Object.entries(patch)) {
+        if (value === null) delete result[key];
+        else if (isObj(value) && isObj(result[key])) result[key] = merge(result[key], value);
+        else result[key] = value;
+      }
+      return result;
+    };
+    const patched = merge(existing, JSON.parse(body) as Obj);
+    this.put(resource, patched);
+    this.send(response, 200, patched);
   }
 
   private admissionRejection(resource: ApiResource, namespace: string | undefined, object: Obj, operation: string): string | undefined {

@@ -103,6 +103,9 @@ test('build → verify → install.sh ends with every Deployment, StatefulSet an
     assert.ok(workloads.length >= 45, `workloads applied: ${workloads.length}`);
     assert.equal(unavailable, []);
     assert.not.match(result.stdout, 'apply failed', 'no phase needed a retry');
+    assert.match(result.stdout, 'ensuring namespace kubeflow labelled istio-injection=enabled');
+    assert.is(double.get('Namespace', undefined, 'kubeflow')!['metadata']['labels']['istio-injection'], 'enabled');
+    assert.is(double.get('Namespace', undefined, 'kubeflow')!['metadata']['labels']['control-plane'], 'kubeflow', 'labelling kept the other labels');
     if (process.env['KFB_SHOW_INSTALL'] === '1') console.log(result.stdout);
   } finally {
     await double.stop();

@@ -134,6 +134,17 @@ for (const release of RELEASES) {
     assert.ok(checked >= 3, `certificate-mounting backends checked: ${checked}`);
   });
 
+  test(`${release}: the namespaces phase ensures istio-injection=enabled where the manifests expect it`, () => {
+    const { objects, plan } = data.get(release)!;
+    const expected = objects
+      .filter((o) => o.kind === 'Namespace' && labels(o)['istio-injection'] === 'enabled')
+      .map((o) => o.metadata!.name!)
+      .sort();
+    assert.ok(expected.includes('kubeflow') && expected.includes('knative-serving'));
+    const ensured = plan.phases[1]!.waits.filter((w) => w.type === 'label');
+    assert.equal(ensured, expected.map((namespace) => ({ type: 'label', namespace, label: 'istio-injection=enabled' })));
+  });
+
   test(`${release}: workloads in istio-injection namespaces start after the sidecar injector is registered`, () => {
     const { objects, phaseOf } = data.get(release)!;
     const injector = find(objects, 'MutatingWebhookConfiguration', undefined, 'istio-sidecar-injector');
@@ -147,6 +158,43 @@ for (const release of RELEASES) {
     });
   });
 }
+
+test('objects of an aggregated API come after the APIService backend is Available with endpoints', () => {
+  const objects = parseManifests(
+    `apiVersion: v1
+kind: Namespace
+metadata: {name: m}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: metrics-server, namespace: m}
+spec: {selector: {matchLabels: {app: ms}}, template: {metadata: {labels: {app: ms}}, spec: {containers: [{name: c, image: "registry.k8s.io/metrics-server:v0.7.0"}]}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: metrics-server, namespace: m}
+spec: {selector: {app: ms}, ports: [{port: 443}]}
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: v1beta1.metrics.example.com}
+spec: {group: metrics.example.com, version: v1beta1, service: {name: metrics-server, namespace: m}}
+---
+apiVersion: metrics.example.com/v1beta1
+kind: Rule
+metadata: {name: r, namespace: m}
+`,
+    't',
+  );
+  const plan = planInstall(objects);
+  const phaseOf = (kind: string) => plan.phases.findIndex((p) => p.objects.some((i) => objects[i]!.kind === kind));
+  assert.ok(phaseOf('Deployment') < phaseOf('Rule'));
+  assert.equal(plan.phases[phaseOf('Deployment')]!.waits, [
+    { type: 'available', namespace: 'm', deployment: 'metrics-server' },
+    { type: 'endpoints', namespace: 'm', service: 'metrics-server' },
+  ]);
+  assert.equal(plan.warnings, []);
+});
 
 test('a kind with no CRD in the bundle goes last, with a warning naming it', () => {
   const objects = parseManifests(
