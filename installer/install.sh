@@ -5,6 +5,7 @@
 set -euo pipefail
 
 CHECKSUMS='@@CHECKSUMS@@'
+SIGNATURE="$CHECKSUMS.sig"
 IMAGES_TAR='@@IMAGES_TAR@@'
 MANIFESTS_DIR='@@MANIFESTS_DIR@@'
 
@@ -20,6 +21,7 @@ Options:
   --images-only        verify and load images, then stop (run this on every node of a multi-node cluster)
   --skip-images        verify and apply manifests without loading images (images already loaded on every node)
   --verify-only        verify the bundle and stop
+  --key PUBLIC_KEY     require a valid Ed25519 signature by this key over SHA256SUMS (checked with openssl, first)
   --dry-run            print the phases and their waits, change nothing
   --from-phase N       start at phase N (resume after a failure; earlier phases are not re-applied)
   --timeout SECONDS    how long each wait may take (default 600)
@@ -33,6 +35,7 @@ Environment:
 
 Examples:
   ./install.sh --verify-only
+  ./install.sh --verify-only --key /secure/place/team.pub
   ./install.sh --images-only
   ./install.sh --dry-run
   ./install.sh
@@ -50,6 +53,7 @@ from_phase=0
 timeout=600
 retries=5
 retry_delay=5
+key=''
 need_number() { case "$2" in ''|*[!0-9]*) die "$1 needs a whole number, got '$2'" ;; esac; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -61,6 +65,13 @@ while [ $# -gt 0 ]; do
     --timeout) need_number "$1" "${2:-}"; timeout=$2; shift ;;
     --retries) need_number "$1" "${2:-}"; retries=$2; shift ;;
     --retry-delay) need_number "$1" "${2:-}"; retry_delay=$2; shift ;;
+    --key)
+      [ -n "${2:-}" ] || die "--key needs a public key file"
+      [ -f "$2" ] || die "public key not found: $2"
+      # Resolved now: the installer changes into the bundle directory below.
+      key=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
+      shift
+      ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown option: $1" ;;
   esac
@@ -71,9 +82,23 @@ done
 bundle_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$bundle_dir"
 
+verify_signature() {
+  if [ -z "$key" ]; then
+    if [ -f "$SIGNATURE" ]; then say "the bundle is signed, but no --key was given: signature not checked"; fi
+    return 0
+  fi
+  [ -f "$SIGNATURE" ] || die "the bundle is not signed ($SIGNATURE is missing) but --key was given: refusing it"
+  command -v openssl >/dev/null || die "openssl not found: it is needed to check the signature"
+  if ! openssl pkeyutl -verify -pubin -inkey "$key" -rawin -in "$CHECKSUMS" -sigfile "$SIGNATURE" >/dev/null 2>&1; then
+    die "$SIGNATURE does not verify with $key: signed by another key, or $CHECKSUMS was changed; nothing was loaded or applied"
+  fi
+  say "signature verified with $key"
+}
+
 verify_bundle() {
   [ -f "$CHECKSUMS" ] || die "$CHECKSUMS is missing: this is not a complete bundle"
   command -v sha256sum >/dev/null || die "sha256sum not found (install coreutils)"
+  verify_signature
 
   # A path that is absolute or climbs out of the bundle could make sha256sum read files that are not ours.
   local path
@@ -85,7 +110,7 @@ verify_bundle() {
 
   local listed present extra missing
   listed=$(sed -E 's/^[0-9a-f]{64} [ *]//' "$CHECKSUMS" | LC_ALL=C sort)
-  present=$(find . -type f ! -path "./$CHECKSUMS" | sed 's|^\./||' | LC_ALL=C sort)
+  present=$(find . -type f ! -path "./$CHECKSUMS" ! -path "./$SIGNATURE" | sed 's|^\./||' | LC_ALL=C sort)
   extra=$(LC_ALL=C comm -13 <(printf '%s\n' "$listed") <(printf '%s\n' "$present"))
   missing=$(LC_ALL=C comm -23 <(printf '%s\n' "$listed") <(printf '%s\n' "$present"))
   [ -z "$missing" ] || die "file listed in $CHECKSUMS is missing: $(printf '%s' "$missing" | head -n 1)"

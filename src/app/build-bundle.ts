@@ -58,6 +58,8 @@ export interface BuildDeps {
   random: () => number;
   now: () => number;
   report: (event: BuildEvent) => void;
+  /** Signs SHA256SUMS (Ed25519) when the user asked for a signed bundle. */
+  sign?: ((data: Buffer) => Buffer) | undefined;
 }
 
 export interface BuildResult {
@@ -152,8 +154,10 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
         files: [...files].sort((a, b) => a.path.localeCompare(b.path)),
       };
       const metadataFile = await staged.writeText(BUNDLE_FILES.metadata, `${JSON.stringify(bundleMetadata, null, 2)}\n`);
-      // SHA256SUMS is written last: its presence marks the content as complete.
-      await staged.writeText(BUNDLE_FILES.checksums, formatChecksums([...files, metadataFile]));
+      // SHA256SUMS (and its signature) are written last: their presence marks the content as complete.
+      const checksums = formatChecksums([...files, metadataFile]);
+      await staged.writeText(BUNDLE_FILES.checksums, checksums);
+      if (deps.sign !== undefined) await staged.writeBytes(BUNDLE_FILES.signature, deps.sign(Buffer.from(checksums, 'utf8')));
       return bundleMetadata;
     });
 

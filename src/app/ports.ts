@@ -58,6 +58,7 @@ export interface Sleeper {
 /** A bundle being written: invisible under its final name until committed. */
 export interface StagedBundle {
   writeText(path: string, content: string, options?: { executable?: boolean }): Promise<BundleFile>;
+  writeBytes(path: string, content: Buffer): Promise<BundleFile>;
   writeStream(
     path: string,
     source: Readable,
@@ -79,6 +80,7 @@ export interface BundleReader {
   /** Every regular file below the bundle root, as bundle paths (`images/images.tar`). */
   listFiles(): Promise<string[]>;
   readText(path: string): Promise<string | undefined>;
+  readBytes(path: string): Promise<Buffer | undefined>;
   /** undefined when the file does not exist. */
   hashFile(path: string, signal?: AbortSignal): Promise<{ sha256: string; size: number } | undefined>;
 }

@@ -14,6 +14,8 @@ export interface VerifyProblem {
 
 export interface VerifyResult {
   ok: boolean;
+  /** `verified` with --key; `unsigned` or `not-checked` (signed, but no key given) otherwise. */
+  signature: 'verified' | 'unsigned' | 'not-checked';
   files: number;
   bytes: number;
   problems: VerifyProblem[];
@@ -23,6 +25,8 @@ export type VerifyEvent = { type: 'verify-file'; path: string; index: number; co
 
 export interface VerifyDeps {
   reader: BundleReader;
+  /** Checks SHA256SUMS.sig with this Ed25519 public key before anything else. */
+  publicKey?: { pem: string; name: string; verify: (data: Buffer, signature: Buffer, pem: string, name: string) => boolean } | undefined;
   report?: (event: VerifyEvent) => void;
   signal?: AbortSignal;
 }
@@ -37,6 +41,22 @@ export async function verifyBundle(deps: VerifyDeps): Promise<VerifyResult> {
     throw new KfbundleError('BUNDLE_FORMAT', `${BUNDLE_FILES.checksums} is missing: not a kfbundle bundle, or an incomplete copy`, {
       hint: 'copy the whole bundle directory again',
     });
+  }
+  const signatureBytes = await deps.reader.readBytes(BUNDLE_FILES.signature);
+  let signature: VerifyResult['signature'] = signatureBytes === undefined ? 'unsigned' : 'not-checked';
+  if (deps.publicKey !== undefined) {
+    if (signatureBytes === undefined) {
+      throw new KfbundleError('SIGNATURE_INVALID', `the bundle is not signed (no ${BUNDLE_FILES.signature}) but ${deps.publicKey.name} was given`, {
+        hint: 'refuse it, or sign it where it was built: kfbundle sign BUNDLE --key PRIVATE_KEY',
+      });
+    }
+    const checksumBytes = (await deps.reader.readBytes(BUNDLE_FILES.checksums))!;
+    if (!deps.publicKey.verify(checksumBytes, signatureBytes, deps.publicKey.pem, deps.publicKey.name)) {
+      throw new KfbundleError('SIGNATURE_INVALID', `${BUNDLE_FILES.signature} does not verify with ${deps.publicKey.name}: signed by another key, or ${BUNDLE_FILES.checksums} was changed`, {
+        hint: 'do not install it; get the bundle again from its builders',
+      });
+    }
+    signature = 'verified';
   }
   const entries = parseChecksums(text);
   const problems: VerifyProblem[] = [];
@@ -53,8 +73,8 @@ export async function verifyBundle(deps: VerifyDeps): Promise<VerifyResult> {
   }
   const listed = new Set(entries.map((entry) => entry.path));
   for (const path of await deps.reader.listFiles()) {
-    if (path !== BUNDLE_FILES.checksums && !listed.has(path)) problems.push({ path, problem: 'extra' });
+    if (path !== BUNDLE_FILES.checksums && path !== BUNDLE_FILES.signature && !listed.has(path)) problems.push({ path, problem: 'extra' });
   }
   problems.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { ok: problems.length === 0, files: entries.length, bytes, problems };
+  return { ok: problems.length === 0, signature, files: entries.length, bytes, problems };
 }

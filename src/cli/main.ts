@@ -7,6 +7,8 @@ import { readToolVersion } from '../version.js';
 import { runBuild, type BuildCommandOptions } from './commands/build.js';
 import { runImages, type ImagesCommandOptions } from './commands/images.js';
 import { runVerify, type VerifyCommandOptions } from './commands/verify.js';
+import { runKeygen, type KeygenCommandOptions } from './commands/keygen.js';
+import { runSign, type SignCommandOptions } from './commands/sign.js';
 import { parsePositiveInt, type CliContext } from './context.js';
 
 export interface MainOptions {
@@ -63,6 +65,7 @@ Exit codes are listed in docs/exit-codes.md.`,
     .option('--concurrency <n>', 'images pulled at the same time', parsePositiveInt('--concurrency'), 2)
     .option('--attempts <n>', 'tries per image before a pull counts as failed', parsePositiveInt('--attempts'), 4)
     .option('--docker-host <url>', 'Docker engine to use (default: $DOCKER_HOST, else the local socket)')
+    .option('--sign <private-key>', 'sign the bundle (Ed25519 over SHA256SUMS) with a key from kfbundle keygen')
     .option('--json', 'print the result as JSON on stdout (progress stays on stderr)', false)
     .option('--no-progress', 'plain log lines instead of progress bars')
     .addHelpText(
@@ -81,9 +84,28 @@ Examples:
     .command('verify')
     .description('Recompute every checksum of a bundle; fail naming each changed, missing or extra file.')
     .argument('<bundle>', 'bundle directory')
+    .option('--key <public-key>', 'also require a valid signature by this public key (checked first)')
     .option('--json', 'print the result as JSON on stdout', false)
-    .addHelpText('after', '\nExamples:\n  kfbundle verify ./kubeflow-bundle\n  kfbundle verify ./kubeflow-bundle --json')
+    .addHelpText('after', '\nExamples:\n  kfbundle verify ./kubeflow-bundle\n  kfbundle verify ./kubeflow-bundle --key team.pub\n  kfbundle verify ./kubeflow-bundle --json')
     .action(async (bundle: string, options: VerifyCommandOptions) => setExit(await runVerify(bundle, options, context)));
+
+  program
+    .command('keygen')
+    .description('Make an Ed25519 key pair for signing bundles.')
+    .option('--private <file>', 'where to write the private key (mode 600)', 'kfbundle.key')
+    .option('--public <file>', 'where to write the public key', 'kfbundle.pub')
+    .option('--json', 'print the paths as JSON on stdout', false)
+    .addHelpText('after', '\nExamples:\n  kfbundle keygen\n  kfbundle keygen --private team.key --public team.pub')
+    .action(async (options: KeygenCommandOptions) => setExit(await runKeygen(options, context)));
+
+  program
+    .command('sign')
+    .description('Sign an existing bundle (after checking it is intact).')
+    .argument('<bundle>', 'bundle directory')
+    .requiredOption('--key <private-key>', 'private key from kfbundle keygen')
+    .option('--json', 'print the result as JSON on stdout', false)
+    .addHelpText('after', '\nExamples:\n  kfbundle sign ./kubeflow-bundle --key team.key')
+    .action(async (bundle: string, options: SignCommandOptions) => setExit(await runSign(bundle, options, context)));
 
   program
     .command('images')

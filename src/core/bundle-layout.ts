@@ -8,6 +8,8 @@ export const BUNDLE_FORMAT_VERSION = 1;
 export const BUNDLE_FILES = {
   metadata: 'bundle.json',
   checksums: 'SHA256SUMS',
+  /** Ed25519 signature over SHA256SUMS (raw 64 bytes); the only file SHA256SUMS cannot list. */
+  signature: 'SHA256SUMS.sig',
   installer: 'install.sh',
   imagesDir: 'images',
   imagesTar: 'images/images.tar',

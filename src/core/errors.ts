@@ -15,7 +15,9 @@ export type ErrorCode =
   | 'SAVE_FAILED'
   | 'OUTPUT_EXISTS'
   | 'BUNDLE_FORMAT'
-  | 'CHECKSUM_MISMATCH';
+  | 'CHECKSUM_MISMATCH'
+  | 'SIGNATURE_INVALID'
+  | 'KEY_EXISTS';
 
 export interface KfbundleErrorOptions {
   /** The next command or flag to try. */
@@ -56,4 +58,6 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   OUTPUT_EXISTS: 7,
   BUNDLE_FORMAT: 8,
   CHECKSUM_MISMATCH: 9,
+  SIGNATURE_INVALID: 10,
+  KEY_EXISTS: 7,
 };

@@ -39,14 +39,19 @@ export async function stageBundle(outDir: string, options: { force?: boolean } =
   await mkdir(dir, { recursive: true });
 
   const full = (path: string) => join(dir, path);
+  const writeBuffer = async (path: string, bytes: Buffer, executable: boolean) => {
+    await mkdir(dirname(full(path)), { recursive: true });
+    await writeFile(full(path), bytes);
+    if (executable) await chmod(full(path), 0o755);
+    return { path, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+  };
   return {
     dir,
     async writeText(path, content, writeOptions = {}) {
-      await mkdir(dirname(full(path)), { recursive: true });
-      const bytes = Buffer.from(content, 'utf8');
-      await writeFile(full(path), bytes);
-      if (writeOptions.executable) await chmod(full(path), 0o755);
-      return { path, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+      return writeBuffer(path, Buffer.from(content, 'utf8'), writeOptions.executable === true);
+    },
+    async writeBytes(path, content) {
+      return writeBuffer(path, content, false);
     },
     async writeStream(path, source, streamOptions = {}) {
       await mkdir(dirname(full(path)), { recursive: true });

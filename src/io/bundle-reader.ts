@@ -34,6 +34,15 @@ export class DirectoryBundleReader implements BundleReader {
     }
   }
 
+  async readBytes(path: string): Promise<Buffer | undefined> {
+    try {
+      return await readFile(join(this.root, path));
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+  }
+
   async hashFile(path: string, signal?: AbortSignal): Promise<{ sha256: string; size: number } | undefined> {
     try {
       return await hashFile(join(this.root, path), signal);

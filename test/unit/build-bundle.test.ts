@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import { buildBundle, type BuildDeps, type BuildOptions } from '../../src/app/build-bundle.js';
 import { KfbundleError } from '../../src/core/errors.js';
 import { directoryBundleOutput } from '../../src/io/bundle-directory.js';
+import { generateSigningKeys, signBytes, verifyBytes } from '../../src/io/bundle-signature.js';
 import { LocalManifestSource } from '../../src/io/manifest-source.js';
 import { readInstallerTemplate } from '../../src/version.js';
 import { FakeImageStore } from '../helpers/fake-image-store.js';
@@ -50,6 +51,21 @@ test('writes every file and lists each in SHA256SUMS', async () => {
     assert.equal(sums.trim().split('\n').map((line) => line.slice(66)), ['bundle.json', 'images/images.tar', 'install.sh', 'manifests/00-resources.waits', 'manifests/00-resources.yaml']);
     assert.is(result.metadata.files.find((f) => f.path === 'images/images.tar')!.size, 100_000);
     assert.equal(result.metadata.images.map((i) => i.ref), ['docker.io/library/busybox:latest', 'gcr.io/x/a:1']);
+  } finally {
+    await dir.remove();
+  }
+});
+
+test('a signed build writes SHA256SUMS.sig, which verifies against SHA256SUMS with the public key', async () => {
+  const { dir, options, deps } = await setup(new FakeImageStore());
+  try {
+    const keys = generateSigningKeys();
+    await buildBundle(options, { ...deps, sign: (data) => signBytes(data, keys.privateKeyPem, 'test.key') });
+    const sums = await readFile(join(options.outDir, 'SHA256SUMS'));
+    const signature = await readFile(join(options.outDir, 'SHA256SUMS.sig'));
+    assert.is(signature.length, 64);
+    assert.ok(verifyBytes(sums, signature, keys.publicKeyPem, 'test.pub'));
+    assert.not.ok(verifyBytes(Buffer.concat([sums, Buffer.from(' ')]), signature, keys.publicKeyPem, 'test.pub'));
   } finally {
     await dir.remove();
   }

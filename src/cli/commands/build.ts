@@ -7,6 +7,8 @@ import { parseMirror } from '../../core/mirrors.js';
 import { directoryBundleOutput } from '../../io/bundle-directory.js';
 import { readDockerConfig } from '../../io/docker-config.js';
 import { resolveManifestInput } from '../manifest-input.js';
+import { signBytes } from '../../io/bundle-signature.js';
+import { readKey } from './keygen.js';
 import { tiersOption } from './images.js';
 import { DockerImageStore } from '../../io/docker-image-store.js';
 import { createBuildReporter } from '../../ui/build-reporter.js';
@@ -26,6 +28,7 @@ export interface BuildCommandOptions {
   concurrency: number;
   attempts: number;
   dockerHost: string | undefined;
+  sign: string | undefined;
   json: boolean;
   progress: boolean;
 }
@@ -34,6 +37,9 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
   const mirrors = options.mirror.map(parseMirror);
   const tiers = tiersOption(options.tiers);
   const { source, input, spec } = await resolveManifestInput(options, context.signal, true);
+  // Read and check the key before minutes of pulls, not after.
+  const signingKey = options.sign === undefined ? undefined : await readKey(options.sign);
+  if (signingKey !== undefined) signBytes(Buffer.from('probe'), signingKey, options.sign!);
   const dockerConfig = await readDockerConfig(context.env);
   const reporter = createBuildReporter({
     stream: context.stderr,
@@ -64,6 +70,7 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
         random: Math.random,
         now: () => performance.now(),
         report: (event) => reporter.report(event),
+        sign: signingKey === undefined ? undefined : (data) => signBytes(data, signingKey, options.sign!),
       },
     );
     reporter.close();
