@@ -116,6 +116,14 @@ verify_bundle() {
   [ -z "$missing" ] || die "file listed in $CHECKSUMS is missing: $(printf '%s' "$missing" | head -n 1)"
   [ -z "$extra" ] || die "file not listed in $CHECKSUMS (refusing an altered bundle): $(printf '%s' "$extra" | head -n 1)"
 
+  # bundle.json records a digest of SHA256SUMS without its own line; a bundle.json from another bundle fails here.
+  if [ -f bundle.json ]; then
+    local recorded actual
+    recorded=$(sed -n 's/^ *"contentDigest": "\([0-9a-f]*\)",*$/\1/p' bundle.json)
+    actual=$(grep -v -e '  bundle.json$' -e ' \*bundle.json$' "$CHECKSUMS" | sha256sum | cut -d' ' -f1)
+    [ "$recorded" = "$actual" ] || die "bundle.json does not describe this $CHECKSUMS (contentDigest differs): refusing an altered bundle"
+  fi
+
   say "verifying checksums of $(wc -l < "$CHECKSUMS") files"
   local failed
   if ! failed=$(sha256sum --check --strict --quiet "$CHECKSUMS" 2>&1); then

@@ -134,6 +134,7 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
       const bundleMetadata: BundleMetadata = {
         formatVersion: BUNDLE_FORMAT_VERSION,
         tool: { name: 'kfbundle', version: deps.toolVersion },
+        contentDigest: createHash('sha256').update(formatChecksums(files)).digest('hex'),
         input: {
           kind: rendered.kind,
           name: rendered.description,

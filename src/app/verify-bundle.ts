@@ -1,11 +1,13 @@
 // `kfbundle verify`: every file listed in SHA256SUMS has its recorded digest, and nothing is missing or added.
 
 import { BUNDLE_FILES } from '../core/bundle-layout.js';
-import { parseChecksums } from '../core/checksums.js';
+import { createHash } from 'node:crypto';
+import { contentDigestInput, parseChecksums } from '../core/checksums.js';
 import { KfbundleError } from '../core/errors.js';
 import type { BundleReader } from './ports.js';
 
-export type VerifyProblemKind = 'changed' | 'missing' | 'extra';
+/** `inconsistent`: bundle.json's contentDigest does not describe this SHA256SUMS. */
+export type VerifyProblemKind = 'changed' | 'missing' | 'extra' | 'inconsistent';
 
 export interface VerifyProblem {
   path: string;
@@ -71,10 +73,25 @@ export async function verifyBundle(deps: VerifyDeps): Promise<VerifyResult> {
     bytes += actual.size;
     if (actual.sha256 !== entry.sha256) problems.push({ path: entry.path, problem: 'changed' });
   }
+  const metadataText = entries.some((e) => e.path === BUNDLE_FILES.metadata) ? await deps.reader.readText(BUNDLE_FILES.metadata) : undefined;
+  if (metadataText !== undefined) {
+    const recorded = recordedContentDigest(metadataText);
+    const actual = createHash('sha256').update(contentDigestInput(text, BUNDLE_FILES.metadata)).digest('hex');
+    if (recorded !== actual) problems.push({ path: BUNDLE_FILES.metadata, problem: 'inconsistent' });
+  }
   const listed = new Set(entries.map((entry) => entry.path));
   for (const path of await deps.reader.listFiles()) {
     if (path !== BUNDLE_FILES.checksums && path !== BUNDLE_FILES.signature && !listed.has(path)) problems.push({ path, problem: 'extra' });
   }
   problems.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { ok: problems.length === 0, signature, files: entries.length, bytes, problems };
+}
+
+function recordedContentDigest(metadataText: string): string | undefined {
+  try {
+    const value = (JSON.parse(metadataText) as { contentDigest?: unknown }).contentDigest;
+    return typeof value === 'string' ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }

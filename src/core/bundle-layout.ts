@@ -64,6 +64,11 @@ export interface BundleFile {
 export interface BundleMetadata {
   formatVersion: number;
   tool: { name: 'kfbundle'; version: string };
+  /**
+   * SHA-256 of SHA256SUMS without its bundle.json line: ties this description to the exact content, so a
+   * bundle.json moved from another bundle (or edited along with SHA256SUMS) is caught.
+   */
+  contentDigest: string;
   input: {
     kind: 'file' | 'kustomize' | 'release';
     /** Base name of the input, never an absolute path of the build machine. */

@@ -23,11 +23,30 @@ async function bundleWith(files: Record<string, string>) {
   return dir;
 }
 
+function metadataFor(files: Record<string, string>): string {
+  const sums = formatChecksums(Object.entries(files).map(([path, content]) => ({ path, sha256: sha(content) })));
+  return JSON.stringify({ contentDigest: sha(sums) });
+}
+
 test('an intact bundle passes with its file and byte counts', async () => {
-  const dir = await bundleWith({ 'bundle.json': '{}', 'manifests/00-all.yaml': 'kind: Namespace\n' });
+  const content = { 'manifests/00-namespaces.yaml': 'kind: Namespace\n' };
+  const metadata = metadataFor(content);
+  const dir = await bundleWith({ 'bundle.json': metadata, ...content });
   try {
     const result = await verifyBundle({ reader: new DirectoryBundleReader(dir.path) });
-    assert.equal(result, { ok: true, files: 2, bytes: 18, problems: [] });
+    assert.equal(result, { ok: true, signature: 'unsigned', files: 2, bytes: 16 + metadata.length, problems: [] });
+  } finally {
+    await dir.remove();
+  }
+});
+
+test('a bundle.json that does not describe this SHA256SUMS is refused, even with every checksum right', async () => {
+  const content = { 'manifests/00-namespaces.yaml': 'kind: Namespace\n' };
+  const fromElsewhere = metadataFor({ 'manifests/00-namespaces.yaml': 'kind: Namespace\nmetadata: {name: other}\n' });
+  const dir = await bundleWith({ 'bundle.json': fromElsewhere, ...content });
+  try {
+    const result = await verifyBundle({ reader: new DirectoryBundleReader(dir.path) });
+    assert.equal(result.problems, [{ path: 'bundle.json', problem: 'inconsistent' }]);
   } finally {
     await dir.remove();
   }
