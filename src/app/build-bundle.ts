@@ -43,7 +43,7 @@ export interface BuildOptions {
 export type BuildStep = 'render' | 'resolve' | 'pull' | 'save' | 'write';
 
 export type BuildEvent =
-  | { type: 'step'; step: BuildStep; detail: string }
+  | { type: 'step'; step: BuildStep; detail: string; total?: number }
   | PullEvent
   | { type: 'save-progress'; bytes: number; estimatedTotal: number };
 
@@ -70,8 +70,8 @@ export interface BuildResult {
 
 export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promise<BuildResult> {
   const timings: Record<BuildStep, number> = { render: 0, resolve: 0, pull: 0, save: 0, write: 0 };
-  const timed = async <T>(step: BuildStep, detail: string, work: () => Promise<T> | T): Promise<T> => {
-    deps.report({ type: 'step', step, detail });
+  const timed = async <T>(step: BuildStep, detail: string, work: () => Promise<T> | T, total?: number): Promise<T> => {
+    deps.report({ type: 'step', step, detail, ...(total === undefined ? {} : { total }) });
     const started = deps.now();
     try {
       return await work();
@@ -102,6 +102,7 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
         random: deps.random,
         report: deps.report,
       }),
+      toPull.length,
     );
 
     const files: BundleFile[] = [];

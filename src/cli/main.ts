@@ -9,6 +9,7 @@ import { runImages, type ImagesCommandOptions } from './commands/images.js';
 import { runVerify, type VerifyCommandOptions } from './commands/verify.js';
 import { runKeygen, type KeygenCommandOptions } from './commands/keygen.js';
 import { runSign, type SignCommandOptions } from './commands/sign.js';
+import { runInspect, type InspectCommandOptions } from './commands/inspect.js';
 import { parsePositiveInt, type CliContext } from './context.js';
 
 export interface MainOptions {
@@ -88,6 +89,15 @@ Examples:
     .option('--json', 'print the result as JSON on stdout', false)
     .addHelpText('after', '\nExamples:\n  kfbundle verify ./kubeflow-bundle\n  kfbundle verify ./kubeflow-bundle --key team.pub\n  kfbundle verify ./kubeflow-bundle --json')
     .action(async (bundle: string, options: VerifyCommandOptions) => setExit(await runVerify(bundle, options, context)));
+
+  program
+    .command('inspect')
+    .description('Show what a bundle holds: release, images by tier with sizes, install phases, signature, size.')
+    .argument('<bundle>', 'bundle directory')
+    .option('--images', 'also list every bundled image', false)
+    .option('--json', 'print the summary as JSON on stdout', false)
+    .addHelpText('after', '\nExamples:\n  kfbundle inspect ./kubeflow-bundle\n  kfbundle inspect ./kubeflow-bundle --images\n  kfbundle inspect ./kubeflow-bundle --json')
+    .action(async (bundle: string, options: InspectCommandOptions) => setExit(await runInspect(bundle, options, context)));
 
   program
     .command('keygen')

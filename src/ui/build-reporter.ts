@@ -75,6 +75,12 @@ class TerminalReporter implements Reporter {
   private bars: cliProgress.MultiBar | undefined;
   private readonly pullBars = new Map<string, cliProgress.SingleBar>();
   private saveBar: cliProgress.SingleBar | undefined;
+  /** Everything pulled so far: per-image byte counts as the engine reports them, and images finished. */
+  private totalBar: cliProgress.SingleBar | undefined;
+  private readonly pulledBytes = new Map<string, { current: number; total: number }>();
+  private imagesDone = 0;
+  private imageCount = 0;
+  private pullStarted = 0;
 
   constructor(stream: NodeJS.WriteStream) {
     this.stream = stream;
@@ -99,11 +105,17 @@ class TerminalReporter implements Reporter {
       case 'step':
         if (event.step === 'render' || event.step === 'resolve' || event.step === 'write') {
           this.spinner?.succeed();
-          this.spinner = ora({ stream: this.stream, text: `${event.step}: ${event.detail}` }).start();
+          // discardStdin: ora would otherwise put stdin in raw mode, which hangs when stdin is not the terminal (CI, script).
+          this.spinner = ora({ stream: this.stream, text: `${event.step}: ${event.detail}`, discardStdin: false }).start();
         } else {
           this.spinner?.succeed();
           this.spinner = undefined;
           this.stream.write(`${event.step}: ${event.detail}\n`);
+          if (event.step === 'pull' && event.total !== undefined) {
+            this.imageCount = event.total;
+            this.pullStarted = Date.now();
+            this.totalBar = this.multiBar().create(1, 0, { name: `total 0/${event.total} images`, size: '' });
+          }
         }
         break;
       case 'pull-start':
@@ -115,12 +127,18 @@ class TerminalReporter implements Reporter {
           bar.setTotal(event.total);
           bar.update(event.current, { size: `${formatBytes(event.current)}/${formatBytes(event.total)}` });
         }
+        this.pulledBytes.set(event.ref, { current: event.current, total: event.total });
+        this.updateTotal();
         break;
       }
       case 'pull-done': {
         const bar = this.pullBars.get(event.ref);
         bar?.setTotal(1);
         bar?.update(1, { size: `done ${formatBytes(event.size)}` });
+        this.imagesDone++;
+        const known = this.pulledBytes.get(event.ref);
+        if (known !== undefined) this.pulledBytes.set(event.ref, { current: known.total, total: known.total });
+        this.updateTotal();
         break;
       }
       case 'pull-retry':
@@ -134,6 +152,27 @@ class TerminalReporter implements Reporter {
         this.saveBar.update(Math.min(event.bytes, event.estimatedTotal), { size: formatBytes(event.bytes) });
         break;
     }
+  }
+
+  /** The total bar: images finished, bytes so far of what the engine announced, rate, and an ETA from that rate. */
+  private updateTotal(): void {
+    if (this.totalBar === undefined) return;
+    let current = 0;
+    let total = 0;
+    for (const bytes of this.pulledBytes.values()) {
+      current += bytes.current;
+      total += bytes.total;
+    }
+    const seconds = Math.max((Date.now() - this.pullStarted) / 1000, 0.001);
+    const rate = current / seconds;
+    const eta = rate > 0 && total > current ? `ETA ${Math.ceil((total - current) / rate)}s` : '';
+    // Images already on the engine report no bytes; when every image is done the bar is full regardless.
+    const finished = this.imagesDone >= this.imageCount;
+    this.totalBar.setTotal(Math.max(total, 1));
+    this.totalBar.update(finished ? Math.max(total, 1) : Math.min(current, Math.max(total, 1)), {
+      name: `total ${this.imagesDone}/${this.imageCount} images`,
+      size: `${formatBytes(current)}/${formatBytes(total)} ${formatBytes(rate)}/s ${eta}`,
+    });
   }
 
   close(): void {

@@ -43,7 +43,8 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
   const dockerConfig = await readDockerConfig(context.env);
   const reporter = createBuildReporter({
     stream: context.stderr,
-    interactive: options.progress && context.stderr.isTTY === true,
+    // NOTE: a pseudo-terminal can report 0 columns (script, some CI runners); ora then loops forever clearing its line.
+    interactive: options.progress && context.stderr.isTTY === true && (context.stderr.columns ?? 0) > 0,
     now: () => new Date(),
   });
   try {

@@ -1,0 +1,59 @@
+// `kfbundle inspect`: what a bundle holds, read from its bundle.json and files, without hashing anything.
+
+import { BUNDLE_FILES, BUNDLE_FORMAT_VERSION, type BundleMetadata } from '../core/bundle-layout.js';
+import { IMAGE_TIERS, type ImageTier } from '../core/discover-images.js';
+import { KfbundleError } from '../core/errors.js';
+import type { BundleReader } from './ports.js';
+
+export interface BundleSummary {
+  formatVersion: number;
+  tool: string;
+  input: BundleMetadata['input'];
+  spec: string | undefined;
+  tiers: ImageTier[];
+  images: { tier: ImageTier; count: number; bytes: number; refs: string[] }[];
+  notBundled: BundleMetadata['resolution']['notBundled'];
+  phases: { name: string; objects: number; waits: number }[];
+  signed: boolean;
+  files: number;
+  totalBytes: number;
+  warnings: number;
+}
+
+/** @throws KfbundleError BUNDLE_FORMAT when bundle.json is missing, unreadable, or from a newer kfbundle. */
+export async function inspectBundle(reader: BundleReader): Promise<BundleSummary> {
+  const text = await reader.readText(BUNDLE_FILES.metadata);
+  if (text === undefined) throw new KfbundleError('BUNDLE_FORMAT', `${BUNDLE_FILES.metadata} is missing: not a kfbundle bundle`);
+  let metadata: BundleMetadata;
+  try {
+    metadata = JSON.parse(text) as BundleMetadata;
+  } catch (error) {
+    throw new KfbundleError('BUNDLE_FORMAT', `${BUNDLE_FILES.metadata} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof metadata.formatVersion !== 'number' || metadata.formatVersion > BUNDLE_FORMAT_VERSION) {
+    throw new KfbundleError('BUNDLE_FORMAT', `bundle format ${String(metadata.formatVersion)} is newer than this kfbundle understands (${BUNDLE_FORMAT_VERSION})`, {
+      hint: 'use the kfbundle version that built it, or a newer one',
+    });
+  }
+  const images = IMAGE_TIERS.map((tier) => {
+    const inTier = metadata.images.filter((image) => image.tier === tier);
+    return { tier, count: inTier.length, bytes: inTier.reduce((sum, image) => sum + image.size, 0), refs: inTier.map((image) => image.ref) };
+  }).filter((group) => group.count > 0);
+  const listed = await reader.listFiles();
+  let totalBytes = 0;
+  for (const file of metadata.files) totalBytes += file.size;
+  return {
+    formatVersion: metadata.formatVersion,
+    tool: `${metadata.tool.name} ${metadata.tool.version}`,
+    input: metadata.input,
+    spec: metadata.resolution?.spec,
+    tiers: metadata.resolution?.tiers ?? [],
+    images,
+    notBundled: metadata.resolution?.notBundled ?? [],
+    phases: (metadata.plan?.phases ?? []).map((phase) => ({ name: phase.name, objects: phase.objects, waits: phase.waits.length })),
+    signed: listed.includes(BUNDLE_FILES.signature),
+    files: listed.length,
+    totalBytes,
+    warnings: (metadata.resolution?.warnings.length ?? 0) + (metadata.plan?.warnings.length ?? 0),
+  };
+}

@@ -1,0 +1,34 @@
+// `kfbundle inspect`: a bundle's contents at a glance, or as JSON.
+
+import { inspectBundle } from '../../app/inspect-bundle.js';
+import { DirectoryBundleReader } from '../../io/bundle-reader.js';
+import { formatBytes } from '../../ui/format.js';
+import { writeJson, type CliContext } from '../context.js';
+
+export interface InspectCommandOptions {
+  json: boolean;
+  images: boolean;
+}
+
+export async function runInspect(bundle: string, options: InspectCommandOptions, context: CliContext): Promise<number> {
+  const summary = await inspectBundle(new DirectoryBundleReader(bundle));
+  if (options.json) {
+    writeJson(context, { bundle, ...summary });
+    return 0;
+  }
+  const lines = [
+    `bundle     ${bundle}  (format ${summary.formatVersion}, made by ${summary.tool})`,
+    `release    ${summary.input.name}${summary.spec === undefined ? '' : `  (spec ${summary.spec})`}, ${summary.input.objects} objects`,
+    `images     ${summary.images.reduce((n, g) => n + g.count, 0)} bundled, tiers ${summary.tiers.join(', ')}`,
+    ...summary.images.map((g) => `  ${g.tier.padEnd(11)} ${String(g.count).padStart(4)}  ${formatBytes(g.bytes)} uncompressed`),
+    ...(summary.notBundled.length === 0 ? [] : [`  not bundled ${summary.notBundled.length} (${[...new Set(summary.notBundled.map((i) => i.tier))].join(', ')}); see bundle.json resolution.notBundled`]),
+    `phases     ${summary.phases.length}`,
+    ...summary.phases.map((p) => `  ${p.name.padEnd(36)} ${String(p.objects).padStart(4)} objects, ${p.waits} waits`),
+    `signature  ${summary.signed ? 'SHA256SUMS.sig present (check it: kfbundle verify BUNDLE --key PUB)' : 'unsigned'}`,
+    `size       ${formatBytes(summary.totalBytes)} in ${summary.files} files`,
+    ...(summary.warnings > 0 ? [`warnings   ${summary.warnings} (bundle.json resolution.warnings, plan.warnings)`] : []),
+  ];
+  if (options.images) for (const group of summary.images) lines.push(`${group.tier}:`, ...group.refs.map((ref) => `  ${ref}`));
+  context.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}
