@@ -9,7 +9,8 @@ export interface BundleSummary {
   formatVersion: number;
   tool: string;
   input: BundleMetadata['input'];
-  spec: string | undefined;
+  /** The bundle spec's release, or null when the build used none (null, not absent, so JSON keeps its shape). */
+  spec: string | null;
   tiers: ImageTier[];
   images: { tier: ImageTier; count: number; bytes: number; refs: string[] }[];
   notBundled: BundleMetadata['resolution']['notBundled'];
@@ -46,7 +47,7 @@ export async function inspectBundle(reader: BundleReader): Promise<BundleSummary
     formatVersion: metadata.formatVersion,
     tool: `${metadata.tool.name} ${metadata.tool.version}`,
     input: metadata.input,
-    spec: metadata.resolution?.spec,
+    spec: metadata.resolution?.spec ?? null,
     tiers: metadata.resolution?.tiers ?? [],
     images,
     notBundled: metadata.resolution?.notBundled ?? [],

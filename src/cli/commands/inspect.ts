@@ -18,7 +18,7 @@ export async function runInspect(bundle: string, options: InspectCommandOptions,
   }
   const lines = [
     `bundle     ${bundle}  (format ${summary.formatVersion}, made by ${summary.tool})`,
-    `release    ${summary.input.name}${summary.spec === undefined ? '' : `  (spec ${summary.spec})`}, ${summary.input.objects} objects`,
+    `release    ${summary.input.name}${summary.spec === null ? '' : `  (spec ${summary.spec})`}, ${summary.input.objects} objects`,
     `images     ${summary.images.reduce((n, g) => n + g.count, 0)} bundled, tiers ${summary.tiers.join(', ')}`,
     ...summary.images.map((g) => `  ${g.tier.padEnd(11)} ${String(g.count).padStart(4)}  ${formatBytes(g.bytes)} uncompressed`),
     ...(summary.notBundled.length === 0 ? [] : [`  not bundled ${summary.notBundled.length} (${[...new Set(summary.notBundled.map((i) => i.tier))].join(', ')}); see bundle.json resolution.notBundled`]),

@@ -1,0 +1,110 @@
+// What scripts and people read: --json shapes, plain output without escape codes when not on a terminal, and the
+// examples printed by --help, run as printed.
+
+import { symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { buildBundle } from '../../src/app/build-bundle.js';
+import { directoryBundleOutput } from '../../src/io/bundle-directory.js';
+import { LocalManifestSource } from '../../src/io/manifest-source.js';
+import { readInstallerTemplate } from '../../src/version.js';
+import { runCommand, runKfbundle } from '../helpers/cli.js';
+import { FakeImageStore } from '../helpers/fake-image-store.js';
+import { renderedPath } from '../helpers/fixtures.js';
+import { REPO_ROOT } from '../helpers/test-env.js';
+import { makeTempDir } from '../helpers/tmp.js';
+
+const test = suite<{ dir: { path: string; remove(): Promise<void> } }>('CLI output');
+const ESCAPE = /\x1b\[/;
+
+test.before(async (context) => {
+  context.dir = await makeTempDir();
+  // The working directory the --help examples expect: ./rendered.yaml, ./kubeflow-bundle, bundle-spec/.
+  await symlink(renderedPath('v1.10.2'), join(context.dir.path, 'rendered.yaml'));
+  await symlink(join(REPO_ROOT, 'bundle-spec'), join(context.dir.path, 'bundle-spec'));
+  await buildBundle(
+    { manifests: renderedPath('v1.10.2'), outDir: join(context.dir.path, 'kubeflow-bundle'), mirrors: [], force: false, concurrency: 4, attempts: 1 },
+    {
+      source: new LocalManifestSource(),
+      store: new FakeImageStore({ saveBytes: 10_000 }),
+      output: directoryBundleOutput,
+      installerTemplate: await readInstallerTemplate(),
+      toolVersion: '0.0.0-test',
+      credentials: () => undefined,
+      sleep: async () => {},
+      random: () => 0,
+      now: () => 0,
+      report: () => {},
+    },
+  );
+});
+
+test.after(async (context) => {
+  await context.dir?.remove();
+});
+
+test('--json shapes of images, verify and inspect', async ({ dir }) => {
+  const images = await runKfbundle(['images', '--manifests', join(dir.path, 'rendered.yaml'), '--json']);
+  const imagesJson = JSON.parse(images.stdout);
+  assert.equal(Object.keys(imagesJson).sort(), ['excluded', 'images', 'tiers', 'warnings']);
+  assert.equal(Object.keys(imagesJson.images[0]).sort(), ['included', 'locations', 'ref', 'tier']);
+  assert.equal(Object.keys(imagesJson.images[0].locations[0]).sort(), ['object', 'path', 'via']);
+
+  const verify = JSON.parse((await runKfbundle(['verify', join(dir.path, 'kubeflow-bundle'), '--json'])).stdout);
+  assert.equal(Object.keys(verify).sort(), ['bundle', 'bytes', 'files', 'ok', 'problems', 'signature']);
+
+  const inspect = JSON.parse((await runKfbundle(['inspect', join(dir.path, 'kubeflow-bundle'), '--json'])).stdout);
+  assert.equal(Object.keys(inspect).sort(), ['bundle', 'files', 'formatVersion', 'images', 'input', 'notBundled', 'phases', 'signed', 'spec', 'tiers', 'tool', 'totalBytes', 'warnings'].sort());
+  assert.is(inspect.phases[0].name, '00-crds');
+  assert.is(inspect.images.find((g: { tier: string }) => g.tier === 'install').count, 51);
+
+  const failure = await runKfbundle(['verify', join(dir.path, 'nowhere'), '--json']);
+  assert.equal(Object.keys(JSON.parse(failure.stdout).error).sort(), ['code', 'hint', 'message']);
+});
+
+test('output to a pipe has no escape codes; progress lines are timestamped', async ({ dir }) => {
+  for (const args of [
+    ['images', '--manifests', join(dir.path, 'rendered.yaml')],
+    ['inspect', join(dir.path, 'kubeflow-bundle')],
+    ['verify', join(dir.path, 'kubeflow-bundle')],
+    ['build', '--manifests', join(dir.path, 'rendered.yaml'), '--out', join(dir.path, 'x'), '--docker-host', `unix://${join(dir.path, 'no.sock')}`],
+    ['--help'],
+  ]) {
+    const result = await runKfbundle(args);
+    assert.not.match(result.stdout + result.stderr, ESCAPE, args.join(' '));
+  }
+});
+
+test('every --help example that works offline runs as printed', async ({ dir }) => {
+  const commands = ['keygen', 'sign', 'verify', 'inspect', 'images'];
+  let ran = 0;
+  for (const command of commands) {
+    const help = await runKfbundle([command, '--help']);
+    const examples = help.stdout
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line.startsWith('kfbundle '))
+      .filter((line) => !line.includes('--release'));
+    assert.ok(examples.length > 0, `${command} --help has examples`);
+    for (const example of examples) {
+      const words = example.replace(/\s+#.*$/, '').split(/\s+/).slice(1);
+      const result = await runCommand(process.execPath, [join(REPO_ROOT, 'bin/kfbundle.js'), ...words], { cwd: dir.path });
+      assert.is(result.code, 0, `${example}\n${result.stderr}`);
+      ran++;
+    }
+  }
+  assert.ok(ran >= 10, `examples run: ${ran}`);
+});
+
+test('install.sh --help examples that need no cluster run as printed', async ({ dir }) => {
+  const bundle = join(dir.path, 'kubeflow-bundle');
+  const help = await runCommand('bash', [join(bundle, 'install.sh'), '--help']);
+  assert.match(help.stdout, './install.sh --dry-run');
+  for (const example of ['./install.sh --verify-only', './install.sh --dry-run']) {
+    const result = await runCommand('bash', [join(bundle, example.slice(2).split(' ')[0]!), ...example.split(' ').slice(1)], { cwd: bundle });
+    assert.is(result.code, 0, `${example}\n${result.stderr}`);
+  }
+});
+
+test.run();
