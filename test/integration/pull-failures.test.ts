@@ -5,9 +5,9 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runKfbundle } from '../helpers/cli.js';
+import { runCommand, runKfbundle } from '../helpers/cli.js';
 import { dockerFor, pushStandIns } from '../helpers/synthetic-images.js';
-import { loudHook, useTestEnv, type TestEnv } from '../helpers/test-env.js';
+import { loudHook, REPO_ROOT, useTestEnv, type TestEnv } from '../helpers/test-env.js';
 import { makeTempDir } from '../helpers/tmp.js';
 
 const test = suite<{ env: TestEnv }>('pull failures on a real engine');
@@ -39,6 +39,35 @@ test('missing images are all named, the present one is pulled, and no bundle is 
     assert.equal(await readdir(dir.path), ['rendered.yaml']);
     const pulled = await dockerFor(env.builderHost).getImage(present).inspect();
     assert.ok(pulled.Id.startsWith('sha256:'));
+  } finally {
+    await dir.remove();
+  }
+});
+
+test('on a terminal the build draws progress bars and finishes; on a terminal without a width it prints plain lines', async ({ env }) => {
+  const ref = 'ghcr.io/kubeflow/kfp-frontend:2.5.0';
+  await pushStandIns(dockerFor(env.builderHost), env.registry, [ref]);
+  const dir = await makeTempDir();
+  try {
+    const input = join(dir.path, 'rendered.yaml');
+    await writeFile(input, `kind: Pod\napiVersion: v1\nmetadata: {name: a}\nspec: {containers: [{name: c, image: "${ref}"}]}\n`);
+    for (const columns of ['120', '0']) {
+      const out = join(dir.path, `bundle-${columns}`);
+      const result = await runCommand('python3', [
+        join(REPO_ROOT, 'test/helpers/pty-run.py'), columns, '60', process.execPath, join(REPO_ROOT, 'bin/kfbundle.js'),
+        'build', '--manifests', input, '--out', out, '--docker-host', env.builderHost, '--mirror', `ghcr.io=${env.registry}/ghcr.io`,
+      ]);
+      assert.is(result.code, 0, `columns ${columns}: did not finish\n${result.stdout.slice(-2000)}`);
+      assert.match(result.stdout, `bundle written to ${out}`);
+      if (columns === '120') {
+        assert.match(result.stdout, /\x1b\[/, 'a terminal gets escape codes');
+        assert.match(result.stdout, 'total 1/1 images');
+        assert.match(result.stdout, '█');
+      } else {
+        assert.match(result.stdout, /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z pull: 1 images/);
+        assert.not.match(result.stdout, '█');
+      }
+    }
   } finally {
     await dir.remove();
   }
