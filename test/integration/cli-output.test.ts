@@ -5,15 +5,11 @@ import { symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildBundle } from '../../src/app/build-bundle.js';
-import { directoryBundleOutput } from '../../src/io/bundle-directory.js';
-import { LocalManifestSource } from '../../src/io/manifest-source.js';
-import { readInstallerTemplate } from '../../src/version.js';
 import { runCommand, runKfbundle } from '../helpers/cli.js';
-import { FakeImageStore } from '../helpers/fake-image-store.js';
 import { renderedPath } from '../helpers/fixtures.js';
 import { REPO_ROOT } from '../helpers/test-env.js';
 import { makeTempDir } from '../helpers/tmp.js';
+import { buildWithFakeStore } from '../helpers/fake-build.js';
 
 const test = suite<{ dir: { path: string; remove(): Promise<void> } }>('CLI output');
 const ESCAPE = /\x1b\[/;
@@ -23,21 +19,7 @@ test.before(async (context) => {
   // The working directory the --help examples expect: ./rendered.yaml, ./kubeflow-bundle, bundle-spec/.
   await symlink(renderedPath('v1.10.2'), join(context.dir.path, 'rendered.yaml'));
   await symlink(join(REPO_ROOT, 'bundle-spec'), join(context.dir.path, 'bundle-spec'));
-  await buildBundle(
-    { manifests: renderedPath('v1.10.2'), outDir: join(context.dir.path, 'kubeflow-bundle'), mirrors: [], force: false, concurrency: 4, attempts: 1 },
-    {
-      source: new LocalManifestSource(),
-      store: new FakeImageStore({ saveBytes: 10_000 }),
-      output: directoryBundleOutput,
-      installerTemplate: await readInstallerTemplate(),
-      toolVersion: '0.0.0-test',
-      credentials: () => undefined,
-      sleep: async () => {},
-      random: () => 0,
-      now: () => 0,
-      report: () => {},
-    },
-  );
+  await buildWithFakeStore(renderedPath('v1.10.2'), join(context.dir.path, 'kubeflow-bundle'), { saveBytes: 10_000 });
 });
 
 test.after(async (context) => {

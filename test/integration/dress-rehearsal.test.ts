@@ -20,6 +20,7 @@ import { readRendered } from '../helpers/fixtures.js';
 import { dockerFor, pushStandIns } from '../helpers/synthetic-images.js';
 import { loudHook, REPO_ROOT, useTestEnv, type TestEnv } from '../helpers/test-env.js';
 import { makeTempDir } from '../helpers/tmp.js';
+import { writeKubeconfig } from '../helpers/kubeconfig.js';
 
 interface Context {
   env: TestEnv;
@@ -30,15 +31,6 @@ interface Context {
 
 const test = suite<Context>('dress rehearsal: Kubeflow v1.10.2 end to end');
 const SPEC = join(REPO_ROOT, 'bundle-spec/v1.10.2.yaml');
-
-async function kubeconfig(dir: string, server: string): Promise<string> {
-  const path = join(dir, `kubeconfig-${server.split(':').at(-1)}`);
-  await writeFile(
-    path,
-    `apiVersion: v1\nkind: Config\nclusters: [{name: double, cluster: {server: "${server}"}}]\nusers: [{name: test, user: {}}]\ncontexts: [{name: double, context: {cluster: double, user: test}}]\ncurrent-context: double\n`,
-  );
-  return path;
-}
 
 test.before(
   loudHook('setup', async (context) => {
@@ -73,7 +65,7 @@ test('the naive single kubectl apply of the release fails against the double', a
   await double.start();
   try {
     const result = await runCommand('kubectl', ['apply', '--server-side', '--force-conflicts', '-f', manifests], {
-      env: { KUBECONFIG: await kubeconfig(work.path, double.url), HOME: join(work.path, 'home') },
+      env: { KUBECONFIG: await writeKubeconfig(work.path, double.url), HOME: join(work.path, 'home') },
     });
     assert.is.not(result.code, 0);
     assert.match(result.stderr, 'ensure CRDs are installed first');
@@ -95,7 +87,7 @@ test('build → verify → install.sh ends with every Deployment, StatefulSet an
   await double.start();
   try {
     const result = await runCommand('bash', [join(bundle, 'install.sh'), '--timeout', '120', '--retry-delay', '2'], {
-      env: { KUBECONFIG: await kubeconfig(work.path, double.url), HOME: join(work.path, 'home'), DOCKER_HOST: env.targetHost },
+      env: { KUBECONFIG: await writeKubeconfig(work.path, double.url), HOME: join(work.path, 'home'), DOCKER_HOST: env.targetHost },
     });
     const workloads = ['Deployment', 'StatefulSet', 'DaemonSet'].flatMap((kind) => double.list(kind));
     const unavailable = workloads.filter((w) => !double.isAvailable(w)).map((w) => `${w['kind']}/${w['metadata']['namespace']}/${w['metadata']['name']}: ${w['status']?.['conditions']?.[0]?.['message']}`);

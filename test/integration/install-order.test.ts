@@ -12,6 +12,7 @@ import { runCommand, runKfbundle } from '../helpers/cli.js';
 import { dockerFor, pushStandIns } from '../helpers/synthetic-images.js';
 import { loudHook, useTestEnv, type TestEnv } from '../helpers/test-env.js';
 import { makeTempDir } from '../helpers/tmp.js';
+import { writeKubeconfig } from '../helpers/kubeconfig.js';
 
 interface Context {
   env: TestEnv;
@@ -92,15 +93,6 @@ function release(): string {
   ].join('---\n');
 }
 
-async function kubeconfig(dir: string, server: string): Promise<string> {
-  const path = join(dir, `kubeconfig-${server.split(':').at(-1)}`);
-  await writeFile(
-    path,
-    `apiVersion: v1\nkind: Config\nclusters: [{name: double, cluster: {server: "${server}"}}]\nusers: [{name: test, user: {}}]\ncontexts: [{name: double, context: {cluster: double, user: test}}]\ncurrent-context: double\n`,
-  );
-  return path;
-}
-
 test.before(
   loudHook('setup', async (context) => {
     context.env = await useTestEnv();
@@ -122,7 +114,7 @@ test('the naive single kubectl apply fails against the double the way it fails o
   const double = new ApiServerDouble({ hasImage: async () => true });
   await double.start();
   try {
-    const config = await kubeconfig(work.path, double.url);
+    const config = await writeKubeconfig(work.path, double.url);
     const result = await runCommand('kubectl', ['apply', '--server-side', '--force-conflicts', '-f', manifests], {
       env: { KUBECONFIG: config, HOME: join(work.path, 'home') },
     });
@@ -148,7 +140,7 @@ test('install.sh installs the bundle phase by phase: every Deployment Available,
   });
   await double.start();
   try {
-    const config = await kubeconfig(work.path, double.url);
+    const config = await writeKubeconfig(work.path, double.url);
     const plan = await runCommand('bash', [join(bundle, 'install.sh'), '--dry-run']);
     assert.match(plan.stdout, 'then wait: deployment cert-manager/cert-manager-webhook Available');
 
@@ -191,7 +183,7 @@ test('on a node without the images, install.sh stops at the first wait, naming t
   const double = new ApiServerDouble({ hasImage: async () => false });
   await double.start();
   try {
-    const config = await kubeconfig(work.path, double.url);
+    const config = await writeKubeconfig(work.path, double.url);
     const result = await runCommand('bash', [join(bundle, 'install.sh'), '--skip-images', '--timeout', '3', '--retry-delay', '1'], {
       env: { KUBECONFIG: config, HOME: join(work.path, 'home') },
     });

@@ -5,14 +5,10 @@ import { appendFile, cp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildBundle } from '../../src/app/build-bundle.js';
-import { directoryBundleOutput } from '../../src/io/bundle-directory.js';
 import { signBytes } from '../../src/io/bundle-signature.js';
-import { LocalManifestSource } from '../../src/io/manifest-source.js';
-import { readInstallerTemplate } from '../../src/version.js';
 import { runCommand, runKfbundle } from '../helpers/cli.js';
-import { FakeImageStore } from '../helpers/fake-image-store.js';
 import { makeTempDir } from '../helpers/tmp.js';
+import { buildWithFakeStore } from '../helpers/fake-build.js';
 
 const test = suite<{ dir: { path: string; remove(): Promise<void> } }>('signatures');
 
@@ -20,21 +16,7 @@ test.before(async (context) => {
   context.dir = await makeTempDir();
   const input = join(context.dir.path, 'rendered.yaml');
   await writeFile(input, 'apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: default}\nspec: {containers: [{name: a, image: "busybox:1.28"}]}\n');
-  await buildBundle(
-    { manifests: input, outDir: join(context.dir.path, 'bundle'), mirrors: [], force: false, concurrency: 1, attempts: 1 },
-    {
-      source: new LocalManifestSource(),
-      store: new FakeImageStore({ saveBytes: 50_000 }),
-      output: directoryBundleOutput,
-      installerTemplate: await readInstallerTemplate(),
-      toolVersion: '0.0.0-test',
-      credentials: () => undefined,
-      sleep: async () => {},
-      random: () => 0,
-      now: () => 0,
-      report: () => {},
-    },
-  );
+  await buildWithFakeStore(input, join(context.dir.path, 'bundle'), { saveBytes: 50_000 });
 });
 
 test.after(async (context) => {
@@ -84,12 +66,22 @@ test('a signed bundle verifies with its key, in Node and with openssl, and is re
 test('a changed SHA256SUMS breaks the signature even when every listed file matches it', async ({ dir }) => {
   const copy = join(dir.path, 'tampered');
   await cp(join(dir.path, 'bundle'), copy, { recursive: true });
-  // An attacker who swaps a file and fixes SHA256SUMS to match cannot fix the signature.
-  const manifest = (await readFile(join(copy, 'SHA256SUMS'), 'utf8')).split('\n').find((l) => l.endsWith('.yaml'))!.slice(66);
-  await appendFile(join(copy, manifest), '---\napiVersion: v1\nkind: Namespace\nmetadata: {name: injected}\n');
+  // An attacker who swaps a file and rewrites SHA256SUMS and bundle.json's contentDigest to match can satisfy every
+  // checksum, but cannot fix the signature.
   const { createHash } = await import('node:crypto');
-  const sums = (await readFile(join(copy, 'SHA256SUMS'), 'utf8')).replace(/^[0-9a-f]{64}(?=  .*\.yaml$)/m, createHash('sha256').update(await readFile(join(copy, manifest))).digest('hex'));
-  await writeFile(join(copy, 'SHA256SUMS'), sums);
+  const hash = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+  const sumsPath = join(copy, 'SHA256SUMS');
+  const manifest = (await readFile(sumsPath, 'utf8')).split('\n').find((l) => l.endsWith('.yaml'))!.slice(66);
+  await appendFile(join(copy, manifest), '---\napiVersion: v1\nkind: Namespace\nmetadata: {name: injected}\n');
+  const manifestHash = hash(await readFile(join(copy, manifest)));
+  let lines = (await readFile(sumsPath, 'utf8')).split('\n').map((l) => (l.endsWith(`  ${manifest}`) ? `${manifestHash}  ${manifest}` : l));
+  const metadataPath = join(copy, 'bundle.json');
+  const metadata = JSON.parse(await readFile(metadataPath, 'utf8')) as { contentDigest: string };
+  metadata.contentDigest = hash(lines.filter((l) => !l.endsWith('  bundle.json')).join('\n'));
+  await writeFile(metadataPath, `${JSON.stringify(metadata, null, 2)}\n`);
+  const metadataHash = hash(await readFile(metadataPath));
+  lines = lines.map((l) => (l.endsWith('  bundle.json') ? `${metadataHash}  bundle.json` : l));
+  await writeFile(sumsPath, lines.join('\n'));
   assert.is((await runKfbundle(['verify', copy])).code, 0, 'checksums alone are satisfied');
   assert.is((await runKfbundle(['verify', copy, '--key', join(dir.path, 'team.pub')])).code, 10);
   assert.is.not((await runCommand('bash', [join(copy, 'install.sh'), '--verify-only', '--key', join(dir.path, 'team.pub')])).code, 0);

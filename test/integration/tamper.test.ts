@@ -5,16 +5,12 @@ import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildBundle } from '../../src/app/build-bundle.js';
 import { verifyBundle } from '../../src/app/verify-bundle.js';
-import { directoryBundleOutput } from '../../src/io/bundle-directory.js';
 import { DirectoryBundleReader } from '../../src/io/bundle-reader.js';
-import { LocalManifestSource } from '../../src/io/manifest-source.js';
-import { readInstallerTemplate } from '../../src/version.js';
 import { runCommand } from '../helpers/cli.js';
-import { FakeImageStore } from '../helpers/fake-image-store.js';
 import { renderedPath } from '../helpers/fixtures.js';
 import { makeTempDir } from '../helpers/tmp.js';
+import { buildWithFakeStore } from '../helpers/fake-build.js';
 
 const SEED = 20261122;
 const CASES_PER_FILE = 4;
@@ -47,21 +43,7 @@ async function flip(path: string, offset: number): Promise<void> {
 test.before(async (context) => {
   context.dir = await makeTempDir();
   context.bundle = join(context.dir.path, 'bundle');
-  await buildBundle(
-    { manifests: renderedPath('v1.10.2'), outDir: context.bundle, mirrors: [], force: false, concurrency: 4, attempts: 1 },
-    {
-      source: new LocalManifestSource(),
-      store: new FakeImageStore({ saveBytes: 2 * 1024 * 1024 }),
-      output: directoryBundleOutput,
-      installerTemplate: await readInstallerTemplate(),
-      toolVersion: '0.0.0-test',
-      credentials: () => undefined,
-      sleep: async () => {},
-      random: () => 0,
-      now: () => 0,
-      report: () => {},
-    },
-  );
+  await buildWithFakeStore(renderedPath('v1.10.2'), context.bundle, { saveBytes: 2 * 1024 * 1024 });
 });
 
 test.after(async (context) => {

@@ -4,14 +4,12 @@ import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildBundle, type BuildDeps, type BuildOptions } from '../../src/app/build-bundle.js';
+import { buildBundle, type BuildOptions } from '../../src/app/build-bundle.js';
 import { KfbundleError } from '../../src/core/errors.js';
-import { directoryBundleOutput } from '../../src/io/bundle-directory.js';
 import { generateSigningKeys, signBytes, verifyBytes } from '../../src/io/bundle-signature.js';
-import { LocalManifestSource } from '../../src/io/manifest-source.js';
-import { readInstallerTemplate } from '../../src/version.js';
 import { FakeImageStore } from '../helpers/fake-image-store.js';
 import { makeTempDir } from '../helpers/tmp.js';
+import { fakeBuildDeps } from '../helpers/fake-build.js';
 
 const test = suite('build use case');
 
@@ -27,18 +25,7 @@ async function setup(store: FakeImageStore) {
   const input = join(dir.path, 'rendered.yaml');
   await writeFile(input, MANIFESTS);
   const options: BuildOptions = { manifests: input, outDir: join(dir.path, 'bundle'), mirrors: [], force: false, concurrency: 2, attempts: 2 };
-  const deps: BuildDeps = {
-    source: new LocalManifestSource(),
-    store,
-    output: directoryBundleOutput,
-    installerTemplate: await readInstallerTemplate(),
-    toolVersion: '0.0.0-test',
-    credentials: () => undefined,
-    sleep: async () => {},
-    random: () => 0,
-    now: () => 0,
-    report: () => {},
-  };
+  const deps = await fakeBuildDeps({ store });
   return { dir, options, deps };
 }
 
