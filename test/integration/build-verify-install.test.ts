@@ -1,7 +1,7 @@
 // The foundation journey on real engines: stand-ins pushed under upstream names → build through mirrors → verify →
 // a flipped byte is refused by verify and install.sh → restored → install.sh --images-only loads into the target.
 
-import { open, readFile, readdir, writeFile, rm, copyFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -13,6 +13,7 @@ import { runCommand, runKfbundle } from '../helpers/cli.js';
 import { dockerFor, pushStandIns, type StandIn } from '../helpers/synthetic-images.js';
 import { loudHook, useTestEnv, type TestEnv } from '../helpers/test-env.js';
 import { makeTempDir } from '../helpers/tmp.js';
+import { flipByte } from '../helpers/flip-byte.js';
 
 interface Context {
   env: TestEnv;
@@ -91,18 +92,6 @@ async function bundleImageRefs(bundle: string): Promise<string[]> {
   return [...refs];
 }
 
-async function flipByte(path: string, offset: number): Promise<void> {
-  const handle = await open(path, 'r+');
-  try {
-    const byte = Buffer.alloc(1);
-    await handle.read(byte, 0, 1, offset);
-    byte[0] = byte[0]! ^ 0xff;
-    await handle.write(byte, 0, 1, offset);
-  } finally {
-    await handle.close();
-  }
-}
-
 journey.before(loudHook('setup', async (context) => {
   context.env = await useTestEnv();
   context.work = await makeTempDir();
@@ -119,7 +108,14 @@ journey('build pulls every image through the mirrors and writes a complete bundl
   const manifests = join(work.path, 'rendered.yaml');
   await writeFile(manifests, manifestsFor(standIns.map((s) => s.ref)));
   const mirrors = ['gcr.io', 'ghcr.io', 'quay.io', 'docker.io'].flatMap((host) => ['--mirror', `${host}=${env.registry}/${host}`]);
-  const result = await runKfbundle(['build', '--manifests', manifests, '--out', bundle, '--docker-host', env.builderHost, '--json', '--no-progress', ...mirrors]);
+  // Credentials for the mirror registry: used for the pulls, and never written into the bundle.
+  const dockerConfig = join(work.path, 'docker-config');
+  const secret = 'kfbundle-test-s3cret';
+  await mkdir(dockerConfig);
+  await writeFile(join(dockerConfig, 'config.json'), JSON.stringify({ auths: { [env.registry]: { auth: Buffer.from(`builder:${secret}`).toString('base64') } } }));
+  const result = await runKfbundle(['build', '--manifests', manifests, '--out', bundle, '--docker-host', env.builderHost, '--json', '--no-progress', ...mirrors], {
+    env: { DOCKER_CONFIG: dockerConfig },
+  });
   assert.is(result.code, 0, result.stderr);
   const output = JSON.parse(result.stdout) as { bundle: string; metadata: BundleMetadata; timingsMs: Record<string, number> };
   assert.equal(Object.keys(output).sort(), ['bundle', 'metadata', 'timingsMs']);
@@ -135,7 +131,11 @@ journey('build pulls every image through the mirrors and writes a complete bundl
     assert.match(sums, new RegExp(`^[0-9a-f]{64}  ${path.replace('.', '\\.')}$`, 'm'), `SHA256SUMS lists ${path}`);
   }
   // No staging directory is left beside the bundle.
-  assert.equal(await readdir(work.path), ['bundle', 'rendered.yaml'].sort());
+  assert.equal(await readdir(work.path), ['bundle', 'docker-config', 'rendered.yaml'].sort());
+  for (const path of phaseFiles.concat(['bundle.json', 'install.sh', 'images/images.tar'])) {
+    const bytes = await readFile(join(bundle, path));
+    for (const needle of [secret, Buffer.from(`builder:${secret}`).toString('base64')]) assert.is(bytes.indexOf(needle), -1, `${path} holds no credentials`);
+  }
 });
 
 journey('the digest-pinned image keeps its digest and is stored under a tag that survives docker load', async ({ standIns, bundle }) => {

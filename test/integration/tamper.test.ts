@@ -1,7 +1,7 @@
 // Every flipped byte, anywhere in a real bundle, is refused by kfbundle verify and by install.sh before anything is
 // loaded. Offsets come from a seeded generator so a failure can be replayed.
 
-import { open, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -10,6 +10,7 @@ import { DirectoryBundleReader } from '../../src/io/bundle-reader.js';
 import { runCommand } from '../helpers/cli.js';
 import { renderedPath } from '../helpers/fixtures.js';
 import { makeTempDir } from '../helpers/tmp.js';
+import { flipByte } from '../helpers/flip-byte.js';
 import { buildWithFakeStore } from '../helpers/fake-build.js';
 
 const SEED = 20261122;
@@ -26,18 +27,6 @@ function random(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-async function flip(path: string, offset: number): Promise<void> {
-  const handle = await open(path, 'r+');
-  try {
-    const byte = Buffer.alloc(1);
-    await handle.read(byte, 0, 1, offset);
-    byte[0] = byte[0]! ^ 0x01;
-    await handle.write(byte, 0, 1, offset);
-  } finally {
-    await handle.close();
-  }
 }
 
 test.before(async (context) => {
@@ -63,7 +52,7 @@ test(`a byte flipped at ${CASES_PER_FILE} random offsets in every file (seed ${S
     if (size === 0) continue;
     for (let i = 0; i < CASES_PER_FILE; i++) {
       const offset = Math.floor(next() * size);
-      await flip(join(bundle, file), offset);
+      await flipByte(join(bundle, file), offset, 0x01);
       try {
         const verdict = await verifyBundle({ reader }).then(
           (result) => (result.ok ? 'accepted' : 'refused'),
@@ -76,7 +65,7 @@ test(`a byte flipped at ${CASES_PER_FILE} random offsets in every file (seed ${S
         assert.is.not(install.code, 0, `install.sh: ${file} byte ${offset}\n${install.stdout}`);
         cases++;
       } finally {
-        await flip(join(bundle, file), offset);
+        await flipByte(join(bundle, file), offset, 0x01);
       }
     }
   }
