@@ -1,0 +1,160 @@
+// Build and install throughput against the seeds' shell pipeline, measured in one run on the same engines.
+//
+//   node --import tsx bench/build-vs-shell.ts [--images 12] [--base-mb 40] [--unique-mb 40] [--runs 3]
+//
+// It starts the project's services (scripts/test-env.sh), builds a synthetic image set that shares base layers like
+// real Kubeflow images, pushes it to the local registry under a mirror prefix, then alternates, run by run:
+//   build side:  (a) `docker pull` each image one at a time, `docker save -o`, `sha256sum`   (b) `kfbundle build`
+//   target side: (a) `sha256sum -c` + `docker load`                                       (b) `install.sh --images-only`
+// and prints the median of each, the ratios, and kfbundle's peak resident memory.
+
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+import Docker from 'dockerode';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { create as createTar } from 'tar';
+import { PullStatusSink } from '../src/io/pull-progress-parser.js';
+
+const run = promisify(execFile);
+const ROOT = new URL('../', import.meta.url).pathname;
+const { values } = parseArgs({
+  options: { images: { type: 'string', default: '12' }, 'base-mb': { type: 'string', default: '40' }, 'unique-mb': { type: 'string', default: '40' }, runs: { type: 'string', default: '3' } },
+});
+const COUNT = Number(values.images);
+const BASE_MB = Number(values['base-mb']);
+const UNIQUE_MB = Number(values['unique-mb']);
+const RUNS = Number(values.runs);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+async function drain(stream: Readable): Promise<void> {
+  const sink = new PullStatusSink();
+  await pipeline(stream, sink);
+  if (sink.error !== undefined) throw new Error(sink.error);
+}
+
+async function buildContext(dir: string, files: Record<string, Buffer>, dockerfile: string): Promise<Readable> {
+  await writeFile(join(dir, 'Dockerfile'), dockerfile);
+  for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
+  return createTar({ cwd: dir, portable: true }, ['Dockerfile', ...Object.keys(files)]) as unknown as Readable;
+}
+
+/** Random bytes that do not compress, like real layers. */
+function noise(mb: number, seed: number): Buffer {
+  const buffer = Buffer.alloc(mb * 1024 * 1024);
+  let x = seed * 2654435761 >>> 0;
+  for (let i = 0; i < buffer.length; i += 4) {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    buffer.writeUInt32LE(x, i);
+  }
+  return buffer;
+}
+
+/** Runs a command, returns wall seconds and (for kfbundle) the peak RSS read from /proc while it runs. */
+async function timed(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ seconds: number; peakRssMb: number }> {
+  const started = performance.now();
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  let peak = 0;
+  const poll = setInterval(async () => {
+    const status = await readFile(`/proc/${child.pid}/status`, 'utf8').catch(() => '');
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
+    if (hwm) peak = Math.max(peak, Number(hwm[1]) / 1024);
+  }, 50);
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  clearInterval(poll);
+  if (code !== 0) throw new Error(`${command} ${args.join(' ')} failed (${code}): ${stderr.slice(-1500)}`);
+  return { seconds: (performance.now() - started) / 1000, peakRssMb: peak };
+}
+
+async function removeAll(docker: Docker): Promise<void> {
+  for (const image of await docker.listImages()) await docker.getImage(image.Id).remove({ force: true }).catch(() => undefined);
+}
+
+const work = await mkdtemp(join(tmpdir(), 'kfb-bench-'));
+const envDir = join(work, 'env');
+await run('bash', [join(ROOT, 'scripts/test-env.sh'), 'install']);
+await run('bash', [join(ROOT, 'scripts/test-env.sh'), 'start', envDir]);
+try {
+  const env = Object.fromEntries((await readFile(join(envDir, 'env'), 'utf8')).trim().split('\n').map((l) => l.split('=') as [string, string]));
+  const builderHost = env['KFB_BUILDER_HOST']!;
+  const targetHost = env['KFB_TARGET_HOST']!;
+  const registry = env['KFB_REGISTRY']!;
+  const builder = new Docker({ socketPath: builderHost.slice(7) });
+  const target = new Docker({ socketPath: targetHost.slice(7) });
+
+  // Two base images shared by half the set each, then one unique layer per image.
+  console.log(`making ${COUNT} images: 2 bases of ${BASE_MB} MB, ${UNIQUE_MB} MB unique each`);
+  for (const base of [0, 1]) {
+    const dir = await mkdtemp(join(work, 'ctx-'));
+    const context = await buildContext(dir, { busybox: await readFile('/bin/busybox'), base: noise(BASE_MB, base + 1) }, 'FROM scratch\nCOPY busybox /bin/busybox\nCOPY base /base\n');
+    await drain((await builder.buildImage(context, { t: `bench-base-${base}:1` })) as unknown as Readable);
+  }
+  const refs: string[] = [];
+  for (let i = 0; i < COUNT; i++) {
+    const dir = await mkdtemp(join(work, 'ctx-'));
+    const context = await buildContext(dir, { layer: noise(UNIQUE_MB, 100 + i) }, `FROM bench-base-${i % 2}:1\nCOPY layer /layer\n`);
+    const ref = `ghcr.io/kubeflow/bench-image-${i}:v1`;
+    const mirrored = `${registry}/${ref}`;
+    await drain((await builder.buildImage(context, { t: mirrored })) as unknown as Readable);
+    await drain((await builder.getImage(mirrored).push({ authconfig: { serveraddress: registry } } as never)) as unknown as Readable);
+    refs.push(ref);
+  }
+  await removeAll(builder);
+  const manifests = join(work, 'rendered.yaml');
+  await writeFile(manifests, refs.map((ref, i) => `apiVersion: v1\nkind: Pod\nmetadata: {name: p${i}, namespace: default}\nspec: {containers: [{name: c, image: "${ref}"}]}\n`).join('---\n'));
+
+  const dockerCli = (host: string) => ['--host', host];
+  const shell: number[] = [];
+  const tool: number[] = [];
+  const shellTarget: number[] = [];
+  const toolTarget: number[] = [];
+  const rss: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    // (a) the shell pipeline: sequential pulls, save to a file, hash it (a second read).
+    await removeAll(builder);
+    const tar = join(work, 'shell.tar');
+    const started = performance.now();
+    for (const ref of refs) {
+      await run('docker', [...dockerCli(builderHost), 'pull', '-q', `${registry}/${ref}`]);
+      await run('docker', [...dockerCli(builderHost), 'tag', `${registry}/${ref}`, ref]);
+    }
+    await run('docker', [...dockerCli(builderHost), 'save', '-o', tar, ...refs]);
+    await run('sh', ['-c', `cd ${work} && sha256sum shell.tar > SHELLSUMS`]);
+    shell.push((performance.now() - started) / 1000);
+
+    // (b) kfbundle build from the same registry.
+    await removeAll(builder);
+    const out = join(work, `bundle-${r}`);
+    const build = await timed(process.execPath, [join(ROOT, 'bin/kfbundle.js'), 'build', '--manifests', manifests, '--out', out, '--docker-host', builderHost, '--no-progress', '--mirror', `ghcr.io=${registry}/ghcr.io`]);
+    tool.push(build.seconds);
+    rss.push(build.peakRssMb);
+
+    // Target side: (a) sha256sum -c then docker load, (b) install.sh --images-only.
+    await removeAll(target);
+    const a = performance.now();
+    await run('sh', ['-c', `cd ${work} && sha256sum -c --quiet SHELLSUMS && docker --host ${targetHost} load -q -i shell.tar`]);
+    shellTarget.push((performance.now() - a) / 1000);
+    await removeAll(target);
+    toolTarget.push((await timed('bash', [join(out, 'install.sh'), '--images-only'], { DOCKER_HOST: targetHost })).seconds);
+    await rm(out, { recursive: true, force: true });
+    await rm(tar, { force: true });
+    console.log(`run ${r + 1}: shell ${shell.at(-1)!.toFixed(1)} s, kfbundle ${tool.at(-1)!.toFixed(1)} s; target shell ${shellTarget.at(-1)!.toFixed(1)} s, install.sh ${toolTarget.at(-1)!.toFixed(1)} s`);
+  }
+  const bytes = (COUNT * UNIQUE_MB + 2 * BASE_MB) / 1024;
+  console.log(`\n${COUNT} images, ~${bytes.toFixed(2)} GB of layers, median of ${RUNS} runs`);
+  console.log(`build:  shell pipeline ${median(shell).toFixed(1)} s, kfbundle build ${median(tool).toFixed(1)} s, ratio ${(median(tool) / median(shell)).toFixed(2)} (target <= 0.65)`);
+  console.log(`target: sha256sum -c + docker load ${median(shellTarget).toFixed(1)} s, install.sh --images-only ${median(toolTarget).toFixed(1)} s, ratio ${(median(toolTarget) / median(shellTarget)).toFixed(2)} (target <= 0.80)`);
+  console.log(`kfbundle peak RSS: ${Math.max(...rss).toFixed(0)} MB (target <= 150 MB)`);
+} finally {
+  await run('bash', [join(ROOT, 'scripts/test-env.sh'), 'stop', envDir]);
+  await rm(work, { recursive: true, force: true });
+}
