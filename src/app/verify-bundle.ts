@@ -23,13 +23,10 @@ export interface VerifyResult {
   problems: VerifyProblem[];
 }
 
-export type VerifyEvent = { type: 'verify-file'; path: string; index: number; count: number };
-
 export interface VerifyDeps {
   reader: BundleReader;
   /** Checks SHA256SUMS.sig with this Ed25519 public key before anything else. */
   publicKey?: { pem: string; name: string; verify: (data: Buffer, signature: Buffer, pem: string, name: string) => boolean } | undefined;
-  report?: (event: VerifyEvent) => void;
   signal?: AbortSignal;
 }
 
@@ -63,8 +60,7 @@ export async function verifyBundle(deps: VerifyDeps): Promise<VerifyResult> {
   const entries = parseChecksums(text);
   const problems: VerifyProblem[] = [];
   let bytes = 0;
-  for (const [index, entry] of entries.entries()) {
-    deps.report?.({ type: 'verify-file', path: entry.path, index, count: entries.length });
+  for (const entry of entries) {
     const actual = await deps.reader.hashFile(entry.path, deps.signal);
     if (actual === undefined) {
       problems.push({ path: entry.path, problem: 'missing' });

@@ -79,14 +79,6 @@ export const TIER_RULES: readonly TierRule[] = [
   { tier: 'conditional', kind: /^ConfigMap$/, name: /^inferenceservice-config$/, path: /explainers/, why: 'KServe explainers, pulled only for an InferenceService that asks for one' },
 ];
 
-/** What the walk deliberately does not read, and why. */
-export const SKIPPED: readonly { what: string; why: string }[] = [
-  { what: 'CustomResourceDefinition objects', why: 'schemas and descriptions only; an image there is documentation' },
-  { what: 'metadata (labels, annotations)', why: 'versions and names, not images a node pulls' },
-  { what: 'ConfigMap data key `_example`', why: 'Knative and KServe documentation blocks that repeat the real keys' },
-  { what: 'scripts and templates in ConfigMaps that are not JSON or YAML', why: 'images composed in code come from the bundle spec' },
-];
-
 const IMAGE_KEY = /(?:^|[-_.a-z])images?$|^IMAGE$|_IMAGES?$/i;
 const NOT_IMAGE_KEY = /pull-?polic|pull-?secret|imagepullsecrets/i;
 const IMAGE_LIST_CHILD = new Set(['value', 'options', 'default']);

@@ -103,11 +103,6 @@ export function serializeObject(object: KubernetesObject): string {
   return stringify(object, { version: '1.1', lineWidth: 0, aliasDuplicateObjects: false });
 }
 
-/** Serialises objects as one multi-document YAML stream. */
-export function serializeManifests(objects: readonly KubernetesObject[]): string {
-  return objects.map(serializeObject).join('---\n');
-}
-
 /**
  * Writes documents back as a stream. `objects` holds every document's objects in order, as edited; a document whose
  * objects are all the very ones it was parsed into keeps its original text.

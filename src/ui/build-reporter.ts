@@ -105,8 +105,7 @@ class TerminalReporter implements Reporter {
       case 'step':
         if (event.step === 'render' || event.step === 'resolve' || event.step === 'write') {
           this.spinner?.succeed();
-          // discardStdin: ora would otherwise put stdin in raw mode, which hangs when stdin is not the terminal (CI, script).
-          this.spinner = ora({ stream: this.stream, text: `${event.step}: ${event.detail}`, discardStdin: false }).start();
+          this.spinner = ora({ stream: this.stream, text: `${event.step}: ${event.detail}` }).start();
         } else {
           this.spinner?.succeed();
           this.spinner = undefined;
