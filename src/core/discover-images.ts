@@ -34,6 +34,8 @@ export interface ImageFinding {
   path: string;
   /** The text found there, before normalisation. */
   raw: string;
+  /** For a reference composed from a hub, a name and a tag: the hub, as written, that it was composed with. */
+  hub?: string;
   via: FoundVia;
   tier: ImageTier;
 }
@@ -84,7 +86,7 @@ const NOT_IMAGE_KEY = /pull-?polic|pull-?secret|imagepullsecrets/i;
 const IMAGE_LIST_CHILD = new Set(['value', 'options', 'default']);
 const IMAGE_ARG = /^--?[\w.-]*image[\w.-]*=(.+)$/i;
 const IMAGE_ARG_FLAG = /^--?[\w.-]*image[\w.-]*$/i;
-const QUALIFIED_REF = /^(?:[a-z0-9-]+\.)+[a-z]{2,}(?::\d+)?\/[a-z0-9._/-]+(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const QUALIFIED_REF = /^(?:(?:[a-z0-9-]+\.)+[a-z]{2,}|\d{1,3}(?:\.\d{1,3}){3}|localhost)(?::\d+)?\/[a-z0-9._/-]+(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 const VARIABLE = /\$\{(\w+)\}|\$\((\w+)\)|\$(\w+)/g;
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
 
@@ -176,8 +178,17 @@ function resolveImageText(
   const path = at.path;
   const holder = state.embeddedIn ?? at.segments;
   const warn = (message: string): void => void state.warnings.push({ object: state.name, path, value: text, message });
-  const add = (raw: string, how: FoundVia): void =>
-    void state.findings.push({ objectIndex: state.objectIndex, object: state.name, holder, path, raw, via: how, tier: tierFor(state.object, path, context) });
+  const add = (raw: string, how: FoundVia, hub?: string): void =>
+    void state.findings.push({
+      objectIndex: state.objectIndex,
+      object: state.name,
+      holder,
+      path,
+      raw,
+      ...(hub === undefined ? {} : { hub }),
+      via: how,
+      tier: tierFor(state.object, path, context),
+    });
   const value = text.trim();
   if (value === '') return;
   if (value.includes('{{')) {
@@ -206,15 +217,15 @@ function resolveImageText(
     // `hub` and `tag`, falling back to `global.hub` and `global.tag`.
     const hub = nearestSetting(ancestors, 'hub');
     const tag = nearestSetting(ancestors, 'tag');
-    if (hub !== undefined && tag !== undefined) return tryAdd(`${hub}/${value}:${tag}`, 'composed');
+    if (hub !== undefined && tag !== undefined) return tryAdd(`${hub}/${value}:${tag}`, 'composed', hub);
     return warn('bare image name with no registry, tag, or hub and tag around it');
   }
   tryAdd(value, via);
 
-  function tryAdd(ref: string, how: FoundVia): void {
+  function tryAdd(ref: string, how: FoundVia, hub?: string): void {
     try {
       parseImageRef(ref);
-      add(ref, how);
+      add(ref, how, hub);
     } catch (error) {
       warn((error as Error).message);
     }
@@ -245,7 +256,8 @@ function walk(
     if (state.podTemplatePaths.has(path)) return;
     const inImageField = isImageKey(key) || (key !== undefined && IMAGE_LIST_CHILD.has(key) && isImageKey(parentKey)) || (key === undefined && isImageKey(parentKey));
     if (inImageField) return resolveImageText(node, at, ancestors, 'image-field', state);
-    if (QUALIFIED_REF.test(node) && (node.includes(':') || node.includes('@'))) return resolveImageText(node, at, ancestors, 'value', state);
+    // A tag or digest in the last segment tells a reference from a hub or a path: `10.0.0.5:5000/istio` is a hub.
+    if (QUALIFIED_REF.test(node) && /[:@][^/]*$/.test(node)) return resolveImageText(node, at, ancestors, 'value', state);
     return;
   }
   if (Array.isArray(node)) {
