@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs what the tests need, builds the tool, starts the project's own
-# services (two Docker engines and a registry on 127.0.0.1), runs every test, and stops the services by pid.
+# services (two Docker engines, a containerd and a registry on 127.0.0.1), runs every test, and stops the services by pid.
 # The last line it prints is "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -13,6 +13,6 @@ npm run --silent build || fail_setup "TypeScript build"
 
 env_dir=$(mktemp -d "${TMPDIR:-/tmp}/kfb-env-XXXXXX")
 trap 'bash scripts/test-env.sh stop "$env_dir"' EXIT
-bash scripts/test-env.sh start "$env_dir" || fail_setup "starting Docker engines and registry"
+bash scripts/test-env.sh start "$env_dir" || fail_setup "starting Docker engines, containerd and registry"
 
 KFB_TEST_ENV=$env_dir node scripts/run-tests.mjs test/unit test/integration

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The services the tests use, owned by the project: two private Docker engines (builder and target) and one registry,
-# all bound to a temp directory and 127.0.0.1, started and stopped by pid. Nothing here touches the host's own Docker.
+# The services the tests use, owned by the project: two private Docker engines (builder and target), a standalone
+# containerd (a containerd node), and one registry, all bound to a temp directory and 127.0.0.1, started and stopped
+# by pid. Nothing here touches the host's own Docker or containerd.
 #
 #   scripts/test-env.sh install      install Debian's docker.io, docker-registry, busybox-static, shellcheck if missing
 #   scripts/test-env.sh start DIR    start everything under DIR and write DIR/env (shell-sourceable)
@@ -58,6 +59,32 @@ start_dockerd() {
   fi
 }
 
+start_containerd() {
+  local dir=$1/containerd
+  mkdir -p "$dir/root" "$dir/state" || return 1
+  # The CRI plugin is off: no kubelet here, and it would want CNI. Images import into the k8s.io namespace regardless.
+  cat > "$dir/config.toml" <<EOF || return 1
+version = 2
+root = "$dir/root"
+state = "$dir/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$dir/containerd.sock"
+[ttrpc]
+  address = "$dir/containerd.sock.ttrpc"
+[debug]
+  address = ""
+[metrics]
+  address = ""
+EOF
+  containerd --config "$dir/config.toml" >"$dir/containerd.log" 2>&1 &
+  echo $! > "$dir/containerd.pid"
+  if ! wait_for "containerd" 80 ctr --address "$dir/containerd.sock" version; then
+    tail -n 20 "$dir/containerd.log" >&2
+    return 1
+  fi
+}
+
 start_registry() {
   local dir=$1 port
   port=$(free_port) || return 1
@@ -90,13 +117,15 @@ start_all() {
   dir=$(cd "$dir" && pwd) || return 1
   start_dockerd "$dir" builder || return 1
   start_dockerd "$dir" target || return 1
+  start_containerd "$dir" || return 1
   port=$(start_registry "$dir") || return 1
   cat > "$dir/env" <<EOF || return 1
 KFB_BUILDER_HOST=unix://$dir/builder/docker.sock
 KFB_TARGET_HOST=unix://$dir/target/docker.sock
+KFB_CONTAINERD_ADDRESS=$dir/containerd/containerd.sock
 KFB_REGISTRY=127.0.0.1:$port
 EOF
-  log "started builder and target engines and a registry on 127.0.0.1:$port under $dir"
+  log "started builder and target engines, containerd and a registry on 127.0.0.1:$port under $dir"
 }
 
 stop_pid() {
@@ -120,6 +149,7 @@ stop_all() {
   [ -d "$dir" ] || return 0
   dir=$(cd "$dir" && pwd)
   stop_pid "$dir/registry/registry.pid" registry
+  stop_pid "$dir/containerd/containerd.pid" containerd
   local role
   for role in builder target; do
     # dockerd stops its own containerd child when it exits cleanly.

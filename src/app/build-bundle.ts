@@ -7,6 +7,7 @@ import {
   BUNDLE_FORMAT_VERSION,
   phaseManifestPath,
   phaseWaitsPath,
+  registryPhaseManifestPath,
   type BundleFile,
   type BundleImage,
   type BundleMetadata,
@@ -15,13 +16,18 @@ import {
 import { formatWaits, planInstall } from '../core/install-plan.js';
 import { formatChecksums } from '../core/checksums.js';
 import { collectInstallImages } from '../core/install-images.js';
-import { renderInstaller } from '../core/installer-script.js';
+import { installerValuesFor, renderInstaller } from '../core/installer-script.js';
 import { objectTexts, parseManifestDocuments } from '../core/k8s-object.js';
 import type { Mirror } from '../core/mirrors.js';
 import type { BundleSpec } from '../core/bundle-spec.js';
 import { discoverImages, type ImageTier } from '../core/discover-images.js';
 import { resolveImages } from '../core/resolve-images.js';
 import { patchManifests } from '../core/patch-manifests.js';
+import { rewriteAwsPartition, type AwsPartition } from '../core/aws-partition.js';
+import { KfbundleError } from '../core/errors.js';
+import { REGISTRY_PLACEHOLDER, relocateManifests, unrelocatedImages } from '../core/relocate-images.js';
+import type { KubernetesObject } from '../core/k8s-object.js';
+import type { ImageFinding } from '../core/discover-images.js';
 import type { BundleOutput, ImageStore, ManifestSource, RegistryAuth, Sleeper, StagedBundle } from './ports.js';
 import { pullImages, type PullEvent } from './pull-images.js';
 
@@ -34,6 +40,10 @@ export interface BuildOptions {
   spec?: BundleSpec | undefined;
   /** Tiers to bundle; the spec's (or install + runtime) when not given. */
   tiers?: readonly ImageTier[] | undefined;
+  /** Private registry (`HOST[:PORT][/PREFIX]`, validated) that manifests/ is relocated to; install.sh pushes there. */
+  registry?: string | undefined;
+  /** Move every `arn:aws:` ARN to this partition (aws-cn for AWS China). */
+  awsPartition?: AwsPartition | undefined;
   force: boolean;
   concurrency: number;
   attempts: number;
@@ -114,22 +124,26 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
       const imageRewrites = new Map(images.filter((i) => i.bundleRef !== i.ref).map((i) => [i.ref, i.bundleRef] as const));
       const findings = resolution.images.flatMap((image) => image.locations);
       const patched = patchManifests(objects, { imageRewrites, findings });
-      const plan = planInstall(patched.objects);
-      const texts = objectTexts(documents, patched.objects);
+      const aws = options.awsPartition === undefined ? undefined : rewriteAwsPartition(patched.objects, options.awsPartition);
+      const finalObjects = aws?.objects ?? patched.objects;
+      const relocation = relocateForRegistry(finalObjects, findings, images, options.registry);
+      const plan = planInstall(finalObjects);
+      const texts = objectTexts(documents, finalObjects);
+      const registryTexts = objectTexts(documents, relocation.objects);
+      const mainTexts = options.registry === undefined ? texts : registryTexts.map((text) => text.replaceAll(REGISTRY_PLACEHOLDER, options.registry!));
       const phases: BundlePhase[] = [];
       for (const phase of plan.phases) {
         const file = phaseManifestPath(phase.name);
-        files.push(await staged.writeText(file, phase.objects.map((index) => texts[index]).join('---\n')));
+        files.push(await staged.writeText(file, phase.objects.map((index) => mainTexts[index]).join('---\n')));
         files.push(await staged.writeText(phaseWaitsPath(phase.name), formatWaits(phase.waits)));
+        files.push(await staged.writeText(registryPhaseManifestPath(phase.name), phase.objects.map((index) => registryTexts[index]).join('---\n')));
         phases.push({ name: phase.name, file, objects: phase.objects.length, waits: phase.waits, why: phase.why });
       }
-      const installer = renderInstaller(deps.installerTemplate, {
-        toolVersion: deps.toolVersion,
-        formatVersion: BUNDLE_FORMAT_VERSION,
-        imagesTar: BUNDLE_FILES.imagesTar,
-        manifestsDir: BUNDLE_FILES.manifestsDir,
-        checksums: BUNDLE_FILES.checksums,
-      });
+      if (images.length > 0) {
+        const refs = [...new Set(images.map((image) => image.bundleRef))].sort();
+        files.push(await staged.writeText(BUNDLE_FILES.imageRefs, `${refs.join('\n')}\n`));
+      }
+      const installer = renderInstaller(deps.installerTemplate, installerValuesFor(deps.toolVersion, options.registry));
       files.push(await staged.writeText(BUNDLE_FILES.installer, installer, { executable: true }));
 
       const bundleMetadata: BundleMetadata = {
@@ -151,7 +165,16 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
           warnings: resolution.warnings,
         },
         images,
-        manifests: { changes: patched.changes.length },
+        manifests: {
+          changes: patched.changes.length,
+          ...(aws === undefined || options.awsPartition === undefined ? {} : { awsPartition: { partition: options.awsPartition, objects: aws.changed.length } }),
+        },
+        relocation: {
+          placeholder: REGISTRY_PLACEHOLDER,
+          registry: options.registry,
+          objects: relocation.changed.length,
+          leftovers: relocation.leftovers.map((image) => ({ ref: image.ref, locations: image.locations.map((l) => ({ object: l.object, path: l.path })) })),
+        },
         plan: { phases, warnings: plan.warnings },
         files: [...files].sort((a, b) => a.path.localeCompare(b.path)),
       };
@@ -169,6 +192,22 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
     await staged.discard();
     throw error;
   }
+}
+
+/**
+ * The objects with every image under REGISTRY_PLACEHOLDER. When the user named a registry, a reference left outside
+ * it would send a node to the internet, so the build stops and names it; otherwise bundle.json records it.
+ */
+function relocateForRegistry(objects: readonly KubernetesObject[], findings: readonly ImageFinding[], images: readonly BundleImage[], registry: string | undefined) {
+  const relocated = relocateManifests(objects, findings, images.map((image) => image.bundleRef), REGISTRY_PLACEHOLDER);
+  const leftovers = unrelocatedImages(relocated.objects, REGISTRY_PLACEHOLDER);
+  if (registry !== undefined && leftovers.length > 0) {
+    const list = leftovers.map((image) => `${image.ref} (${image.locations.map((l) => `${l.object} ${l.path}`).join(', ')})`).join('\n  ');
+    throw new KfbundleError('RELOCATION_INCOMPLETE', `${leftovers.length} image reference(s) could not be moved to ${registry}:\n  ${list}`, {
+      hint: 'rewrite these references in your manifests (or exclude the objects) and build again; please report the case',
+    });
+  }
+  return { ...relocated, leftovers };
 }
 
 async function saveImages(

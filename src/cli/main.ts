@@ -62,6 +62,8 @@ Exit codes are listed in docs/exit-codes.md.`,
     .option('--spec <file>', 'bundle spec: extra, excluded and overridden images, default tiers (bundle-spec/README.md)')
     .option('--tiers <list>', 'image tiers to bundle: install,runtime,catalog,conditional,example or all (default: the spec\'s, else install,runtime)')
     .option('--mirror <SRC=DST>', 'pull images of registry SRC from DST (repeatable), e.g. gcr.io=127.0.0.1:5000/gcr.io', collect, [])
+    .option('--registry <HOST[:PORT][/PREFIX]>', 'write manifests/ with every image under this private registry; install.sh pushes the images there (install.sh --registry can also choose it later)')
+    .option('--aws-partition <partition>', 'rewrite every arn:aws: ARN in the manifests to this partition, e.g. aws-cn for AWS China')
     .option('--force', 'replace the output directory if it exists', false)
     .option('--concurrency <n>', 'images pulled at the same time', parsePositiveInt('--concurrency'), 2)
     .option('--attempts <n>', 'tries per image before a pull counts as failed', parsePositiveInt('--attempts'), 4)
@@ -77,7 +79,8 @@ Examples:
   kfbundle build --release v1.10.2 --tiers install,runtime,catalog
   kfbundle build --manifests ./rendered.yaml --out ./kubeflow-bundle
   kfbundle build --manifests ./manifests/example --out ./kubeflow-bundle --force
-  kfbundle build --manifests ./rendered.yaml --mirror gcr.io=gcr.m.daocloud.io --mirror docker.io=docker.m.daocloud.io`,
+  kfbundle build --manifests ./rendered.yaml --mirror gcr.io=gcr.m.daocloud.io --mirror docker.io=docker.m.daocloud.io
+  kfbundle build --manifests ./rendered.yaml --registry harbor.example.cn/kubeflow --aws-partition aws-cn`,
     )
     .action(async (options: BuildCommandOptions) => setExit(await runBuild(options, context)));
 

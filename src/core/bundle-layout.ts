@@ -1,5 +1,6 @@
 // Every file name inside a bundle, and the shape of bundle.json. Readers and writers both take names from here.
 
+import type { AwsPartition } from './aws-partition.js';
 import type { DiscoveryWarning, ImageTier } from './discover-images.js';
 import type { PlanWait } from './install-plan.js';
 
@@ -13,7 +14,11 @@ export const BUNDLE_FILES = {
   installer: 'install.sh',
   imagesDir: 'images',
   imagesTar: 'images/images.tar',
+  /** Every reference images.tar holds, one per line, normalised: what install.sh checks after loading and pushes. */
+  imageRefs: 'images/refs.txt',
   manifestsDir: 'manifests',
+  /** The phases again, every image reference under the registry placeholder, for `install.sh --registry`. */
+  registryManifestsDir: 'registry-manifests',
 } as const;
 
 /** `manifests/<phase>.yaml`: the objects of one install phase, applied in lexical order of phase names. */
@@ -24,6 +29,11 @@ export function phaseManifestPath(phase: string): string {
 /** `manifests/<phase>.waits`: one wait per line, `<type>\t<namespace>\t<name>`, read by install.sh. */
 export function phaseWaitsPath(phase: string): string {
   return `${BUNDLE_FILES.manifestsDir}/${phase}.waits`;
+}
+
+/** `registry-manifests/<phase>.yaml`: the phase with every image under REGISTRY_PLACEHOLDER; its waits are the phase's. */
+export function registryPhaseManifestPath(phase: string): string {
+  return `${BUNDLE_FILES.registryManifestsDir}/${phase}.yaml`;
 }
 
 export interface BundlePhase {
@@ -88,7 +98,23 @@ export interface BundleMetadata {
     warnings: DiscoveryWarning[];
   };
   images: BundleImage[];
-  manifests: { changes: number };
+  manifests: {
+    /** Edits made to the release's objects: pull policies and digest-pin references. */
+    changes: number;
+    /** The AWS partition ARNs were moved to (`--aws-partition`), and how many objects that changed. */
+    awsPartition?: { partition: AwsPartition; objects: number };
+  };
+  /** How the manifests move to a private registry (docs/bundle-format.md). */
+  relocation: {
+    /** Host name standing for the registry in registry-manifests/. */
+    placeholder: string;
+    /** The registry `build --registry` relocated manifests/ to; install.sh then pushes there by default. */
+    registry: string | undefined;
+    /** Objects whose references moved. */
+    objects: number;
+    /** References the resolver still finds outside the registry after relocation (none, unless a reference is unusual). */
+    leftovers: { ref: string; locations: { object: string; path: string }[] }[];
+  };
   /** Install phases in order; install.sh applies them and waits as listed. */
   plan: { phases: BundlePhase[]; warnings: string[] };
   /** Every file the bundle ships except bundle.json and SHA256SUMS themselves. */

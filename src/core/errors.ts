@@ -17,7 +17,8 @@ export type ErrorCode =
   | 'BUNDLE_FORMAT'
   | 'CHECKSUM_MISMATCH'
   | 'SIGNATURE_INVALID'
-  | 'KEY_EXISTS';
+  | 'KEY_EXISTS'
+  | 'RELOCATION_INCOMPLETE';
 
 export interface KfbundleErrorOptions {
   /** The next command or flag to try. */
@@ -60,4 +61,5 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   CHECKSUM_MISMATCH: 9,
   SIGNATURE_INVALID: 10,
   KEY_EXISTS: 7,
+  RELOCATION_INCOMPLETE: 3,
 };

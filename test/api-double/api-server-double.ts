@@ -92,6 +92,11 @@ export class ApiServerDouble {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  /** Every object stored, for assertions over the whole cluster. */
+  all(): Obj[] {
+    return [...this.store.values()];
+  }
+
   /** Objects of a kind, for assertions. */
   list(kind: string): Obj[] {
     return [...this.store.values()].filter((o) => o['kind'] === kind);

@@ -15,6 +15,8 @@ export interface TestEnv {
   builderHost: string;
   /** `unix://…` socket of the engine that plays the isolated target. */
   targetHost: string;
+  /** Socket of the standalone containerd that plays a containerd node (for `ctr --address`, CONTAINERD_ADDRESS). */
+  containerdAddress: string;
   /** `127.0.0.1:PORT` of the local registry. */
   registry: string;
   /** Stops the services if this call started them. */
@@ -49,6 +51,7 @@ export async function useTestEnv(): Promise<TestEnv> {
   return {
     builderHost: need('KFB_BUILDER_HOST'),
     targetHost: need('KFB_TARGET_HOST'),
+    containerdAddress: need('KFB_CONTAINERD_ADDRESS'),
     registry: need('KFB_REGISTRY'),
     async release() {
       if (shared === undefined) await run('bash', [SCRIPT, 'stop', dir]);

@@ -164,6 +164,10 @@ journey('manifests pull IfNotPresent wherever kubelet would pull Always', async 
 });
 
 journey('verify passes, then names a flipped byte, and install.sh refuses before loading', async ({ env, bundle }) => {
+  // The target engine may be shared with other tests: start from one that has none of these images.
+  const target = dockerFor(env.targetHost);
+  const built = JSON.parse(await readFile(join(bundle, 'bundle.json'), 'utf8')) as BundleMetadata;
+  for (const image of built.images) await target.getImage(image.bundleRef).remove({ force: true }).catch(() => undefined);
   const ok = await runKfbundle(['verify', bundle]);
   assert.is(ok.code, 0, ok.stderr);
 
@@ -176,9 +180,7 @@ journey('verify passes, then names a flipped byte, and install.sh refuses before
   const refused = await runCommand('bash', [join(bundle, 'install.sh'), '--images-only'], { env: { DOCKER_HOST: env.targetHost } });
   assert.is.not(refused.code, 0);
   assert.match(refused.stderr, 'images/images.tar');
-  const metadata = JSON.parse(await readFile(join(bundle, 'bundle.json'), 'utf8')) as BundleMetadata;
-  const target = dockerFor(env.targetHost);
-  for (const image of metadata.images) {
+  for (const image of built.images) {
     const loaded = await target.getImage(image.bundleRef).inspect().then(() => true, () => false);
     assert.not.ok(loaded, `${image.bundleRef} was not loaded into the target`);
   }

@@ -13,6 +13,7 @@ import { dockerFor, pushStandIns } from '../helpers/synthetic-images.js';
 import { loudHook, useTestEnv, type TestEnv } from '../helpers/test-env.js';
 import { makeTempDir } from '../helpers/tmp.js';
 import { writeKubeconfig } from '../helpers/kubeconfig.js';
+import { deploymentYaml } from '../helpers/manifests.js';
 
 interface Context {
   env: TestEnv;
@@ -37,17 +38,8 @@ spec:
 `;
 }
 
-function deployment(namespace: string, name: string, image: string, extraSpec = ''): string {
-  return `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: ${name}, namespace: ${namespace}}
-spec:
-  selector: {matchLabels: {app: ${name}}}
-  template:
-    metadata: {labels: {app: ${name}}}
-    spec:
-      containers: [{name: main, image: "${image}"}]
-${extraSpec}`;
+function deployment(namespace: string, name: string, image: string, extraPodSpec = ''): string {
+  return deploymentYaml(namespace, name, `      - {name: main, image: "${image}"}\n`, extraPodSpec);
 }
 
 function service(namespace: string, name: string): string {

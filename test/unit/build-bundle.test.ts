@@ -35,7 +35,16 @@ test('writes every file and lists each in SHA256SUMS', async () => {
     const result = await buildBundle(options, deps);
     assert.equal(await readdir(dir.path), ['bundle', 'rendered.yaml']);
     const sums = await readFile(join(options.outDir, 'SHA256SUMS'), 'utf8');
-    assert.equal(sums.trim().split('\n').map((line) => line.slice(66)), ['bundle.json', 'images/images.tar', 'install.sh', 'manifests/00-resources.waits', 'manifests/00-resources.yaml']);
+    assert.equal(sums.trim().split('\n').map((line) => line.slice(66)), [
+      'bundle.json',
+      'images/images.tar',
+      'images/refs.txt',
+      'install.sh',
+      'manifests/00-resources.waits',
+      'manifests/00-resources.yaml',
+      'registry-manifests/00-resources.yaml',
+    ]);
+    assert.is(await readFile(join(options.outDir, 'images/refs.txt'), 'utf8'), 'docker.io/library/busybox:latest\ngcr.io/x/a:1\n');
     assert.is(result.metadata.files.find((f) => f.path === 'images/images.tar')!.size, 100_000);
     assert.equal(result.metadata.images.map((i) => i.ref), ['docker.io/library/busybox:latest', 'gcr.io/x/a:1']);
   } finally {

@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BUNDLE_FILES } from '../../src/core/bundle-layout.js';
 import { formatChecksums } from '../../src/core/checksums.js';
-import { renderInstaller } from '../../src/core/installer-script.js';
+import { installerValuesFor, renderInstaller } from '../../src/core/installer-script.js';
 import { readInstallerTemplate } from '../../src/version.js';
 import { runCommand } from '../helpers/cli.js';
 import { makeTempDir } from '../helpers/tmp.js';
@@ -15,20 +15,14 @@ import { createHash } from 'node:crypto';
 const test = suite('installer');
 
 async function render(): Promise<string> {
-  return renderInstaller(await readInstallerTemplate(), {
-    toolVersion: '0.0.0-test',
-    formatVersion: 1,
-    imagesTar: BUNDLE_FILES.imagesTar,
-    manifestsDir: BUNDLE_FILES.manifestsDir,
-    checksums: BUNDLE_FILES.checksums,
-  });
+  return renderInstaller(await readInstallerTemplate(), installerValuesFor('0.0.0-test', undefined));
 }
 
 test('every placeholder is filled', async () => {
   const script = await render();
   assert.not.match(script, /@@[A-Z_]+@@/);
   assert.match(script, "IMAGES_TAR='images/images.tar'");
-  assert.throws(() => renderInstaller('@@NOPE@@', { toolVersion: '', formatVersion: 1, imagesTar: '', manifestsDir: '', checksums: '' }), /NOPE/);
+  assert.throws(() => renderInstaller('@@NOPE@@', installerValuesFor('', undefined)), /NOPE/);
 });
 
 test('passes bash -n and shellcheck', async () => {
@@ -87,7 +81,9 @@ test('--dry-run prints every phase and its waits, in order, and touches nothing'
     await writeFile(join(dir.path, 'manifests/01-cert-manager.waits'), 'available\tcert-manager\tcert-manager-webhook\nendpoints\tcert-manager\tcert-manager-webhook\n');
     const result = await runCommand('bash', [path, '--dry-run'], { env: { PATH: '/usr/bin:/bin' } });
     assert.is(result.code, 0, result.stderr);
-    const lines = result.stdout.trim().split('\n').slice(1);
+    const [targets, header, ...lines] = result.stdout.trim().split('\n');
+    assert.is(targets, "kfbundle install: images: loaded into the node's runtime (--runtime auto); manifests from manifests/");
+    assert.match(header!, 'plan (bundle not verified by --dry-run');
     assert.equal(lines, [
       '  phase 00-crds: 1 objects from manifests/00-crds.yaml',
       '    then wait: CRD a.example.com Established',

@@ -4,6 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { buildBundle } from '../../app/build-bundle.js';
 import { credentialsFor } from '../../core/docker-auth.js';
 import { parseMirror } from '../../core/mirrors.js';
+import { parseRegistryTarget } from '../../core/relocate-images.js';
+import { parseAwsPartition } from '../../core/aws-partition.js';
 import { directoryBundleOutput } from '../../io/bundle-directory.js';
 import { readDockerConfig } from '../../io/docker-config.js';
 import { resolveManifestInput } from '../manifest-input.js';
@@ -24,6 +26,8 @@ export interface BuildCommandOptions {
   tiers: string | undefined;
   out: string;
   mirror: string[];
+  registry: string | undefined;
+  awsPartition: string | undefined;
   force: boolean;
   concurrency: number;
   attempts: number;
@@ -36,6 +40,8 @@ export interface BuildCommandOptions {
 export async function runBuild(options: BuildCommandOptions, context: CliContext): Promise<number> {
   const mirrors = options.mirror.map(parseMirror);
   const tiers = tiersOption(options.tiers);
+  const registry = options.registry === undefined ? undefined : parseRegistryTarget(options.registry);
+  const awsPartition = options.awsPartition === undefined ? undefined : parseAwsPartition(options.awsPartition);
   const { source, input, spec } = await resolveManifestInput(options, context.signal, true);
   // Read and check the key before minutes of pulls, not after.
   const signingKey = options.sign === undefined ? undefined : await readKey(options.sign);
@@ -55,6 +61,8 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
         mirrors,
         spec,
         tiers,
+        registry,
+        awsPartition,
         force: options.force,
         concurrency: options.concurrency,
         attempts: options.attempts,
@@ -83,6 +91,7 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
         `bundle written to ${options.out}: ${result.metadata.images.length} images` +
           `${tar === undefined ? '' : ` (${formatBytes(tar.size)})`}, ${result.metadata.input.objects} objects, ` +
           `${result.metadata.manifests.changes} manifest edits\n` +
+          (registry === undefined ? '' : `manifests/ name every image under ${registry}; install.sh pushes them there\n`) +
           `next: kfbundle verify ${options.out}   then on the target: ${options.out}/install.sh\n`,
       );
     }
