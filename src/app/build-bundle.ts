@@ -28,7 +28,7 @@ import { KfbundleError } from '../core/errors.js';
 import { REGISTRY_PLACEHOLDER, relocateManifests, unrelocatedImages } from '../core/relocate-images.js';
 import type { KubernetesObject } from '../core/k8s-object.js';
 import type { ImageFinding } from '../core/discover-images.js';
-import type { BundleOutput, ImageStore, ManifestSource, RegistryAuth, Sleeper, StagedBundle } from './ports.js';
+import type { BundleOutput, ImageStore, ManifestSource, RegistryAuth, Sleeper, StagedBundle, WrittenStream } from './ports.js';
 import { pullImages, type PullEvent } from './pull-images.js';
 
 export interface BuildOptions {
@@ -44,6 +44,8 @@ export interface BuildOptions {
   registry?: string | undefined;
   /** Move every `arn:aws:` ARN to this partition (aws-cn for AWS China). */
   awsPartition?: AwsPartition | undefined;
+  /** Write the image archive as parts of at most this many bytes (`--split-size`). */
+  splitSize?: number | undefined;
   force: boolean;
   concurrency: number;
   attempts: number;
@@ -116,9 +118,8 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
     );
 
     const files: BundleFile[] = [];
-    if (images.length > 0) {
-      files.push(await timed('save', `${images.length} images`, () => saveImages(staged, images, options, deps)));
-    }
+    const archive = images.length === 0 ? undefined : await timed('save', `${images.length} images`, () => saveImages(staged, images, options, deps));
+    if (archive !== undefined) files.push(...archive.files);
 
     const metadata = await timed('write', options.outDir, async () => {
       const imageRewrites = new Map(images.filter((i) => i.bundleRef !== i.ref).map((i) => [i.ref, i.bundleRef] as const));
@@ -165,6 +166,10 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
           warnings: resolution.warnings,
         },
         images,
+        imagesArchive:
+          archive === undefined
+            ? undefined
+            : { parts: archive.files.map((file) => file.path), size: archive.size, sha256: archive.sha256, partSize: options.splitSize },
         manifests: {
           changes: patched.changes.length,
           ...(aws === undefined || options.awsPartition === undefined ? {} : { awsPartition: { partition: options.awsPartition, objects: aws.changed.length } }),
@@ -215,13 +220,14 @@ async function saveImages(
   images: readonly BundleImage[],
   options: BuildOptions,
   deps: BuildDeps,
-): Promise<BundleFile> {
+): Promise<WrittenStream> {
   // Uncompressed sizes overcount shared layers, so this is an upper bound for the progress bar, not a promise.
   const estimatedTotal = images.reduce((sum, image) => sum + image.size, 0);
   const refs = [...new Set(images.map((image) => image.bundleRef))];
   const stream = await deps.store.save(refs, options.signal);
   return staged.writeStream(BUNDLE_FILES.imagesTar, stream, {
     signal: options.signal,
+    partSize: options.splitSize,
     onBytes: (bytes) => deps.report({ type: 'save-progress', bytes, estimatedTotal }),
   });
 }

@@ -34,8 +34,13 @@ export interface ImageStore {
   /** Pulls by reference; fails on any error the engine reports in-band. @throws KfbundleError PULL_FAILED */
   pull(ref: string, options?: PullOptions): Promise<void>;
   inspect(ref: string): Promise<EngineImage | undefined>;
+  /** The manifest digest the registry serves for `ref` now, asked without pulling. @throws when it cannot be asked */
+  remoteDigest(ref: string, auth?: RegistryAuth): Promise<string>;
   tag(source: string, target: string): Promise<void>;
-  /** One `docker save` stream holding every reference given, each under its own tag. */
+  /**
+   * One `docker save` stream holding every reference given, each under its own tag, with entry times and owners
+   * normalised so that the same images always give the same bytes.
+   */
   save(refs: readonly string[], signal?: AbortSignal): Promise<Readable>;
 }
 
@@ -56,14 +61,24 @@ export interface Sleeper {
 }
 
 /** A bundle being written: invisible under its final name until committed. */
+export interface WrittenStream {
+  files: BundleFile[];
+  size: number;
+  sha256: string;
+}
+
 export interface StagedBundle {
   writeText(path: string, content: string, options?: { executable?: boolean }): Promise<BundleFile>;
   writeBytes(path: string, content: Buffer): Promise<BundleFile>;
+  /**
+   * Writes the stream to `path`, or with `partSize` to `path.0000`, `path.0001`, … of at most that many bytes each.
+   * Returns every file written, and the size and SHA-256 of the whole stream.
+   */
   writeStream(
     path: string,
     source: Readable,
-    options?: { signal?: AbortSignal | undefined; onBytes?: ((bytes: number) => void) | undefined },
-  ): Promise<BundleFile>;
+    options?: { signal?: AbortSignal | undefined; onBytes?: ((bytes: number) => void) | undefined; partSize?: number | undefined },
+  ): Promise<WrittenStream>;
   /** Moves the finished bundle to its final name. */
   commit(): Promise<void>;
   /** Removes everything written so far. Safe to call more than once. */

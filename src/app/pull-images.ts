@@ -6,7 +6,7 @@ import type { BundleImage } from '../core/bundle-layout.js';
 import { KfbundleError } from '../core/errors.js';
 import type { ImageTier } from '../core/discover-images.js';
 import { bundleRefFor, imageName, parseImageRef, pullRefFor, type ImageRef } from '../core/image-ref.js';
-import { mirrorRef, type Mirror } from '../core/mirrors.js';
+import { mirrorCandidates, type Mirror } from '../core/mirrors.js';
 import { isRetryablePullError, retry } from '../core/retry.js';
 import type { ImageStore, PullProgress, RegistryAuth, Sleeper } from './ports.js';
 
@@ -14,7 +14,7 @@ export type PullEvent =
   | { type: 'pull-start'; ref: string; from: string }
   | { type: 'pull-progress'; ref: string; current: number; total: number }
   | { type: 'pull-retry'; ref: string; attempt: number; delayMs: number; message: string }
-  | { type: 'pull-done'; ref: string; size: number }
+  | { type: 'pull-done'; ref: string; size: number; alreadyPresent: boolean }
   | { type: 'pull-failed'; ref: string; message: string };
 
 /** An image to bundle: its normalised reference, where to pull it from if not from there, and where it is used. */
@@ -62,19 +62,77 @@ function repoDigestFor(pulledRef: string, repoDigests: readonly string[]): strin
   return undefined;
 }
 
+interface SourceFailure {
+  from: string;
+  message: string;
+  mismatch: boolean;
+}
+
+/**
+ * Tries each mirror for the image in order, then its origin. An image from a mirror is kept only when its digest is
+ * the pinned one, or the origin's when the origin answers; otherwise the next source is tried. bundle.json records
+ * which source served it (`pulledFrom`).
+ */
 async function pullOne(image: ImageToPull, options: PullImagesOptions, deps: PullImagesDeps): Promise<BundleImage> {
   const origin = image.pullFrom ?? image.parsed;
-  const source = mirrorRef(origin, options.mirrors);
-  const pulledFrom = pullRefFor(source);
+  const candidates = mirrorCandidates(origin, options.mirrors);
   const bundleRef = bundleRefFor(image.parsed);
-  deps.report({ type: 'pull-start', ref: image.ref, from: pulledFrom });
+  // The origin's digest is worth a question only when a mirror may serve the image instead.
+  const expected = origin.digest ?? (candidates.length > 1 ? await remoteDigest(pullRefFor(origin), deps) : undefined);
+  const failures: SourceFailure[] = [];
 
+  for (const candidate of candidates) {
+    const pulledFrom = pullRefFor(candidate);
+    deps.report({ type: 'pull-start', ref: image.ref, from: pulledFrom });
+    let alreadyPresent: boolean;
+    try {
+      alreadyPresent = await presentWithDigest(pulledFrom, expected ?? (await remoteDigest(pulledFrom, deps)), deps.store);
+      if (!alreadyPresent) await pullWithRetries(image.ref, pulledFrom, candidate.registry, options, deps);
+    } catch (error) {
+      if (options.signal?.aborted) throw error;
+      failures.push({ from: pulledFrom, message: (error as Error).message, mismatch: false });
+      continue;
+    }
+    const pulled = await deps.store.inspect(pulledFrom);
+    if (pulled === undefined) {
+      failures.push({ from: pulledFrom, message: 'the pull reported success but the engine has no such image', mismatch: false });
+      continue;
+    }
+    const digest = repoDigestFor(pulledFrom, pulled.repoDigests);
+    if (expected !== undefined && digest !== expected) {
+      const wanted = origin.digest === undefined ? `the origin's ${expected}` : `the pinned ${expected}`;
+      failures.push({ from: pulledFrom, message: `served ${digest ?? 'no repository digest'}, not ${wanted}`, mismatch: true });
+      continue;
+    }
+    if (pulledFrom !== bundleRef) await deps.store.tag(pulledFrom, bundleRef);
+    deps.report({ type: 'pull-done', ref: image.ref, size: pulled.size, alreadyPresent });
+    return {
+      ref: image.ref,
+      tier: image.tier,
+      bundleRef,
+      pulledFrom,
+      digest,
+      ...(image.parsed.digest === undefined ? {} : { pinnedDigest: image.parsed.digest }),
+      imageId: pulled.id,
+      size: pulled.size,
+      locations: image.locations.map((location) => ({ object: location.object, path: location.path })),
+    };
+  }
+
+  const mismatch = failures.some((failure) => failure.mismatch);
+  const detail = failures.map((failure) => `${failure.from}: ${failure.message}`).join('; ');
+  throw new KfbundleError(mismatch ? 'DIGEST_MISMATCH' : 'PULL_FAILED', candidates.length === 1 ? failures[0]!.message : `every source failed: ${detail}`, {
+    hint: mismatch ? 'a mirror serves different content under this name; remove it or fix the mirror' : undefined,
+  });
+}
+
+async function pullWithRetries(ref: string, pulledFrom: string, registry: string, options: PullImagesOptions, deps: PullImagesDeps): Promise<void> {
   await retry(
     () =>
       deps.store.pull(pulledFrom, {
-        auth: deps.credentials(source.registry),
+        auth: deps.credentials(registry),
         signal: options.signal,
-        onProgress: (progress) => deps.report({ type: 'pull-progress', ref: image.ref, ...sumLayers(progress) }),
+        onProgress: (progress) => deps.report({ type: 'pull-progress', ref, ...sumLayers(progress) }),
       }),
     {
       attempts: options.attempts,
@@ -84,37 +142,24 @@ async function pullOne(image: ImageToPull, options: PullImagesOptions, deps: Pul
       random: deps.random,
       isRetryable: isRetryablePullError,
       signal: options.signal,
-      onRetry: ({ attempt, delayMs, error }) =>
-        deps.report({ type: 'pull-retry', ref: image.ref, attempt, delayMs, message: (error as Error).message }),
+      onRetry: ({ attempt, delayMs, error }) => deps.report({ type: 'pull-retry', ref, attempt, delayMs, message: (error as Error).message }),
     },
   );
+}
 
-  const pulled = await deps.store.inspect(pulledFrom);
-  if (pulled === undefined) {
-    throw new KfbundleError('PULL_FAILED', `pull of ${pulledFrom} reported success but the engine has no such image`);
-  }
-  const digest = repoDigestFor(pulledFrom, pulled.repoDigests);
-  if (origin.digest !== undefined && digest !== origin.digest) {
-    throw new KfbundleError(
-      'DIGEST_MISMATCH',
-      `${image.ref} is pinned to ${origin.digest} but ${pulledFrom} gave ${digest ?? 'no repository digest'}`,
-      { hint: 'the mirror serves different content under this name; remove it or fix the mirror' },
-    );
-  }
-  if (pulledFrom !== bundleRef) await deps.store.tag(pulledFrom, bundleRef);
-  deps.report({ type: 'pull-done', ref: image.ref, size: pulled.size });
+/** The digest the registry serves for a reference now, or undefined when it cannot be asked (then nothing is assumed). */
+async function remoteDigest(ref: string, deps: PullImagesDeps): Promise<string | undefined> {
+  return deps.store.remoteDigest(ref, deps.credentials(parseImageRef(ref).registry)).catch(() => undefined);
+}
 
-  return {
-    ref: image.ref,
-    tier: image.tier,
-    bundleRef,
-    pulledFrom,
-    digest,
-    ...(image.parsed.digest === undefined ? {} : { pinnedDigest: image.parsed.digest }),
-    imageId: pulled.id,
-    size: pulled.size,
-    locations: image.locations.map((location) => ({ object: location.object, path: location.path })),
-  };
+/**
+ * Whether the engine already holds `pulledFrom` with the digest wanted, so a build run again after an interruption
+ * does not pull gigabytes a second time. Without a digest to compare, it pulls.
+ */
+async function presentWithDigest(pulledFrom: string, wanted: string | undefined, store: ImageStore): Promise<boolean> {
+  if (wanted === undefined) return false;
+  const local = await store.inspect(pulledFrom);
+  return local !== undefined && repoDigestFor(pulledFrom, local.repoDigests) === wanted;
 }
 
 /**

@@ -64,6 +64,7 @@ Exit codes are listed in docs/exit-codes.md.`,
     .option('--mirror <SRC=DST>', 'pull images of registry SRC from DST (repeatable), e.g. gcr.io=127.0.0.1:5000/gcr.io', collect, [])
     .option('--registry <HOST[:PORT][/PREFIX]>', 'write manifests/ with every image under this private registry; install.sh pushes the images there (install.sh --registry can also choose it later)')
     .option('--aws-partition <partition>', 'rewrite every arn:aws: ARN in the manifests to this partition, e.g. aws-cn for AWS China')
+    .option('--split-size <size>', 'write the image archive as parts of at most this size, e.g. 4G for FAT32 disks (4,000,000,000 bytes), 4.7G for DVDs, 512Mi')
     .option('--force', 'replace the output directory if it exists', false)
     .option('--concurrency <n>', 'images pulled at the same time', parsePositiveInt('--concurrency'), 2)
     .option('--attempts <n>', 'tries per image before a pull counts as failed', parsePositiveInt('--attempts'), 4)
@@ -80,7 +81,8 @@ Examples:
   kfbundle build --manifests ./rendered.yaml --out ./kubeflow-bundle
   kfbundle build --manifests ./manifests/example --out ./kubeflow-bundle --force
   kfbundle build --manifests ./rendered.yaml --mirror gcr.io=gcr.m.daocloud.io --mirror docker.io=docker.m.daocloud.io
-  kfbundle build --manifests ./rendered.yaml --registry harbor.example.cn/kubeflow --aws-partition aws-cn`,
+  kfbundle build --manifests ./rendered.yaml --registry harbor.example.cn/kubeflow --aws-partition aws-cn
+  kfbundle build --release v1.10.2 --split-size 4G --out /media/usb/kubeflow-bundle`,
     )
     .action(async (options: BuildCommandOptions) => setExit(await runBuild(options, context)));
 

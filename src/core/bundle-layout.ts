@@ -98,6 +98,11 @@ export interface BundleMetadata {
     warnings: DiscoveryWarning[];
   };
   images: BundleImage[];
+  /**
+   * The image archive: one `images/images.tar`, or with `--split-size` the parts `images/images.tar.0000`, … whose
+   * concatenation in name order is the archive. Absent when there are no images.
+   */
+  imagesArchive: { parts: string[]; size: number; sha256: string; partSize: number | undefined } | undefined;
   manifests: {
     /** Edits made to the release's objects: pull policies and digest-pin references. */
     changes: number;

@@ -22,15 +22,22 @@ function normaliseSource(source: string): string {
 }
 
 /**
- * Parses `SRC=DST`. SRC is a registry host, optionally with a path prefix; DST is where the same paths are served.
+ * Parses `SRC=DST[,DST…]`: SRC is a registry host, optionally with a path prefix; each DST serves the same paths and
+ * is tried in the order given, before the origin.
  * @throws KfbundleError MIRROR_INVALID naming the argument.
  */
-export function parseMirror(spec: string): Mirror {
+export function parseMirror(spec: string): Mirror[] {
+  const eq = spec.indexOf('=');
+  const targets = eq === -1 ? [''] : spec.slice(eq + 1).split(',');
+  return targets.map((target) => parseSingleMirror(spec, eq === -1 ? spec : `${spec.slice(0, eq)}=${target}`));
+}
+
+function parseSingleMirror(argument: string, spec: string): Mirror {
   const eq = spec.indexOf('=');
   const source = eq === -1 ? '' : normaliseSource(spec.slice(0, eq).trim());
   const target = eq === -1 ? '' : spec.slice(eq + 1).trim().replace(/\/+$/, '');
   if (source === '' || target === '' || /\s/.test(source + target) || target.includes('=')) {
-    throw new KfbundleError('MIRROR_INVALID', `invalid --mirror "${spec}": expected SRC=DST`, {
+    throw new KfbundleError('MIRROR_INVALID', `invalid --mirror "${argument}": expected SRC=DST or SRC=DST1,DST2`, {
       hint: 'for example --mirror gcr.io=127.0.0.1:5000/gcr.io or --mirror docker.io=docker.m.daocloud.io',
     });
   }
@@ -38,27 +45,31 @@ export function parseMirror(spec: string): Mirror {
   try {
     parseImageRef(`${target}/probe:tag`);
   } catch {
-    throw new KfbundleError('MIRROR_INVALID', `invalid --mirror "${spec}": "${target}" is not a registry address`);
+    throw new KfbundleError('MIRROR_INVALID', `invalid --mirror "${argument}": "${target}" is not a registry address`);
   }
   return { source, target };
 }
 
-/** The mirror whose source is the longest prefix of the image's name, on path boundaries. */
-export function findMirror(ref: ImageRef, mirrors: readonly Mirror[]): Mirror | undefined {
+/** The mirrors for the image: those whose source is the longest prefix of its name (on path boundaries), in order. */
+export function findMirrors(ref: ImageRef, mirrors: readonly Mirror[]): Mirror[] {
   const name = imageName(ref);
-  let best: Mirror | undefined;
-  for (const mirror of mirrors) {
-    const matches = name === mirror.source || name.startsWith(`${mirror.source}/`);
-    if (matches && (best === undefined || mirror.source.length > best.source.length)) best = mirror;
-  }
-  return best;
+  const matching = mirrors.filter((mirror) => name === mirror.source || name.startsWith(`${mirror.source}/`));
+  const longest = Math.max(0, ...matching.map((mirror) => mirror.source.length));
+  return matching.filter((mirror) => mirror.source.length === longest);
 }
 
-/** Rewrites a reference onto its mirror, keeping tag and digest; an image without a mirror is returned unchanged. */
-export function mirrorRef(ref: ImageRef, mirrors: readonly Mirror[]): ImageRef {
-  const mirror = findMirror(ref, mirrors);
-  if (mirror === undefined) return ref;
+function onMirror(ref: ImageRef, mirror: Mirror): ImageRef {
   const rest = imageName(ref).slice(mirror.source.length);
   const mapped = parseImageRef(`${mirror.target}${rest}:tag`);
   return { ...mapped, tag: ref.tag, digest: ref.digest };
+}
+
+/** Where to pull the image from, in order: each of its mirrors (keeping tag and digest), then the origin itself. */
+export function mirrorCandidates(ref: ImageRef, mirrors: readonly Mirror[]): ImageRef[] {
+  return [...findMirrors(ref, mirrors).map((mirror) => onMirror(ref, mirror)), ref];
+}
+
+/** The first place to pull the image from: its first mirror, or the origin when it has none. */
+export function mirrorRef(ref: ImageRef, mirrors: readonly Mirror[]): ImageRef {
+  return mirrorCandidates(ref, mirrors)[0]!;
 }

@@ -32,8 +32,9 @@ export async function retry<T>(task: (attempt: number) => Promise<T>, options: R
   }
 }
 
-// Registry answers that will not change on a second try: the image is absent or we may not read it.
-const PERMANENT_PULL_FAILURE = /not found|manifest unknown|name unknown|denied|unauthorized|invalid reference|repository does not exist/i;
+// Answers that will not change on a second try: the image is absent, we may not read it, or the registry's name does
+// not resolve (a blocked registry; the next mirror or the origin is tried instead).
+const PERMANENT_PULL_FAILURE = /not found|manifest unknown|name unknown|denied|unauthorized|invalid reference|repository does not exist|no such host/i;
 
 export function isRetryablePullError(error: unknown): boolean {
   const message = error instanceof Error ? error.message : String(error);

@@ -3,13 +3,14 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { chmod, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { KfbundleError } from '../core/errors.js';
 import type { BundleOutput, StagedBundle } from '../app/ports.js';
 import { HashingStream } from './hashing-stream.js';
+import { partPath, SplitFileWriter } from './split-file-writer.js';
 
 export interface DirectoryStagedBundle extends StagedBundle {
   /** Where files are written until commit. */
@@ -23,6 +24,38 @@ async function pathExists(path: string): Promise<boolean> {
   );
 }
 
+function stagingPrefix(target: string): string {
+  return `.${basename(target)}.partial-`;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * A build killed outright (SIGKILL, power loss) leaves its staging directory behind. The next build of the same
+ * output removes it; one whose builder still runs means two builds are writing the same bundle, which is refused.
+ */
+async function removeAbandonedStaging(target: string): Promise<void> {
+  const prefix = stagingPrefix(target);
+  const siblings = await readdir(dirname(target)).catch(() => [] as string[]);
+  for (const name of siblings) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(/^(\d+)-/.exec(name.slice(prefix.length))?.[1]);
+    if (Number.isSafeInteger(pid) && pid !== process.pid && isRunning(pid)) {
+      throw new KfbundleError('OUTPUT_EXISTS', `another kfbundle build (pid ${pid}) is writing "${basename(target)}"`, {
+        hint: 'wait for it to finish, or stop it and build again',
+      });
+    }
+    await rm(join(dirname(target), name), { recursive: true, force: true });
+  }
+}
+
 /**
  * Starts a bundle at `outDir`.
  * @throws KfbundleError OUTPUT_EXISTS when `outDir` exists and `force` is false.
@@ -34,8 +67,10 @@ export async function stageBundle(outDir: string, options: { force?: boolean } =
       hint: 'choose another --out, or pass --force to replace it',
     });
   }
+  await removeAbandonedStaging(target);
   const suffix = randomBytes(4).toString('hex');
-  const dir = join(dirname(target), `.${basename(target)}.partial-${suffix}`);
+  // The builder's pid in the name tells a later build whether this directory is still being written.
+  const dir = join(dirname(target), `${stagingPrefix(target)}${process.pid}-${suffix}`);
   await mkdir(dir, { recursive: true });
 
   const full = (path: string) => join(dir, path);
@@ -56,8 +91,19 @@ export async function stageBundle(outDir: string, options: { force?: boolean } =
     async writeStream(path, source, streamOptions = {}) {
       await mkdir(dirname(full(path)), { recursive: true });
       const hasher = new HashingStream(streamOptions.onBytes);
-      await pipeline(source, hasher, createWriteStream(full(path)), { signal: streamOptions.signal });
-      return { path, size: hasher.bytes, sha256: hasher.digestHex() };
+      const { partSize } = streamOptions;
+      if (partSize === undefined) {
+        await pipeline(source, hasher, createWriteStream(full(path)), { signal: streamOptions.signal });
+        const file = { path, size: hasher.bytes, sha256: hasher.digestHex() };
+        return { files: [file], size: file.size, sha256: file.sha256 };
+      }
+      const parts = new SplitFileWriter((index) => full(partPath(path, index)), partSize);
+      await pipeline(source, hasher, parts, { signal: streamOptions.signal });
+      return {
+        files: parts.parts.map((part) => ({ path: partPath(path, part.index), size: part.size, sha256: part.sha256 })),
+        size: hasher.bytes,
+        sha256: hasher.digestHex(),
+      };
     },
     async commit() {
       if (await pathExists(target)) {

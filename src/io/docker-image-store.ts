@@ -3,6 +3,7 @@
 import Docker from 'dockerode';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { TarNormalizer } from './tar-normalizer.js';
 import { KfbundleError } from '../core/errors.js';
 import { imageName, parseImageRef } from '../core/image-ref.js';
 import type { EngineImage, ImageStore, PullOptions } from '../app/ports.js';
@@ -88,6 +89,14 @@ export class DockerImageStore implements ImageStore {
     }
   }
 
+  async remoteDigest(ref: string, auth?: PullOptions['auth']): Promise<string> {
+    // GET /distribution/{name}/json: the engine asks the registry for the manifest's descriptor; no layer moves.
+    const info = (await this.docker.getImage(ref).distribution({ authconfig: auth } as never)) as unknown as { Descriptor?: { digest?: string } };
+    const digest = info.Descriptor?.digest;
+    if (digest === undefined) throw new Error(`the engine returned no digest for ${ref}`);
+    return digest;
+  }
+
   async tag(source: string, target: string): Promise<void> {
     const parsed = parseImageRef(target);
     if (parsed.tag === undefined || parsed.digest !== undefined) throw new Error(`cannot tag as "${target}": a tag is required`);
@@ -98,7 +107,11 @@ export class DockerImageStore implements ImageStore {
     try {
       // NOTE: @types/dockerode omits getImages (GET /images/get?names=…), which dockerode itself provides.
       const docker = this.docker as unknown as MultiImageExport;
-      return await docker.getImages({ names: [...refs], abortSignal: signal });
+      const archive = await docker.getImages({ names: [...refs], abortSignal: signal });
+      // Entry times differ between engines and versions; normalised, the same images give the same bytes.
+      const normalizer = new TarNormalizer();
+      archive.on('error', (error: Error) => normalizer.destroy(error));
+      return archive.pipe(normalizer);
     } catch (error) {
       throw new KfbundleError('SAVE_FAILED', `docker save of ${refs.length} images failed: ${(error as Error).message}`, { cause: error });
     }

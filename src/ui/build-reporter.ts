@@ -48,7 +48,7 @@ class LineReporter implements Reporter {
         this.line(`retry ${event.ref} (attempt ${event.attempt + 1}) in ${event.delayMs} ms: ${event.message}`);
         break;
       case 'pull-done':
-        this.line(`pulled ${event.ref} (${formatBytes(event.size)})`);
+        this.line(`${event.alreadyPresent ? 'already in the engine' : 'pulled'} ${event.ref} (${formatBytes(event.size)})`);
         break;
       case 'pull-failed':
         this.line(`FAILED ${event.ref}: ${event.message}`);
@@ -133,7 +133,7 @@ class TerminalReporter implements Reporter {
       case 'pull-done': {
         const bar = this.pullBars.get(event.ref);
         bar?.setTotal(1);
-        bar?.update(1, { size: `done ${formatBytes(event.size)}` });
+        bar?.update(1, { size: `${event.alreadyPresent ? 'present' : 'done'} ${formatBytes(event.size)}` });
         this.imagesDone++;
         const known = this.pulledBytes.get(event.ref);
         if (known !== undefined) this.pulledBytes.set(event.ref, { current: known.total, total: known.total });

@@ -15,6 +15,9 @@ export interface FakeImageStoreOptions {
   pullFailures?: Map<string, string>;
 }
 
+/** The repository digest the fake registry serves for every tag. */
+export const FAKE_TAG_DIGEST = `sha256:${'d'.repeat(64)}`;
+
 export class FakeImageStore implements ImageStore {
   readonly pulled: string[] = [];
   private readonly images = new Map<string, EngineImage>();
@@ -31,13 +34,19 @@ export class FakeImageStore implements ImageStore {
     const failure = this.options.pullFailures?.get(key);
     if (failure !== undefined) throw new Error(failure);
     const parsed = parseImageRef(ref);
-    const digest = parsed.digest ?? `sha256:${'d'.repeat(64)}`;
+    const digest = parsed.digest ?? FAKE_TAG_DIGEST;
     this.images.set(key, { id: `sha256:${'1'.repeat(64)}`, repoTags: [key], repoDigests: [`${imageName(parsed)}@${digest}`], size: 1000 });
     this.pulled.push(ref);
   }
 
   async inspect(ref: string): Promise<EngineImage | undefined> {
     return this.images.get(formatImageRef(parseImageRef(ref)));
+  }
+
+  async remoteDigest(ref: string): Promise<string> {
+    const parsed = parseImageRef(ref);
+    if (this.options.pullFailures?.has(formatImageRef(parsed))) throw new Error(`registry has no ${ref}`);
+    return parsed.digest ?? FAKE_TAG_DIGEST;
   }
 
   async tag(source: string, target: string): Promise<void> {

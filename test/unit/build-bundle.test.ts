@@ -2,6 +2,7 @@
 
 import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { buildBundle, type BuildOptions } from '../../src/app/build-bundle.js';
@@ -129,6 +130,63 @@ test('an existing output directory is refused unless forced, and replaced whole 
     await buildBundle({ ...options, force: true }, deps);
     assert.not.ok((await readdir(options.outDir)).includes('old-file'));
     assert.equal((await readdir(dir.path)).sort(), ['bundle', 'rendered.yaml']);
+  } finally {
+    await dir.remove();
+  }
+});
+
+test('a build run again with the same inputs pulls nothing already present and writes the same SHA256SUMS', async () => {
+  const store = new FakeImageStore({ saveBytes: 300_000 });
+  const { dir, options, deps } = await setup(store);
+  try {
+    const first = await buildBundle(options, deps);
+    const sums = await readFile(join(options.outDir, 'SHA256SUMS'), 'utf8');
+    assert.is(store.pulled.length, 2);
+    const events: string[] = [];
+    await buildBundle({ ...options, outDir: join(dir.path, 'again') }, { ...deps, report: (event) => event.type === 'pull-done' && events.push(`${event.ref} ${event.alreadyPresent}`) });
+    assert.is(store.pulled.length, 2, 'no second pull');
+    assert.equal(events.sort(), ['docker.io/library/busybox:latest true', 'gcr.io/x/a:1 true']);
+    assert.is(await readFile(join(dir.path, 'again', 'SHA256SUMS'), 'utf8'), sums);
+    assert.ok(first.metadata.files.length > 0);
+  } finally {
+    await dir.remove();
+  }
+});
+
+test('a staging directory left by a killed build is removed by the next build; one of a live build is refused', async () => {
+  const { dir, options, deps } = await setup(new FakeImageStore());
+  try {
+    const abandoned = join(dir.path, '.bundle.partial-999999999-deadbeef');
+    await mkdir(join(abandoned, 'images'), { recursive: true });
+    await writeFile(join(abandoned, 'images', 'images.tar'), 'half');
+    await buildBundle(options, deps);
+    assert.equal((await readdir(dir.path)).sort(), ['bundle', 'rendered.yaml']);
+
+    const live = join(dir.path, `.again.partial-${process.ppid}-cafe`);
+    await mkdir(live);
+    const error = await buildBundle({ ...options, outDir: join(dir.path, 'again') }, deps).catch((e: unknown) => e);
+    assert.is((error as KfbundleError).code, 'OUTPUT_EXISTS');
+    assert.match((error as Error).message, `another kfbundle build (pid ${process.ppid})`);
+  } finally {
+    await dir.remove();
+  }
+});
+
+test('--split-size writes numbered parts, each listed in SHA256SUMS, that concatenate to the archive', async () => {
+  const { dir, options, deps } = await setup(new FakeImageStore({ saveBytes: 250_000 }));
+  try {
+    const result = await buildBundle({ ...options, splitSize: 100_000 }, deps);
+    const archive = result.metadata.imagesArchive!;
+    assert.equal(archive.parts, ['images/images.tar.0000', 'images/images.tar.0001', 'images/images.tar.0002']);
+    const parts = await Promise.all(archive.parts.map((part) => readFile(join(options.outDir, part))));
+    assert.equal(parts.map((part) => part.length), [100_000, 100_000, 50_000]);
+    const whole = Buffer.concat(parts);
+    assert.is(createHash('sha256').update(whole).digest('hex'), archive.sha256);
+    const sums = await readFile(join(options.outDir, 'SHA256SUMS'), 'utf8');
+    for (const [index, part] of archive.parts.entries()) {
+      assert.match(sums, `${createHash('sha256').update(parts[index]!).digest('hex')}  ${part}`);
+    }
+    assert.not.ok((await readdir(join(options.outDir, 'images'))).includes('images.tar'));
   } finally {
     await dir.remove();
   }

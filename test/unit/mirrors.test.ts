@@ -1,10 +1,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { formatImageRef, parseImageRef } from '../../src/core/image-ref.js';
-import { mirrorRef, parseMirror } from '../../src/core/mirrors.js';
+import { mirrorCandidates, mirrorRef, parseMirror } from '../../src/core/mirrors.js';
 
 const test = suite('registry mirrors');
-const mirrored = (raw: string, specs: string[]) => formatImageRef(mirrorRef(parseImageRef(raw), specs.map(parseMirror)));
+const mirrored = (raw: string, specs: string[]) => formatImageRef(mirrorRef(parseImageRef(raw), specs.flatMap(parseMirror)));
 
 test('maps a registry onto a mirror path, keeping tag and digest', () => {
   const mirrors = ['gcr.io=127.0.0.1:5000/gcr.io'];
@@ -30,8 +30,16 @@ test('the longest matching prefix wins', () => {
   assert.is(mirrored('ghcr.io/dexidp/dex:v2.41.1', mirrors), 'm.local/ghcr/dexidp/dex:v2.41.1');
 });
 
+test('a chain SRC=A,B tries A, then B, then the origin; repeated --mirror for one source chains the same way', () => {
+  const chain = (raw: string, specs: string[]) => mirrorCandidates(parseImageRef(raw), specs.flatMap(parseMirror)).map(formatImageRef);
+  const expected = ['gcr.m.daocloud.io/ml-pipeline/mysql:8.0.26', 'my.mirror/gcr/ml-pipeline/mysql:8.0.26', 'gcr.io/ml-pipeline/mysql:8.0.26'];
+  assert.equal(chain('gcr.io/ml-pipeline/mysql:8.0.26', ['gcr.io=gcr.m.daocloud.io,my.mirror/gcr']), expected);
+  assert.equal(chain('gcr.io/ml-pipeline/mysql:8.0.26', ['gcr.io=gcr.m.daocloud.io', 'quay.io=q.local', 'gcr.io=my.mirror/gcr']), expected);
+  assert.equal(chain('quay.io/x/y:1', ['gcr.io=gcr.m.daocloud.io']), ['quay.io/x/y:1'], 'no mirror: the origin alone');
+});
+
 test('malformed mirrors are refused with the argument named', () => {
-  for (const bad of ['gcr.io', '=x', 'gcr.io=', 'gcr.io=a=b', 'gcr.io=Not A Host']) {
+  for (const bad of ['gcr.io', '=x', 'gcr.io=', 'gcr.io=a=b', 'gcr.io=Not A Host', 'gcr.io=a,,b', 'gcr.io=a,']) {
     assert.throws(() => parseMirror(bad), (error: Error) => error.message.includes(`"${bad}"`));
   }
 });

@@ -6,6 +6,7 @@ import { credentialsFor } from '../../core/docker-auth.js';
 import { parseMirror } from '../../core/mirrors.js';
 import { parseRegistryTarget } from '../../core/relocate-images.js';
 import { parseAwsPartition } from '../../core/aws-partition.js';
+import { parseByteSize } from '../../core/byte-size.js';
 import { directoryBundleOutput } from '../../io/bundle-directory.js';
 import { readDockerConfig } from '../../io/docker-config.js';
 import { resolveManifestInput } from '../manifest-input.js';
@@ -28,6 +29,7 @@ export interface BuildCommandOptions {
   mirror: string[];
   registry: string | undefined;
   awsPartition: string | undefined;
+  splitSize: string | undefined;
   force: boolean;
   concurrency: number;
   attempts: number;
@@ -38,10 +40,11 @@ export interface BuildCommandOptions {
 }
 
 export async function runBuild(options: BuildCommandOptions, context: CliContext): Promise<number> {
-  const mirrors = options.mirror.map(parseMirror);
+  const mirrors = options.mirror.flatMap(parseMirror);
   const tiers = tiersOption(options.tiers);
   const registry = options.registry === undefined ? undefined : parseRegistryTarget(options.registry);
   const awsPartition = options.awsPartition === undefined ? undefined : parseAwsPartition(options.awsPartition);
+  const splitSize = options.splitSize === undefined ? undefined : parseByteSize(options.splitSize);
   const { source, input, spec } = await resolveManifestInput(options, context.signal, true);
   // Read and check the key before minutes of pulls, not after.
   const signingKey = options.sign === undefined ? undefined : await readKey(options.sign);
@@ -63,6 +66,7 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
         tiers,
         registry,
         awsPartition,
+        splitSize,
         force: options.force,
         concurrency: options.concurrency,
         attempts: options.attempts,
@@ -83,13 +87,14 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
       },
     );
     reporter.close();
-    const tar = result.metadata.files.find((file) => file.path.endsWith('.tar'));
+    const archive = result.metadata.imagesArchive;
     if (options.json) {
       writeJson(context, { bundle: options.out, metadata: result.metadata, timingsMs: result.timings });
     } else {
       context.stdout.write(
         `bundle written to ${options.out}: ${result.metadata.images.length} images` +
-          `${tar === undefined ? '' : ` (${formatBytes(tar.size)})`}, ${result.metadata.input.objects} objects, ` +
+          `${archive === undefined ? '' : ` (${formatBytes(archive.size)}${archive.parts.length > 1 ? ` in ${archive.parts.length} parts` : ''})`}, ` +
+          `${result.metadata.input.objects} objects, ` +
           `${result.metadata.manifests.changes} manifest edits\n` +
           (registry === undefined ? '' : `manifests/ name every image under ${registry}; install.sh pushes them there\n`) +
           `next: kfbundle verify ${options.out}   then on the target: ${options.out}/install.sh\n`,
