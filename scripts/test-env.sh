@@ -86,25 +86,25 @@ EOF
 }
 
 start_registry() {
-  local dir=$1 port
+  local dir=$1/$2 port
   port=$(free_port) || return 1
-  mkdir -p "$dir/registry/storage" || return 1
-  cat > "$dir/registry/config.yml" <<EOF || return 1
+  mkdir -p "$dir/storage" || return 1
+  cat > "$dir/config.yml" <<EOF || return 1
 version: 0.1
 log:
   level: warn
 storage:
   filesystem:
-    rootdirectory: $dir/registry/storage
+    rootdirectory: $dir/storage
   delete:
     enabled: true
 http:
   addr: 127.0.0.1:$port
 EOF
-  docker-registry serve "$dir/registry/config.yml" >"$dir/registry/registry.log" 2>&1 &
-  echo $! > "$dir/registry/registry.pid"
-  if ! wait_for "registry" 80 node -e "fetch('http://127.0.0.1:$port/v2/').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"; then
-    tail -n 20 "$dir/registry/registry.log" >&2
+  docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 &
+  echo $! > "$dir/registry.pid"
+  if ! wait_for "registry ($2)" 80 node -e "fetch('http://127.0.0.1:$port/v2/').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"; then
+    tail -n 20 "$dir/registry.log" >&2
     return 1
   fi
   echo "$port"
@@ -112,20 +112,23 @@ EOF
 
 start_all() {
   # Called as a condition, where set -e does not apply: every step checks its own result.
-  local dir=$1 port
+  local dir=$1 port second
   mkdir -p "$dir" || return 1
   dir=$(cd "$dir" && pwd) || return 1
   start_dockerd "$dir" builder || return 1
   start_dockerd "$dir" target || return 1
   start_containerd "$dir" || return 1
-  port=$(start_registry "$dir") || return 1
+  port=$(start_registry "$dir" registry) || return 1
+  # A second registry, for mirror chains: one mirror that lacks an image or serves another under the same name.
+  second=$(start_registry "$dir" second-registry) || return 1
   cat > "$dir/env" <<EOF || return 1
 KFB_BUILDER_HOST=unix://$dir/builder/docker.sock
 KFB_TARGET_HOST=unix://$dir/target/docker.sock
 KFB_CONTAINERD_ADDRESS=$dir/containerd/containerd.sock
 KFB_REGISTRY=127.0.0.1:$port
+KFB_SECOND_REGISTRY=127.0.0.1:$second
 EOF
-  log "started builder and target engines, containerd and a registry on 127.0.0.1:$port under $dir"
+  log "started builder and target engines, containerd and registries on 127.0.0.1:$port and :$second under $dir"
 }
 
 stop_pid() {
@@ -149,6 +152,7 @@ stop_all() {
   [ -d "$dir" ] || return 0
   dir=$(cd "$dir" && pwd)
   stop_pid "$dir/registry/registry.pid" registry
+  stop_pid "$dir/second-registry/registry.pid" "second registry"
   stop_pid "$dir/containerd/containerd.pid" containerd
   local role
   for role in builder target; do

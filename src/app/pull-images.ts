@@ -15,7 +15,9 @@ export type PullEvent =
   | { type: 'pull-progress'; ref: string; current: number; total: number }
   | { type: 'pull-retry'; ref: string; attempt: number; delayMs: number; message: string }
   | { type: 'pull-done'; ref: string; size: number; alreadyPresent: boolean }
-  | { type: 'pull-failed'; ref: string; message: string };
+  | { type: 'pull-failed'; ref: string; message: string }
+  /** One source (a mirror) failed or served the wrong image; the next one is tried. */
+  | { type: 'pull-source-failed'; ref: string; from: string; message: string };
 
 /** An image to bundle: its normalised reference, where to pull it from if not from there, and where it is used. */
 export interface ImageToPull {
@@ -86,11 +88,12 @@ async function pullOne(image: ImageToPull, options: PullImagesOptions, deps: Pul
     deps.report({ type: 'pull-start', ref: image.ref, from: pulledFrom });
     let alreadyPresent: boolean;
     try {
-      alreadyPresent = await presentWithDigest(pulledFrom, expected ?? (await remoteDigest(pulledFrom, deps)), deps.store);
+      alreadyPresent = await presentWithDigest(pulledFrom, expected, deps);
       if (!alreadyPresent) await pullWithRetries(image.ref, pulledFrom, candidate.registry, options, deps);
     } catch (error) {
       if (options.signal?.aborted) throw error;
       failures.push({ from: pulledFrom, message: (error as Error).message, mismatch: false });
+      deps.report({ type: 'pull-source-failed', ref: image.ref, from: pulledFrom, message: (error as Error).message });
       continue;
     }
     const pulled = await deps.store.inspect(pulledFrom);
@@ -101,7 +104,9 @@ async function pullOne(image: ImageToPull, options: PullImagesOptions, deps: Pul
     const digest = repoDigestFor(pulledFrom, pulled.repoDigests);
     if (expected !== undefined && digest !== expected) {
       const wanted = origin.digest === undefined ? `the origin's ${expected}` : `the pinned ${expected}`;
-      failures.push({ from: pulledFrom, message: `served ${digest ?? 'no repository digest'}, not ${wanted}`, mismatch: true });
+      const message = `served ${digest ?? 'no repository digest'}, not ${wanted}`;
+      failures.push({ from: pulledFrom, message, mismatch: true });
+      deps.report({ type: 'pull-source-failed', ref: image.ref, from: pulledFrom, message });
       continue;
     }
     if (pulledFrom !== bundleRef) await deps.store.tag(pulledFrom, bundleRef);
@@ -153,13 +158,15 @@ async function remoteDigest(ref: string, deps: PullImagesDeps): Promise<string |
 }
 
 /**
- * Whether the engine already holds `pulledFrom` with the digest wanted, so a build run again after an interruption
- * does not pull gigabytes a second time. Without a digest to compare, it pulls.
+ * Whether the engine already holds `pulledFrom` with the digest wanted (pinned, the origin's, or else the one the
+ * source serves now), so a build run again after an interruption does not pull gigabytes a second time. The source
+ * is asked only about images the engine has; without a digest to compare, it pulls.
  */
-async function presentWithDigest(pulledFrom: string, wanted: string | undefined, store: ImageStore): Promise<boolean> {
-  if (wanted === undefined) return false;
-  const local = await store.inspect(pulledFrom);
-  return local !== undefined && repoDigestFor(pulledFrom, local.repoDigests) === wanted;
+async function presentWithDigest(pulledFrom: string, expected: string | undefined, deps: PullImagesDeps): Promise<boolean> {
+  const local = await deps.store.inspect(pulledFrom);
+  const localDigest = local === undefined ? undefined : repoDigestFor(pulledFrom, local.repoDigests);
+  if (localDigest === undefined) return false;
+  return localDigest === (expected ?? (await remoteDigest(pulledFrom, deps)));
 }
 
 /**

@@ -44,6 +44,9 @@ class LineReporter implements Reporter {
       case 'pull-start':
         this.line(`pull ${event.ref}${event.from === event.ref ? '' : ` from ${event.from}`}`);
         break;
+      case 'pull-source-failed':
+        this.line(`source failed for ${event.ref}: ${event.from}: ${event.message}`);
+        break;
       case 'pull-retry':
         this.line(`retry ${event.ref} (attempt ${event.attempt + 1}) in ${event.delayMs} ms: ${event.message}`);
         break;
@@ -117,9 +120,13 @@ class TerminalReporter implements Reporter {
           }
         }
         break;
-      case 'pull-start':
-        this.pullBars.set(event.ref, this.multiBar().create(1, 0, { name: event.ref, size: 'waiting' }));
+      case 'pull-start': {
+        // A second source for the same image reuses its bar.
+        const existing = this.pullBars.get(event.ref);
+        if (existing === undefined) this.pullBars.set(event.ref, this.multiBar().create(1, 0, { name: event.ref, size: 'waiting' }));
+        else existing.update(0, { size: 'next source' });
         break;
+      }
       case 'pull-progress': {
         const bar = this.pullBars.get(event.ref);
         if (bar !== undefined && event.total > 0) {
@@ -142,6 +149,9 @@ class TerminalReporter implements Reporter {
       }
       case 'pull-retry':
         this.pullBars.get(event.ref)?.update({ size: `retry ${event.attempt + 1} in ${Math.round(event.delayMs / 1000)}s` });
+        break;
+      case 'pull-source-failed':
+        this.pullBars.get(event.ref)?.update({ size: 'next source' });
         break;
       case 'pull-failed':
         this.pullBars.get(event.ref)?.update({ size: 'FAILED' });

@@ -19,6 +19,8 @@ export interface TestEnv {
   containerdAddress: string;
   /** `127.0.0.1:PORT` of the local registry. */
   registry: string;
+  /** `127.0.0.1:PORT` of a second registry, for mirror chains. */
+  secondRegistry: string;
   /** Stops the services if this call started them. */
   release(): Promise<void>;
 }
@@ -53,6 +55,7 @@ export async function useTestEnv(): Promise<TestEnv> {
     targetHost: need('KFB_TARGET_HOST'),
     containerdAddress: need('KFB_CONTAINERD_ADDRESS'),
     registry: need('KFB_REGISTRY'),
+    secondRegistry: need('KFB_SECOND_REGISTRY'),
     async release() {
       if (shared === undefined) await run('bash', [SCRIPT, 'stop', dir]);
     },
