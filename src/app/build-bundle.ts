@@ -25,6 +25,7 @@ import { resolveImages } from '../core/resolve-images.js';
 import { patchManifests } from '../core/patch-manifests.js';
 import { rewriteAwsPartition, type AwsPartition } from '../core/aws-partition.js';
 import { KfbundleError } from '../core/errors.js';
+import { archiveSizeBounds } from '../core/disk-space.js';
 import { REGISTRY_PLACEHOLDER, relocateManifests, unrelocatedImages } from '../core/relocate-images.js';
 import type { KubernetesObject } from '../core/k8s-object.js';
 import type { ImageFinding } from '../core/discover-images.js';
@@ -57,7 +58,8 @@ export type BuildStep = 'render' | 'resolve' | 'pull' | 'save' | 'write';
 export type BuildEvent =
   | { type: 'step'; step: BuildStep; detail: string; total?: number }
   | PullEvent
-  | { type: 'save-progress'; bytes: number; estimatedTotal: number };
+  | { type: 'save-progress'; bytes: number; estimatedTotal: number }
+  | { type: 'warning'; message: string };
 
 export interface BuildDeps {
   source: ManifestSource;
@@ -117,6 +119,7 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
       toPull.length,
     );
 
+    if (images.length > 0) await checkFreeSpace(images, options, deps);
     const files: BundleFile[] = [];
     const archive = images.length === 0 ? undefined : await timed('save', `${images.length} images`, () => saveImages(staged, images, options, deps));
     if (archive !== undefined) files.push(...archive.files);
@@ -197,6 +200,30 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
     await staged.discard();
     throw error;
   }
+}
+
+/**
+ * Refuses before the save when the archive cannot fit (a 10 GB save that fails at 9 GB wastes the most time); warns
+ * when it may not, since shared layers make the exact size unknowable in advance.
+ */
+async function checkFreeSpace(images: readonly BundleImage[], options: BuildOptions, deps: BuildDeps): Promise<void> {
+  const ids = [...new Set(images.map((image) => image.imageId))];
+  const bounds = archiveSizeBounds(await deps.store.usage(ids));
+  const free = await deps.output.freeBytes(options.outDir);
+  if (free < bounds.lower) {
+    throw new KfbundleError(
+      'DISK_FULL',
+      `the image archive needs at least ${formatSize(bounds.lower)} but ${formatSize(free)} is free where ${options.outDir} goes`,
+      { hint: 'free space there, or choose another --out on a disk with room (with --split-size the parts may go to a FAT32 disk)' },
+    );
+  }
+  if (free < bounds.upper) {
+    deps.report({ type: 'warning', message: `the image archive needs between ${formatSize(bounds.lower)} and ${formatSize(bounds.upper)}; ${formatSize(free)} is free: it may not fit` });
+  }
+}
+
+function formatSize(bytes: number): string {
+  return `${(bytes / 1e9).toFixed(2)} GB`;
 }
 
 /**

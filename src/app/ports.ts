@@ -37,6 +37,8 @@ export interface ImageStore {
   /** The manifest digest the registry serves for `ref` now, asked without pulling. @throws when it cannot be asked */
   remoteDigest(ref: string, auth?: RegistryAuth): Promise<string>;
   tag(source: string, target: string): Promise<void>;
+  /** Size and shared size of the images with these IDs, as the engine accounts them (`docker system df -v`). */
+  usage(imageIds: readonly string[]): Promise<{ id: string; size: number; sharedSize: number }[]>;
   /**
    * One `docker save` stream holding every reference given, each under its own tag, with entry times and owners
    * normalised so that the same images always give the same bytes.
@@ -88,6 +90,8 @@ export interface StagedBundle {
 export interface BundleOutput {
   /** @throws KfbundleError OUTPUT_EXISTS unless `force` */
   stage(outDir: string, options: { force: boolean }): Promise<StagedBundle>;
+  /** Bytes free for an unprivileged writer on the file system that will hold `outDir`. */
+  freeBytes(outDir: string): Promise<number>;
 }
 
 /** Read access to a bundle's files by their path inside the bundle. */

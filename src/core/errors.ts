@@ -18,7 +18,8 @@ export type ErrorCode =
   | 'CHECKSUM_MISMATCH'
   | 'SIGNATURE_INVALID'
   | 'KEY_EXISTS'
-  | 'RELOCATION_INCOMPLETE';
+  | 'RELOCATION_INCOMPLETE'
+  | 'DISK_FULL';
 
 export interface KfbundleErrorOptions {
   /** The next command or flag to try. */
@@ -62,4 +63,5 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   SIGNATURE_INVALID: 10,
   KEY_EXISTS: 7,
   RELOCATION_INCOMPLETE: 3,
+  DISK_FULL: 11,
 };

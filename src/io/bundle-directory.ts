@@ -3,7 +3,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { chmod, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -74,9 +74,19 @@ export async function stageBundle(outDir: string, options: { force?: boolean } =
   await mkdir(dir, { recursive: true });
 
   const full = (path: string) => join(dir, path);
+  // A full disk is the user's to fix, not a bug: say which file and where, and that nothing is left behind.
+  const diskFull = (path: string, error: unknown): never => {
+    if ((error as NodeJS.ErrnoException).code === 'ENOSPC') {
+      throw new KfbundleError('DISK_FULL', `no space left on the device while writing ${path} under ${dirname(target)}`, {
+        hint: 'free space there or choose another --out (on a disk with room for the whole bundle); the partial bundle is removed',
+        cause: error,
+      });
+    }
+    throw error;
+  };
   const writeBuffer = async (path: string, bytes: Buffer, executable: boolean) => {
     await mkdir(dirname(full(path)), { recursive: true });
-    await writeFile(full(path), bytes);
+    await writeFile(full(path), bytes).catch((error: unknown) => diskFull(path, error));
     if (executable) await chmod(full(path), 0o755);
     return { path, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
   };
@@ -93,12 +103,12 @@ export async function stageBundle(outDir: string, options: { force?: boolean } =
       const hasher = new HashingStream(streamOptions.onBytes);
       const { partSize } = streamOptions;
       if (partSize === undefined) {
-        await pipeline(source, hasher, createWriteStream(full(path)), { signal: streamOptions.signal });
+        await pipeline(source, hasher, createWriteStream(full(path)), { signal: streamOptions.signal }).catch((error: unknown) => diskFull(path, error));
         const file = { path, size: hasher.bytes, sha256: hasher.digestHex() };
         return { files: [file], size: file.size, sha256: file.sha256 };
       }
       const parts = new SplitFileWriter((index) => full(partPath(path, index)), partSize);
-      await pipeline(source, hasher, parts, { signal: streamOptions.signal });
+      await pipeline(source, hasher, parts, { signal: streamOptions.signal }).catch((error: unknown) => diskFull(path, error));
       return {
         files: parts.parts.map((part) => ({ path: partPath(path, part.index), size: part.size, sha256: part.sha256 })),
         size: hasher.bytes,
@@ -122,6 +132,22 @@ export async function stageBundle(outDir: string, options: { force?: boolean } =
   };
 }
 
+/** Free bytes where `outDir` will be created: its nearest existing ancestor's file system. */
+export async function freeBytesFor(outDir: string): Promise<number> {
+  let dir = dirname(resolve(outDir));
+  for (;;) {
+    try {
+      const stats = await statfs(dir);
+      return stats.bavail * stats.bsize;
+    } catch (error) {
+      const parent = dirname(dir);
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || parent === dir) throw error;
+      dir = parent;
+    }
+  }
+}
+
 export const directoryBundleOutput: BundleOutput = {
   stage: (outDir, options) => stageBundle(outDir, options),
+  freeBytes: freeBytesFor,
 };

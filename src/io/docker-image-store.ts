@@ -89,6 +89,12 @@ export class DockerImageStore implements ImageStore {
     }
   }
 
+  async usage(imageIds: readonly string[]): Promise<{ id: string; size: number; sharedSize: number }[]> {
+    const wanted = new Set(imageIds);
+    const df = (await this.docker.df()) as { Images?: { Id: string; Size: number; SharedSize: number }[] };
+    return (df.Images ?? []).filter((image) => wanted.has(image.Id)).map((image) => ({ id: image.Id, size: image.Size, sharedSize: image.SharedSize }));
+  }
+
   async remoteDigest(ref: string, auth?: PullOptions['auth']): Promise<string> {
     // GET /distribution/{name}/json: the engine asks the registry for the manifest's descriptor; no layer moves.
     const info = (await this.docker.getImage(ref).distribution({ authconfig: auth } as never)) as unknown as { Descriptor?: { digest?: string } };

@@ -44,6 +44,9 @@ class LineReporter implements Reporter {
       case 'pull-start':
         this.line(`pull ${event.ref}${event.from === event.ref ? '' : ` from ${event.from}`}`);
         break;
+      case 'warning':
+        this.line(`warning: ${event.message}`);
+        break;
       case 'pull-source-failed':
         this.line(`source failed for ${event.ref}: ${event.from}: ${event.message}`);
         break;
@@ -152,6 +155,10 @@ class TerminalReporter implements Reporter {
         break;
       case 'pull-source-failed':
         this.pullBars.get(event.ref)?.update({ size: 'next source' });
+        break;
+      case 'warning':
+        if (this.bars !== undefined) this.bars.log(`warning: ${event.message}\n`);
+        else this.stream.write(`warning: ${event.message}\n`);
         break;
       case 'pull-failed':
         this.pullBars.get(event.ref)?.update({ size: 'FAILED' });

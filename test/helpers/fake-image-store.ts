@@ -13,6 +13,8 @@ export interface FakeImageStoreOptions {
   stallSaveAt?: number;
   /** Normalised refs whose pull fails with this message. */
   pullFailures?: Map<string, string>;
+  /** Size every image reports (default 1000 bytes). */
+  imageSize?: number;
 }
 
 /** The repository digest the fake registry serves for every tag. */
@@ -35,12 +37,16 @@ export class FakeImageStore implements ImageStore {
     if (failure !== undefined) throw new Error(failure);
     const parsed = parseImageRef(ref);
     const digest = parsed.digest ?? FAKE_TAG_DIGEST;
-    this.images.set(key, { id: `sha256:${'1'.repeat(64)}`, repoTags: [key], repoDigests: [`${imageName(parsed)}@${digest}`], size: 1000 });
+    this.images.set(key, { id: `sha256:${'1'.repeat(64)}`, repoTags: [key], repoDigests: [`${imageName(parsed)}@${digest}`], size: this.options.imageSize ?? 1000 });
     this.pulled.push(ref);
   }
 
   async inspect(ref: string): Promise<EngineImage | undefined> {
     return this.images.get(formatImageRef(parseImageRef(ref)));
+  }
+
+  async usage(imageIds: readonly string[]): Promise<{ id: string; size: number; sharedSize: number }[]> {
+    return [...new Set(imageIds)].map((id) => ({ id, size: this.options.imageSize ?? 1000, sharedSize: 0 }));
   }
 
   async remoteDigest(ref: string): Promise<string> {

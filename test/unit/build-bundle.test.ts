@@ -11,6 +11,7 @@ import { generateSigningKeys, signBytes, verifyBytes } from '../../src/io/bundle
 import { FakeImageStore } from '../helpers/fake-image-store.js';
 import { makeTempDir } from '../helpers/tmp.js';
 import { fakeBuildDeps } from '../helpers/fake-build.js';
+import { mountTmpfs } from '../helpers/tmpfs.js';
 
 const test = suite('build use case');
 
@@ -189,6 +190,34 @@ test('--split-size writes numbered parts, each listed in SHA256SUMS, that concat
     assert.not.ok((await readdir(join(options.outDir, 'images'))).includes('images.tar'));
   } finally {
     await dir.remove();
+  }
+});
+
+test('not enough room for the archive: refused before the save, naming what is needed and what is free', async () => {
+  const disk = await mountTmpfs(4 * 1024 * 1024);
+  const { dir, options, deps } = await setup(new FakeImageStore({ imageSize: 50_000_000 }));
+  try {
+    const error = await buildBundle({ ...options, outDir: join(disk.path, 'bundle') }, deps).catch((e: unknown) => e);
+    assert.is((error as KfbundleError).code, 'DISK_FULL');
+    assert.match((error as Error).message, 'needs at least 0.05 GB but 0.00 GB is free');
+    assert.equal(await readdir(disk.path), [], 'nothing left on the disk');
+  } finally {
+    await dir.remove();
+    await disk.remove();
+  }
+});
+
+test('the disk fills up during the save (ENOSPC): a clear error, and the partial bundle is removed', async () => {
+  const disk = await mountTmpfs(2 * 1024 * 1024);
+  const { dir, options, deps } = await setup(new FakeImageStore({ saveBytes: 6 * 1024 * 1024 }));
+  try {
+    const error = await buildBundle({ ...options, outDir: join(disk.path, 'bundle') }, deps).catch((e: unknown) => e);
+    assert.is((error as KfbundleError).code, 'DISK_FULL', String(error));
+    assert.match((error as Error).message, `no space left on the device while writing images/images.tar under ${disk.path}`);
+    assert.equal(await readdir(disk.path), [], 'nothing left on the disk');
+  } finally {
+    await dir.remove();
+    await disk.remove();
   }
 });
 
