@@ -1,14 +1,17 @@
 // Build and install throughput against the seeds' shell pipeline, measured in one run on the same engines.
 //
-//   node --import tsx bench/build-vs-shell.ts [--images 12] [--base-mb 40] [--unique-mb 40] [--runs 3]
+//   node --import tsx bench/build-vs-shell.ts [--images 12] [--base-mb 40] [--unique-mb 40] [--runs 3] [--rss-gb 1,4]
 //
 // It starts the project's services (scripts/test-env.sh), builds a synthetic image set that shares base layers like
 // real Kubeflow images, pushes it to the local registry under a mirror prefix, then alternates, run by run:
 //   build side:  (a) `docker pull` each image one at a time, `docker save -o`, `sha256sum`   (b) `kfbundle build`
 //   target side: (a) `sha256sum -c` + `docker load`                                       (b) `install.sh --images-only`
-// and prints the median of each, the ratios, and kfbundle's peak resident memory.
+// and the save path alone: (a) `docker save > /dev/null`  (b) kfbundle's save stream, normalised and hashed, to /dev/null;
+// then, with --rss-gb, one build per archive size to show that kfbundle's peak resident memory does not grow with it.
+// It prints the median of each, the ratios, where kfbundle's build time goes, and the peak RSS figures.
 
 import { execFile, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,16 +21,25 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { create as createTar } from 'tar';
 import { PullStatusSink } from '../src/io/pull-progress-parser.js';
+import { DockerImageStore } from '../src/io/docker-image-store.js';
+import { HashingStream } from '../src/io/hashing-stream.js';
 
 const run = promisify(execFile);
 const ROOT = new URL('../', import.meta.url).pathname;
 const { values } = parseArgs({
-  options: { images: { type: 'string', default: '12' }, 'base-mb': { type: 'string', default: '40' }, 'unique-mb': { type: 'string', default: '40' }, runs: { type: 'string', default: '3' } },
+  options: {
+    images: { type: 'string', default: '12' },
+    'base-mb': { type: 'string', default: '40' },
+    'unique-mb': { type: 'string', default: '40' },
+    runs: { type: 'string', default: '3' },
+    'rss-gb': { type: 'string', default: '' },
+  },
 });
 const COUNT = Number(values.images);
 const BASE_MB = Number(values['base-mb']);
 const UNIQUE_MB = Number(values['unique-mb']);
 const RUNS = Number(values.runs);
+const RSS_SIZES_GB = values['rss-gb'] === '' ? [] : values['rss-gb']!.split(',').map(Number);
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -58,11 +70,13 @@ function noise(mb: number, seed: number): Buffer {
 }
 
 /** Runs a command, returns wall seconds and (for kfbundle) the peak RSS read from /proc while it runs. */
-async function timed(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ seconds: number; peakRssMb: number }> {
+async function timed(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ seconds: number; peakRssMb: number; stdout: string }> {
   const started = performance.now();
-  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
+  let stdout = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
   let peak = 0;
   const poll = setInterval(async () => {
     const status = await readFile(`/proc/${child.pid}/status`, 'utf8').catch(() => '');
@@ -72,7 +86,7 @@ async function timed(command: string, args: string[], env: NodeJS.ProcessEnv = {
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   clearInterval(poll);
   if (code !== 0) throw new Error(`${command} ${args.join(' ')} failed (${code}): ${stderr.slice(-1500)}`);
-  return { seconds: (performance.now() - started) / 1000, peakRssMb: peak };
+  return { seconds: (performance.now() - started) / 1000, peakRssMb: peak, stdout };
 }
 
 async function removeAll(docker: Docker): Promise<void> {
@@ -83,6 +97,42 @@ const work = await mkdtemp(join(tmpdir(), 'kfb-bench-'));
 const envDir = join(work, 'env');
 await run('bash', [join(ROOT, 'scripts/test-env.sh'), 'install']);
 await run('bash', [join(ROOT, 'scripts/test-env.sh'), 'start', envDir]);
+
+/** Two base images shared by half the set each, then one unique layer per image; pushed, then removed locally. */
+async function makeImageSet(builder: Docker, registry: string, name: string, count: number, baseMb: number, uniqueMb: number): Promise<{ refs: string[]; manifests: string }> {
+  for (const base of [0, 1]) {
+    const dir = await mkdtemp(join(work, 'ctx-'));
+    const context = await buildContext(dir, { busybox: await readFile('/bin/busybox'), base: noise(baseMb, base + 1) }, 'FROM scratch\nCOPY busybox /bin/busybox\nCOPY base /base\n');
+    await drain((await builder.buildImage(context, { t: `${name}-base-${base}:1` })) as unknown as Readable);
+    await rm(dir, { recursive: true, force: true });
+  }
+  const refs: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const dir = await mkdtemp(join(work, 'ctx-'));
+    const context = await buildContext(dir, { layer: noise(uniqueMb, 100 + i) }, `FROM ${name}-base-${i % 2}:1\nCOPY layer /layer\n`);
+    const ref = `ghcr.io/kubeflow/${name}-image-${i}:v1`;
+    const mirrored = `${registry}/${ref}`;
+    await drain((await builder.buildImage(context, { t: mirrored })) as unknown as Readable);
+    await drain((await builder.getImage(mirrored).push({ authconfig: { serveraddress: registry } } as never)) as unknown as Readable);
+    await rm(dir, { recursive: true, force: true });
+    refs.push(ref);
+  }
+  await removeAll(builder);
+  const manifests = join(work, `${name}.yaml`);
+  await writeFile(manifests, refs.map((ref, i) => `apiVersion: v1\nkind: Pod\nmetadata: {name: p${i}, namespace: default}\nspec: {containers: [{name: c, image: "${ref}"}]}\n`).join('---\n'));
+  return { refs, manifests };
+}
+
+/** Save + normalise + hash in this process, as kfbundle build does, to /dev/null: the archive path without the disk. */
+async function saveAndHash(host: string, refs: string[]): Promise<number> {
+  const store = new DockerImageStore({ host });
+  const started = performance.now();
+  const hasher = new HashingStream();
+  await pipeline(await store.save(refs), hasher, createWriteStream('/dev/null'));
+  if (hasher.bytes === 0) throw new Error('empty save');
+  return (performance.now() - started) / 1000;
+}
+
 try {
   const env = Object.fromEntries((await readFile(join(envDir, 'env'), 'utf8')).trim().split('\n').map((l) => l.split('=') as [string, string]));
   const builderHost = env['KFB_BUILDER_HOST']!;
@@ -90,27 +140,13 @@ try {
   const registry = env['KFB_REGISTRY']!;
   const builder = new Docker({ socketPath: builderHost.slice(7) });
   const target = new Docker({ socketPath: targetHost.slice(7) });
+  const kfbundle = [join(ROOT, 'bin/kfbundle.js')];
+  const buildArgs = (manifests: string, out: string) => [
+    ...kfbundle, 'build', '--manifests', manifests, '--out', out, '--docker-host', builderHost, '--no-progress', '--json', '--mirror', `ghcr.io=${registry}/ghcr.io`,
+  ];
 
-  // Two base images shared by half the set each, then one unique layer per image.
   console.log(`making ${COUNT} images: 2 bases of ${BASE_MB} MB, ${UNIQUE_MB} MB unique each`);
-  for (const base of [0, 1]) {
-    const dir = await mkdtemp(join(work, 'ctx-'));
-    const context = await buildContext(dir, { busybox: await readFile('/bin/busybox'), base: noise(BASE_MB, base + 1) }, 'FROM scratch\nCOPY busybox /bin/busybox\nCOPY base /base\n');
-    await drain((await builder.buildImage(context, { t: `bench-base-${base}:1` })) as unknown as Readable);
-  }
-  const refs: string[] = [];
-  for (let i = 0; i < COUNT; i++) {
-    const dir = await mkdtemp(join(work, 'ctx-'));
-    const context = await buildContext(dir, { layer: noise(UNIQUE_MB, 100 + i) }, `FROM bench-base-${i % 2}:1\nCOPY layer /layer\n`);
-    const ref = `ghcr.io/kubeflow/bench-image-${i}:v1`;
-    const mirrored = `${registry}/${ref}`;
-    await drain((await builder.buildImage(context, { t: mirrored })) as unknown as Readable);
-    await drain((await builder.getImage(mirrored).push({ authconfig: { serveraddress: registry } } as never)) as unknown as Readable);
-    refs.push(ref);
-  }
-  await removeAll(builder);
-  const manifests = join(work, 'rendered.yaml');
-  await writeFile(manifests, refs.map((ref, i) => `apiVersion: v1\nkind: Pod\nmetadata: {name: p${i}, namespace: default}\nspec: {containers: [{name: c, image: "${ref}"}]}\n`).join('---\n'));
+  const { refs, manifests } = await makeImageSet(builder, registry, 'bench', COUNT, BASE_MB, UNIQUE_MB);
 
   const dockerCli = (host: string) => ['--host', host];
   const shell: number[] = [];
@@ -118,6 +154,7 @@ try {
   const shellTarget: number[] = [];
   const toolTarget: number[] = [];
   const rss: number[] = [];
+  const steps: Record<string, number[]> = {};
   for (let r = 0; r < RUNS; r++) {
     // (a) the shell pipeline: sequential pulls, save to a file, hash it (a second read).
     await removeAll(builder);
@@ -134,9 +171,10 @@ try {
     // (b) kfbundle build from the same registry.
     await removeAll(builder);
     const out = join(work, `bundle-${r}`);
-    const build = await timed(process.execPath, [join(ROOT, 'bin/kfbundle.js'), 'build', '--manifests', manifests, '--out', out, '--docker-host', builderHost, '--no-progress', '--mirror', `ghcr.io=${registry}/ghcr.io`]);
+    const build = await timed(process.execPath, buildArgs(manifests, out));
     tool.push(build.seconds);
     rss.push(build.peakRssMb);
+    for (const [step, ms] of Object.entries((JSON.parse(build.stdout) as { timingsMs: Record<string, number> }).timingsMs)) (steps[step] ??= []).push(ms / 1000);
 
     // Target side: (a) sha256sum -c then docker load, (b) install.sh --images-only.
     await removeAll(target);
@@ -144,16 +182,42 @@ try {
     await run('sh', ['-c', `cd ${work} && sha256sum -c --quiet SHELLSUMS && docker --host ${targetHost} load -q -i shell.tar`]);
     shellTarget.push((performance.now() - a) / 1000);
     await removeAll(target);
-    toolTarget.push((await timed('bash', [join(out, 'install.sh'), '--images-only'], { DOCKER_HOST: targetHost })).seconds);
+    toolTarget.push((await timed('bash', [join(out, 'install.sh'), '--images-only', '--runtime', 'docker'], { DOCKER_HOST: targetHost })).seconds);
     await rm(out, { recursive: true, force: true });
     await rm(tar, { force: true });
     console.log(`run ${r + 1}: shell ${shell.at(-1)!.toFixed(1)} s, kfbundle ${tool.at(-1)!.toFixed(1)} s; target shell ${shellTarget.at(-1)!.toFixed(1)} s, install.sh ${toolTarget.at(-1)!.toFixed(1)} s`);
   }
+
+  // The save path alone, with every image in the engine: bare docker save vs kfbundle's normalised, hashed stream.
+  const bare: number[] = [];
+  const ours: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    const a = performance.now();
+    await run('sh', ['-c', `docker --host ${builderHost} save ${refs.join(' ')} > /dev/null`]);
+    bare.push((performance.now() - a) / 1000);
+    ours.push(await saveAndHash(builderHost, refs));
+  }
+
   const bytes = (COUNT * UNIQUE_MB + 2 * BASE_MB) / 1024;
   console.log(`\n${COUNT} images, ~${bytes.toFixed(2)} GB of layers, median of ${RUNS} runs`);
   console.log(`build:  shell pipeline ${median(shell).toFixed(1)} s, kfbundle build ${median(tool).toFixed(1)} s, ratio ${(median(tool) / median(shell)).toFixed(2)} (target <= 0.65)`);
+  console.log(`        kfbundle steps: ${Object.entries(steps).map(([step, xs]) => `${step} ${median(xs).toFixed(1)} s`).join(', ')}`);
+  console.log(`save:   docker save > /dev/null ${median(bare).toFixed(2)} s, kfbundle save + normalise + hash ${median(ours).toFixed(2)} s, throughput ratio ${(median(bare) / median(ours)).toFixed(2)} (target >= 0.95)`);
   console.log(`target: sha256sum -c + docker load ${median(shellTarget).toFixed(1)} s, install.sh --images-only ${median(toolTarget).toFixed(1)} s, ratio ${(median(toolTarget) / median(shellTarget)).toFixed(2)} (target <= 0.80)`);
   console.log(`kfbundle peak RSS: ${Math.max(...rss).toFixed(0)} MB (target <= 150 MB)`);
+
+  for (const gb of RSS_SIZES_GB) {
+    await removeAll(builder);
+    const count = 8;
+    const uniqueMb = Math.max(1, Math.round((gb * 1024 - 2 * 32) / count));
+    const set = await makeImageSet(builder, registry, `rss${String(gb).replace('.', 'p')}`, count, 32, uniqueMb);
+    const out = join(work, `rss-${gb}`);
+    const build = await timed(process.execPath, buildArgs(set.manifests, out));
+    const size = (JSON.parse(build.stdout) as { metadata: { imagesArchive: { size: number } } }).metadata.imagesArchive.size;
+    console.log(`peak RSS at ${(size / 1e9).toFixed(2)} GB archive: ${build.peakRssMb.toFixed(0)} MB (build ${build.seconds.toFixed(1)} s)`);
+    await rm(out, { recursive: true, force: true });
+    await removeAll(builder);
+  }
 } finally {
   await run('bash', [join(ROOT, 'scripts/test-env.sh'), 'stop', envDir]);
   await rm(work, { recursive: true, force: true });

@@ -15,6 +15,10 @@ export interface BundleSummary {
   images: { tier: ImageTier; count: number; bytes: number; refs: string[] }[];
   notBundled: BundleMetadata['resolution']['notBundled'];
   phases: { name: string; objects: number; waits: number }[];
+  /** The image archive's files: one, or the parts of a split archive; null without images. */
+  archive: { parts: number; bytes: number; partSize: number | null } | null;
+  /** The registry manifests/ names images under (`build --registry`), or null. */
+  registry: string | null;
   signed: boolean;
   files: number;
   totalBytes: number;
@@ -52,6 +56,11 @@ export async function inspectBundle(reader: BundleReader): Promise<BundleSummary
     images,
     notBundled: metadata.resolution?.notBundled ?? [],
     phases: (metadata.plan?.phases ?? []).map((phase) => ({ name: phase.name, objects: phase.objects, waits: phase.waits.length })),
+    archive:
+      metadata.imagesArchive === undefined
+        ? null
+        : { parts: metadata.imagesArchive.parts.length, bytes: metadata.imagesArchive.size, partSize: metadata.imagesArchive.partSize ?? null },
+    registry: metadata.relocation?.registry ?? null,
     signed: listed.includes(BUNDLE_FILES.signature),
     files: listed.length,
     totalBytes,

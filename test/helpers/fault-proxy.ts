@@ -7,7 +7,9 @@ import type { AddressInfo } from 'node:net';
 export interface FaultRule {
   /** Tested against `METHOD /path`. */
   match: RegExp;
+  /** The fault's status; 0 to forward the request after `delayMs` instead (a slow registry). */
   status: number;
+  delayMs?: number;
   /** Registry error body (`{"errors":[…]}`) or text. */
   body: string;
   /** How many matching requests get the fault before they are forwarded; Infinity for always. */
@@ -54,6 +56,11 @@ export class FaultProxy {
   private handle(incoming: IncomingMessage, response: ServerResponse): void {
     const line = `${incoming.method} ${incoming.url}`;
     const fault = this.rules.find((entry) => entry.rule.match.test(line) && entry.used < entry.rule.times);
+    if (fault !== undefined && fault.rule.status === 0) {
+      fault.used++;
+      setTimeout(() => this.forward(incoming, response, line), fault.rule.delayMs ?? 0);
+      return;
+    }
     if (fault !== undefined) {
       fault.used++;
       this.requests.push({ line, status: fault.rule.status, fault: true });
@@ -66,6 +73,10 @@ export class FaultProxy {
       response.end(fault.rule.body);
       return;
     }
+    this.forward(incoming, response, line);
+  }
+
+  private forward(incoming: IncomingMessage, response: ServerResponse, line: string): void {
     const upstream = request(
       { ...this.target, method: incoming.method, path: incoming.url, headers: { ...incoming.headers, host: `${this.target.host}:${this.target.port}` } },
       (reply) => {

@@ -27,6 +27,8 @@ const test = suite<Context>('registry faults and mirror chains');
 const THROTTLED = 'gcr.io/faults/throttled:1';
 const DENIED = 'gcr.io/faults/denied:1';
 const FINE = 'gcr.io/faults/fine:1';
+const SLOW = 'gcr.io/faults/a-slow:1';
+const QUICK = ['gcr.io/faults/quick-1:1', 'gcr.io/faults/quick-2:1', 'gcr.io/faults/quick-3:1'];
 const ONLY_ON_SECOND = 'gcr.io/chain/only-on-second:1';
 const PINNED_ON_SECOND = 'gcr.io/chain/pinned@sha256:0000000000000000000000000000000000000000000000000000000000000000';
 
@@ -49,7 +51,7 @@ test.before(
     context.env = await useTestEnv();
     context.work = await makeTempDir();
     const docker = dockerFor(context.env.builderHost);
-    context.onFirst = await pushStandIns(docker, context.env.registry, [THROTTLED, DENIED, FINE]);
+    context.onFirst = await pushStandIns(docker, context.env.registry, [THROTTLED, DENIED, FINE, SLOW, ...QUICK]);
     context.onSecond = await pushStandIns(docker, context.env.secondRegistry, [ONLY_ON_SECOND, PINNED_ON_SECOND]);
     // An image whose origin is the first registry, and another image under the same name on the second.
     const ref = `${context.env.registry}/team/origin-app:1`;
@@ -108,6 +110,20 @@ test('access denied is not retried: the build names the image, still pulls the o
     assert.ok(proxy.matching(denied).length <= 2, `${proxy.matching(denied).length} requests for the denied image`);
     assert.match(result.stderr, `pulled ${FINE}`);
     assert.not.ok((await readdir(context.work.path)).includes('denied'));
+  } finally {
+    await proxy.stop();
+  }
+});
+
+test('a slow pull does not stall the others: with two at a time, the quick images finish while it waits', async (context) => {
+  const slow = /^GET \/v2\/gcr\.io\/faults\/a-slow\/manifests\//;
+  const proxy = new FaultProxy(context.env.registry, [{ match: slow, status: 0, delayMs: 5000, body: '', times: Infinity }]);
+  const address = await proxy.start();
+  try {
+    const result = await build(context, 'slow', [SLOW, ...QUICK], [`gcr.io=${address}/gcr.io`]);
+    assert.is(result.code, 0, result.stderr);
+    const order = [...result.stderr.matchAll(/pulled (\S+)/g)].map((match) => match[1]);
+    assert.equal(order, [...QUICK, SLOW], result.stderr);
   } finally {
     await proxy.stop();
   }

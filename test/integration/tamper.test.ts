@@ -73,4 +73,24 @@ test(`a byte flipped at ${CASES_PER_FILE} random offsets in every file (seed ${S
   assert.ok((await verifyBundle({ reader })).ok, 'every flip was restored');
 });
 
+// The installer checks itself along with everything else; a flip inside its own checking code must still end in a
+// refusal (the checks fail closed), never in a silent pass.
+test('a byte flipped inside install.sh\'s own verification code is refused, for 40 seeded offsets', async ({ bundle }) => {
+  const script = await readFile(join(bundle, 'install.sh'), 'utf8');
+  const start = script.indexOf('verify_bundle() {');
+  const end = script.indexOf('# The image archive');
+  assert.ok(start > 0 && end > start, 'found the verification code');
+  const next = random(SEED + 1);
+  for (let i = 0; i < 40; i++) {
+    const offset = Buffer.byteLength(script.slice(0, start)) + Math.floor(next() * Buffer.byteLength(script.slice(start, end)));
+    await flipByte(join(bundle, 'install.sh'), offset, 0x01);
+    try {
+      const install = await runCommand('bash', [join(bundle, 'install.sh'), '--verify-only'], { env: { PATH: '/usr/bin:/bin' } });
+      assert.is.not(install.code, 0, `install.sh byte ${offset}\n${install.stdout}`);
+    } finally {
+      await flipByte(join(bundle, 'install.sh'), offset, 0x01);
+    }
+  }
+});
+
 test.run();

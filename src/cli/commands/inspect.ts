@@ -22,6 +22,10 @@ export async function runInspect(bundle: string, options: InspectCommandOptions,
     `images     ${summary.images.reduce((n, g) => n + g.count, 0)} bundled, tiers ${summary.tiers.join(', ')}`,
     ...summary.images.map((g) => `  ${g.tier.padEnd(11)} ${String(g.count).padStart(4)}  ${formatBytes(g.bytes)} uncompressed`),
     ...(summary.notBundled.length === 0 ? [] : [`  not bundled ${summary.notBundled.length} (${[...new Set(summary.notBundled.map((i) => i.tier))].join(', ')}); see bundle.json resolution.notBundled`]),
+    ...(summary.archive === null
+      ? []
+      : [`archive    ${formatBytes(summary.archive.bytes)}${summary.archive.partSize === null ? ' in images/images.tar' : ` in ${summary.archive.parts} parts of at most ${formatBytes(summary.archive.partSize)}`}`]),
+    `registry   ${summary.registry === null ? 'none at build time (install.sh --registry R can push and relocate)' : `${summary.registry} (manifests/ name every image there; install.sh pushes there)`}`,
     `phases     ${summary.phases.length}`,
     ...summary.phases.map((p) => `  ${p.name.padEnd(36)} ${String(p.objects).padStart(4)} objects, ${p.waits} waits`),
     `signature  ${summary.signed ? 'SHA256SUMS.sig present (check it: kfbundle verify BUNDLE --key PUB)' : 'unsigned'}`,
