@@ -67,6 +67,8 @@ export interface WrittenStream {
   files: BundleFile[];
   size: number;
   sha256: string;
+  /** Milliseconds spent hashing, inside the stream (so also inside the time the write took). */
+  hashMs: number;
 }
 
 export interface StagedBundle {

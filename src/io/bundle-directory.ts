@@ -105,7 +105,7 @@ export async function stageBundle(outDir: string, options: { force?: boolean } =
       if (partSize === undefined) {
         await pipeline(source, hasher, createWriteStream(full(path)), { signal: streamOptions.signal }).catch((error: unknown) => diskFull(path, error));
         const file = { path, size: hasher.bytes, sha256: hasher.digestHex() };
-        return { files: [file], size: file.size, sha256: file.sha256 };
+        return { files: [file], size: file.size, sha256: file.sha256, hashMs: hasher.hashMs };
       }
       const parts = new SplitFileWriter((index) => full(partPath(path, index)), partSize);
       await pipeline(source, hasher, parts, { signal: streamOptions.signal }).catch((error: unknown) => diskFull(path, error));
@@ -113,6 +113,7 @@ export async function stageBundle(outDir: string, options: { force?: boolean } =
         files: parts.parts.map((part) => ({ path: partPath(path, part.index), size: part.size, sha256: part.sha256 })),
         size: hasher.bytes,
         sha256: hasher.digestHex(),
+        hashMs: hasher.hashMs,
       };
     },
     async commit() {

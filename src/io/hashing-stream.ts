@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 export class HashingStream extends Transform {
   private readonly hash: Hash = createHash('sha256');
   private count = 0;
+  private hashingMs = 0;
   private readonly onBytes: ((total: number) => void) | undefined;
 
   constructor(onBytes?: (total: number) => void) {
@@ -19,13 +20,20 @@ export class HashingStream extends Transform {
     return this.count;
   }
 
+  /** Time spent in SHA-256 so far: the share of the stream's time the hash costs, though it overlaps the I/O. */
+  get hashMs(): number {
+    return this.hashingMs;
+  }
+
   /** Valid once the stream has finished. */
   digestHex(): string {
     return this.hash.copy().digest('hex');
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    const started = performance.now();
     this.hash.update(chunk);
+    this.hashingMs += performance.now() - started;
     this.count += chunk.length;
     this.onBytes?.(this.count);
     callback(null, chunk);

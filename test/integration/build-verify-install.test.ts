@@ -119,7 +119,7 @@ journey('build pulls every image through the mirrors and writes a complete bundl
   assert.is(result.code, 0, result.stderr);
   const output = JSON.parse(result.stdout) as { bundle: string; metadata: BundleMetadata; timingsMs: Record<string, number> };
   assert.equal(Object.keys(output).sort(), ['bundle', 'metadata', 'timingsMs']);
-  assert.equal(Object.keys(output.timingsMs).sort(), ['pull', 'render', 'resolve', 'save', 'write']);
+  assert.equal(Object.keys(output.timingsMs).sort(), ['hash', 'pull', 'render', 'resolve', 'save', 'write']);
   assert.not.match(result.stderr, /\x1b\[/, 'progress on a pipe has no escape codes');
 
   const metadata = JSON.parse(await readFile(join(bundle, 'bundle.json'), 'utf8')) as BundleMetadata;
