@@ -275,12 +275,20 @@ load_images() {
     docker)
       command -v docker >/dev/null || die "docker not found on this node (use --runtime containerd on containerd nodes)"
       say "loading images from $described into the Docker engine"
-      cat "${parts[@]}" | docker load || die "docker load failed for $described"
+      if [ "${#parts[@]}" -eq 1 ]; then
+        docker load --input "${parts[0]}" || die "docker load failed for $described"
+      else
+        cat "${parts[@]}" | docker load || die "docker load failed for $described"
+      fi
       ;;
     containerd)
       command -v ctr >/dev/null || die "ctr not found on this node (it comes with containerd)"
       say "importing images from $described into containerd (namespace $CONTAINERD_NAMESPACE)"
-      cat "${parts[@]}" | ctr -n "$CONTAINERD_NAMESPACE" images import - || die "ctr images import failed for $described"
+      if [ "${#parts[@]}" -eq 1 ]; then
+        ctr -n "$CONTAINERD_NAMESPACE" images import "${parts[0]}" || die "ctr images import failed for $described"
+      else
+        cat "${parts[@]}" | ctr -n "$CONTAINERD_NAMESPACE" images import - || die "ctr images import failed for $described"
+      fi
       ;;
   esac
   check_images_present
@@ -296,9 +304,14 @@ check_images_present() {
       grep -qxF "$ref" <<< "$present" || missing+=("$ref")
     done < "$IMAGE_REFS"
   else
-    while IFS= read -r ref; do
-      docker image inspect "$ref" >/dev/null 2>&1 < /dev/null || missing+=("$ref")
-    done < "$IMAGE_REFS"
+    local refs=()
+    mapfile -t refs < "$IMAGE_REFS"
+    # One call for all; only when it fails, one per image to name the missing ones.
+    if ! docker image inspect "${refs[@]}" >/dev/null 2>&1; then
+      for ref in "${refs[@]}"; do
+        docker image inspect "$ref" >/dev/null 2>&1 || missing+=("$ref")
+      done
+    fi
   fi
   [ "${#missing[@]}" -eq 0 ] || die "after loading, $runtime lacks ${#missing[@]} of the $count images the manifests name: ${missing[*]}"
   say "all $count images present in $runtime"

@@ -22,10 +22,18 @@ export interface ManifestInput {
   spec: BundleSpec | undefined;
 }
 
+/** Where release archives come from when --release-url is not given: a team's own mirror of GitHub, or GitHub. */
+export const RELEASE_URL_ENV = 'KFBUNDLE_RELEASE_URL';
+
 /**
  * @param defaultToNewest with neither --manifests nor --release, use the newest supported release (build does).
  */
-export async function resolveManifestInput(options: ManifestInputOptions, signal: AbortSignal, defaultToNewest: boolean): Promise<ManifestInput> {
+export async function resolveManifestInput(
+  options: ManifestInputOptions,
+  signal: AbortSignal,
+  defaultToNewest: boolean,
+  env: NodeJS.ProcessEnv = {},
+): Promise<ManifestInput> {
   if (options.manifests !== undefined && options.release !== undefined) {
     throw new KfbundleError('USAGE', 'give either --manifests or --release, not both');
   }
@@ -40,6 +48,6 @@ export async function resolveManifestInput(options: ManifestInputOptions, signal
     if (release === undefined) throw new KfbundleError('USAGE', 'no bundle spec is shipped; give --manifests');
   }
   const spec = options.spec === undefined ? await readShippedSpec(release) : await readBundleSpec(options.spec);
-  const source = new ReleaseManifestSource({ spec, urlTemplate: options.releaseUrl ?? DEFAULT_RELEASE_URL, signal });
+  const source = new ReleaseManifestSource({ spec, urlTemplate: options.releaseUrl ?? env[RELEASE_URL_ENV] ?? DEFAULT_RELEASE_URL, signal });
   return { source, input: release, spec };
 }

@@ -4,6 +4,7 @@ import Docker from 'dockerode';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { TarNormalizer } from './tar-normalizer.js';
+import { engineGetStream, type EngineAddress } from './engine-raw-get.js';
 import { KfbundleError } from '../core/errors.js';
 import { imageName, parseImageRef } from '../core/image-ref.js';
 import type { EngineImage, ImageStore, PullOptions } from '../app/ports.js';
@@ -109,11 +110,24 @@ export class DockerImageStore implements ImageStore {
     await this.docker.getImage(source).tag({ repo: imageName(parsed), tag: parsed.tag });
   }
 
+  /** The engine's address as dockerode resolved it, when it speaks plain HTTP (a unix socket, or tcp without TLS). */
+  private plainAddress(): EngineAddress | undefined {
+    const modem = (this.docker as unknown as { modem: { socketPath?: string; host?: string; port?: number | string; protocol?: string } }).modem;
+    if (typeof modem.socketPath === 'string' && modem.socketPath !== '') return { socketPath: modem.socketPath };
+    if (modem.protocol === 'http' && modem.host !== undefined) return { host: modem.host, port: Number(modem.port ?? 2375) };
+    return undefined;
+  }
+
   async save(refs: readonly string[], signal?: AbortSignal): Promise<Readable> {
     try {
-      // NOTE: @types/dockerode omits getImages (GET /images/get?names=…), which dockerode itself provides.
-      const docker = this.docker as unknown as MultiImageExport;
-      const archive = await docker.getImages({ names: [...refs], abortSignal: signal });
+      const address = this.plainAddress();
+      const query = refs.map((ref) => `names=${encodeURIComponent(ref)}`).join('&');
+      // NOTE: @types/dockerode omits getImages (GET /images/get?names=…), which dockerode itself provides; it is the
+      // way in over TLS. Otherwise the archive is read straight off the socket, about 1.5x faster (engine-raw-get.ts).
+      const archive =
+        address === undefined
+          ? await (this.docker as unknown as MultiImageExport).getImages({ names: [...refs], abortSignal: signal })
+          : await engineGetStream(address, `/images/get?${query}`, signal);
       // Entry times differ between engines and versions; normalised, the same images give the same bytes.
       const normalizer = new TarNormalizer();
       archive.on('error', (error: Error) => normalizer.destroy(error));

@@ -45,7 +45,7 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
   const registry = options.registry === undefined ? undefined : parseRegistryTarget(options.registry);
   const awsPartition = options.awsPartition === undefined ? undefined : parseAwsPartition(options.awsPartition);
   const splitSize = options.splitSize === undefined ? undefined : parseByteSize(options.splitSize);
-  const { source, input, spec } = await resolveManifestInput(options, context.signal, true);
+  const { source, input, spec } = await resolveManifestInput(options, context.signal, true, context.env);
   // Read and check the key before minutes of pulls, not after.
   const signingKey = options.sign === undefined ? undefined : await readKey(options.sign);
   if (signingKey !== undefined) signBytes(Buffer.from('probe'), signingKey, options.sign!);

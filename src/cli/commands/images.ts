@@ -30,7 +30,7 @@ export function tiersOption(text: string | undefined): ImageTier[] | undefined {
 
 export async function runImages(options: ImagesCommandOptions, context: CliContext): Promise<number> {
   const tiers = tiersOption(options.tiers);
-  const { source, input, spec } = await resolveManifestInput(options, context.signal, false);
+  const { source, input, spec } = await resolveManifestInput(options, context.signal, false, context.env);
   const rendered = await source.render(input);
   const resolution = resolveImages(discoverImages(parseManifests(rendered.text, rendered.description)), spec, tiers);
   const matches = (ref: string) => options.why === undefined || ref === options.why || ref.includes(options.why);
