@@ -1,6 +1,6 @@
 // Build and install throughput against the seeds' shell pipeline, measured in one run on the same engines.
 //
-//   node --import tsx bench/build-vs-shell.ts [--images 12] [--base-mb 40] [--unique-mb 40] [--runs 3] [--rss-gb 1,4]
+//   node --import tsx bench/build-vs-shell.ts [--images 20] [--base-mb 40] [--unique-mb 60] [--runs 3] [--rss-gb 1,4]
 //
 // It starts the project's services (scripts/test-env.sh), builds a synthetic image set that shares base layers like
 // real Kubeflow images, pushes it to the local registry under a mirror prefix, then alternates, run by run:
@@ -28,9 +28,9 @@ const run = promisify(execFile);
 const ROOT = new URL('../', import.meta.url).pathname;
 const { values } = parseArgs({
   options: {
-    images: { type: 'string', default: '12' },
+    images: { type: 'string', default: '20' },
     'base-mb': { type: 'string', default: '40' },
-    'unique-mb': { type: 'string', default: '40' },
+    'unique-mb': { type: 'string', default: '60' },
     runs: { type: 'string', default: '3' },
     'rss-gb': { type: 'string', default: '' },
   },

@@ -30,7 +30,9 @@ import { REGISTRY_PLACEHOLDER, relocateManifests, unrelocatedImages } from '../c
 import type { KubernetesObject } from '../core/k8s-object.js';
 import type { ImageFinding } from '../core/discover-images.js';
 import type { BundleOutput, ImageStore, ManifestSource, RegistryAuth, Sleeper, StagedBundle, WrittenStream } from './ports.js';
-import { pullImages, type PullEvent } from './pull-images.js';
+import { startPulls, type ImageToPull, type PullEvent, type StartedPulls } from './pull-images.js';
+import { planSaveBatches } from '../core/save-batches.js';
+import { bundleRefFor } from '../core/image-ref.js';
 
 export interface BuildOptions {
   /** A rendered YAML file or a kustomization directory. */
@@ -111,20 +113,25 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
     });
     const toPull = resolution.images.filter((image) => image.included);
 
-    const images = await timed('pull', `${toPull.length} images`, () =>
-      pullImages(toPull, options, {
-        store: deps.store,
-        credentials: deps.credentials,
-        sleep: deps.sleep,
-        random: deps.random,
-        report: deps.report,
-      }),
+    // Pulls and saves overlap: each batch of images is saved as soon as it is pulled (core/save-batches.ts).
+    let pulls: StartedPulls | undefined;
+    const pulling = timed(
+      'pull',
+      `${toPull.length} images`,
+      () => {
+        pulls = startPulls(toPull, options, { store: deps.store, credentials: deps.credentials, sleep: deps.sleep, random: deps.random, report: deps.report });
+        return pulls.all;
+      },
       toPull.length,
     );
-
-    if (images.length > 0) await checkFreeSpace(images, options, deps);
+    const saving = saveImagesAsPulled(staged, toPull, pulls!.each, options, deps, timings);
+    const [pulled, saved] = await Promise.allSettled([pulling, saving]);
+    // A failed pull is the cause; the save it stopped is not worth reporting.
+    if (pulled.status === 'rejected') throw pulled.reason;
+    if (saved.status === 'rejected') throw saved.reason;
+    const images = pulled.value;
+    const archive = saved.value;
     const files: BundleFile[] = [];
-    const archive = images.length === 0 ? undefined : await timed('save', `${images.length} images`, () => saveImages(staged, images, options, deps));
     if (archive !== undefined) {
       files.push(...archive.files);
       timings.hash = archive.hashMs;
@@ -209,22 +216,26 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
 }
 
 /**
- * Refuses before the save when the archive cannot fit (a 10 GB save that fails at 9 GB wastes the most time); warns
- * when it may not, since shared layers make the exact size unknowable in advance.
+ * Refuses before a batch's save when the archive cannot fit (a 10 GB save that fails at 9 GB wastes the most time);
+ * warns when it may not, since shared layers make the exact size unknowable in advance. `pulled` are the images of
+ * this batch and the ones before it, `written` what the archive holds already.
  */
-async function checkFreeSpace(images: readonly BundleImage[], options: BuildOptions, deps: BuildDeps): Promise<void> {
-  const ids = [...new Set(images.map((image) => image.imageId))];
+async function checkFreeSpace(pulled: readonly BundleImage[], written: number, warn: boolean, options: BuildOptions, deps: BuildDeps): Promise<void> {
+  const ids = [...new Set(pulled.map((image) => image.imageId))];
   const bounds = archiveSizeBounds(await deps.store.usage(ids));
   const free = await deps.output.freeBytes(options.outDir);
-  if (free < bounds.lower) {
+  const lower = Math.max(0, bounds.lower - written);
+  const upper = Math.max(0, bounds.upper - written);
+  if (free < lower) {
     throw new KfbundleError(
       'DISK_FULL',
-      `the image archive needs at least ${formatSize(bounds.lower)} but ${formatSize(free)} is free where ${options.outDir} goes`,
+      `the image archive needs at least ${formatSize(lower)}${written === 0 ? '' : ' more'} but ${formatSize(free)} is free where ${options.outDir} goes`,
       { hint: 'free space there, or choose another --out on a disk with room (with --split-size the parts may go to a FAT32 disk)' },
     );
   }
-  if (free < bounds.upper) {
-    deps.report({ type: 'warning', message: `the image archive needs between ${formatSize(bounds.lower)} and ${formatSize(bounds.upper)}; ${formatSize(free)} is free: it may not fit` });
+  if (warn && free < upper) {
+    const more = written === 0 ? '' : ' more';
+    deps.report({ type: 'warning', message: `the image archive needs between ${formatSize(lower)} and ${formatSize(upper)}${more}; ${formatSize(free)} is free: it may not fit` });
   }
 }
 
@@ -248,19 +259,55 @@ function relocateForRegistry(objects: readonly KubernetesObject[], findings: rea
   return { ...relocated, leftovers };
 }
 
-async function saveImages(
+/**
+ * Saves the images in batches, each as soon as its images are pulled, into one archive. Stops at the first failed
+ * pull (the pulls go on, so the error can name every image that failed).
+ */
+async function saveImagesAsPulled(
   staged: StagedBundle,
-  images: readonly BundleImage[],
+  toPull: readonly ImageToPull[],
+  pulls: readonly Promise<BundleImage>[],
   options: BuildOptions,
   deps: BuildDeps,
-): Promise<WrittenStream> {
+  timings: BuildTimings,
+): Promise<WrittenStream | undefined> {
+  const byRef = new Map<string, number[]>();
+  toPull.forEach((image, index) => byRef.set(bundleRefFor(image.parsed), [...(byRef.get(bundleRefFor(image.parsed)) ?? []), index]));
+  const batches = planSaveBatches([...byRef.entries()]);
+  if (batches.length === 0) return undefined;
+
+  const stop = new AbortController();
+  const signal = options.signal === undefined ? stop.signal : AbortSignal.any([options.signal, stop.signal]);
+  for (const pull of pulls) pull.catch((error: unknown) => stop.abort(error));
+
+  const pulled: BundleImage[] = [];
+  let written = 0;
+  let started: number | undefined;
   // Uncompressed sizes overcount shared layers, so this is an upper bound for the progress bar, not a promise.
-  const estimatedTotal = images.reduce((sum, image) => sum + image.size, 0);
-  const refs = [...new Set(images.map((image) => image.bundleRef))];
-  const stream = await deps.store.save(refs, options.signal);
-  return staged.writeStream(BUNDLE_FILES.imagesTar, stream, {
-    signal: options.signal,
-    partSize: options.splitSize,
-    onBytes: (bytes) => deps.report({ type: 'save-progress', bytes, estimatedTotal }),
-  });
+  let estimatedTotal = 0;
+  async function* refBatches(): AsyncGenerator<readonly string[]> {
+    for (const [index, batch] of batches.entries()) {
+      const images = await Promise.all(batch.flatMap(([, indices]) => indices.map((i) => pulls[i]!)));
+      pulled.push(...images);
+      estimatedTotal += images.reduce((sum, image) => sum + image.size, 0);
+      await checkFreeSpace(pulled, written, index === batches.length - 1, options, deps);
+      if (started === undefined) {
+        deps.report({ type: 'step', step: 'save', detail: `${byRef.size} images in ${batches.length} batch${batches.length === 1 ? '' : 'es'}` });
+        started = deps.now();
+      }
+      yield batch.map(([ref]) => ref);
+    }
+  }
+  try {
+    return await staged.writeStream(BUNDLE_FILES.imagesTar, deps.store.saveBatches(refBatches(), signal), {
+      signal,
+      partSize: options.splitSize,
+      onBytes: (bytes) => {
+        written = bytes;
+        deps.report({ type: 'save-progress', bytes, estimatedTotal });
+      },
+    });
+  } finally {
+    if (started !== undefined) timings.save = deps.now() - started;
+  }
 }

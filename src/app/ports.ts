@@ -44,6 +44,11 @@ export interface ImageStore {
    * normalised so that the same images always give the same bytes.
    */
   save(refs: readonly string[], signal?: AbortSignal): Promise<Readable>;
+  /**
+   * One archive from several saves, each started when `batches` yields its references (so a save can wait for its
+   * pulls); layers already given by an earlier save are not repeated, and the image lists are merged.
+   */
+  saveBatches(batches: AsyncIterable<readonly string[]>, signal?: AbortSignal): Readable;
 }
 
 export interface RenderedManifests {

@@ -169,17 +169,35 @@ async function presentWithDigest(pulledFrom: string, expected: string | undefine
   return localDigest === (expected ?? (await remoteDigest(pulledFrom, deps)));
 }
 
-/**
- * Pulls all images; resolves in the order given.
- * @throws KfbundleError PULL_FAILED listing every image that could not be pulled, after the others have finished.
- */
-export async function pullImages(
+/** Pulls under way: one promise per image (in the order given), and the outcome of them all. */
+export interface StartedPulls {
+  /** Settles when that image is pulled (or has failed); lets its save start before the others finish. */
+  each: Promise<BundleImage>[];
+  /**
+   * Every image, in the order given, once all have settled.
+   * @throws KfbundleError PULL_FAILED listing every image that could not be pulled.
+   */
+  all: Promise<BundleImage[]>;
+}
+
+export function startPulls(images: readonly ImageToPull[], options: PullImagesOptions, deps: PullImagesDeps): StartedPulls {
+  const limit = pLimit(Math.max(1, options.concurrency));
+  const each = images.map((image) => limit(() => pullOne(image, options, deps)));
+  return { each, all: collectPulls(images, each, options, deps) };
+}
+
+/** Pulls all images; resolves in the order given. */
+export async function pullImages(images: readonly ImageToPull[], options: PullImagesOptions, deps: PullImagesDeps): Promise<BundleImage[]> {
+  return startPulls(images, options, deps).all;
+}
+
+async function collectPulls(
   images: readonly ImageToPull[],
+  each: readonly Promise<BundleImage>[],
   options: PullImagesOptions,
   deps: PullImagesDeps,
 ): Promise<BundleImage[]> {
-  const limit = pLimit(Math.max(1, options.concurrency));
-  const settled = await Promise.allSettled(images.map((image) => limit(() => pullOne(image, options, deps))));
+  const settled = await Promise.allSettled(each);
   const failures: string[] = [];
   const pulled: BundleImage[] = [];
   settled.forEach((result, index) => {

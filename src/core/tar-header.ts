@@ -115,3 +115,20 @@ export function normalisePaxHeader(header: Uint8Array, size: number): void {
   writeSize(header, size);
   normaliseHeader(header);
 }
+
+/** The `path` record of PAX extended header data, which names the next entry in place of its header's name. */
+export function paxPath(data: Uint8Array): string | undefined {
+  const text = Buffer.from(data);
+  let offset = 0;
+  let path: string | undefined;
+  while (offset < text.length) {
+    const space = text.indexOf(0x20, offset);
+    if (space === -1) break;
+    const length = Number.parseInt(text.subarray(offset, space).toString('latin1'), 10);
+    if (!Number.isFinite(length) || length <= 0 || offset + length > text.length) break;
+    const record = text.subarray(space + 1, offset + length - 1).toString('utf8');
+    if (record.startsWith('path=')) path = record.slice('path='.length);
+    offset += length;
+  }
+  return path;
+}

@@ -4,6 +4,7 @@ import Docker from 'dockerode';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { TarNormalizer } from './tar-normalizer.js';
+import { mergeArchives } from './archive-merger.js';
 import { engineGetStream, type EngineAddress } from './engine-raw-get.js';
 import { KfbundleError } from '../core/errors.js';
 import { imageName, parseImageRef } from '../core/image-ref.js';
@@ -135,5 +136,14 @@ export class DockerImageStore implements ImageStore {
     } catch (error) {
       throw new KfbundleError('SAVE_FAILED', `docker save of ${refs.length} images failed: ${(error as Error).message}`, { cause: error });
     }
+  }
+
+  saveBatches(batches: AsyncIterable<readonly string[]>, signal?: AbortSignal): Readable {
+    const save = (refs: readonly string[]) => this.save(refs, signal);
+    return mergeArchives(
+      (async function* () {
+        for await (const refs of batches) yield await save(refs);
+      })(),
+    );
   }
 }

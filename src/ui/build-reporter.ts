@@ -115,7 +115,9 @@ class TerminalReporter implements Reporter {
         } else {
           this.spinner?.succeed();
           this.spinner = undefined;
-          this.stream.write(`${event.step}: ${event.detail}\n`);
+          // The save starts while pull bars are still drawn (batches overlap the pulls): print above them.
+          if (this.bars !== undefined) this.bars.log(`${event.step}: ${event.detail}\n`);
+          else this.stream.write(`${event.step}: ${event.detail}\n`);
           if (event.step === 'pull' && event.total !== undefined) {
             this.imageCount = event.total;
             this.pullStarted = Date.now();
@@ -165,6 +167,8 @@ class TerminalReporter implements Reporter {
         break;
       case 'save-progress':
         this.saveBar ??= this.multiBar().create(Math.max(event.estimatedTotal, 1), 0, { name: 'images.tar', size: '' });
+        // The estimate grows as each batch's images are pulled.
+        this.saveBar.setTotal(Math.max(event.estimatedTotal, 1));
         this.saveBar.update(Math.min(event.bytes, event.estimatedTotal), { size: formatBytes(event.bytes) });
         break;
     }

@@ -32,7 +32,7 @@ async function setup(store: FakeImageStore) {
 }
 
 test('writes every file and lists each in SHA256SUMS', async () => {
-  const { dir, options, deps } = await setup(new FakeImageStore({ saveBytes: 100_000 }));
+  const { dir, options, deps } = await setup(new FakeImageStore({ saveBytes: 100_352 }));
   try {
     const result = await buildBundle(options, deps);
     assert.equal(await readdir(dir.path), ['bundle', 'rendered.yaml']);
@@ -47,7 +47,7 @@ test('writes every file and lists each in SHA256SUMS', async () => {
       'registry-manifests/00-resources.yaml',
     ]);
     assert.is(await readFile(join(options.outDir, 'images/refs.txt'), 'utf8'), 'docker.io/library/busybox:latest\ngcr.io/x/a:1\n');
-    assert.is(result.metadata.files.find((f) => f.path === 'images/images.tar')!.size, 100_000);
+    assert.is(result.metadata.files.find((f) => f.path === 'images/images.tar')!.size, 100_352);
     assert.equal(result.metadata.images.map((i) => i.ref), ['docker.io/library/busybox:latest', 'gcr.io/x/a:1']);
   } finally {
     await dir.remove();
@@ -174,13 +174,13 @@ test('a staging directory left by a killed build is removed by the next build; o
 });
 
 test('--split-size writes numbered parts, each listed in SHA256SUMS, that concatenate to the archive', async () => {
-  const { dir, options, deps } = await setup(new FakeImageStore({ saveBytes: 250_000 }));
+  const { dir, options, deps } = await setup(new FakeImageStore({ saveBytes: 250_368 }));
   try {
     const result = await buildBundle({ ...options, splitSize: 100_000 }, deps);
     const archive = result.metadata.imagesArchive!;
     assert.equal(archive.parts, ['images/images.tar.0000', 'images/images.tar.0001', 'images/images.tar.0002']);
     const parts = await Promise.all(archive.parts.map((part) => readFile(join(options.outDir, part))));
-    assert.equal(parts.map((part) => part.length), [100_000, 100_000, 50_000]);
+    assert.equal(parts.map((part) => part.length), [100_000, 100_000, 50_368]);
     const whole = Buffer.concat(parts);
     assert.is(createHash('sha256').update(whole).digest('hex'), archive.sha256);
     const sums = await readFile(join(options.outDir, 'SHA256SUMS'), 'utf8');
