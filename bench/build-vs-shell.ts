@@ -191,18 +191,23 @@ try {
   // The save path alone, with every image in the engine: bare docker save vs kfbundle's normalised, hashed stream.
   const bare: number[] = [];
   const ours: number[] = [];
-  for (let r = 0; r < RUNS; r++) {
+  // Cheap next to the builds, so at least five runs, and the order flips each run: whichever goes second finds more
+  // of the layers in the page cache.
+  const bareSave = async () => {
     const a = performance.now();
     await run('sh', ['-c', `docker --host ${builderHost} save ${refs.join(' ')} > /dev/null`]);
     bare.push((performance.now() - a) / 1000);
-    ours.push(await saveAndHash(builderHost, refs));
+  };
+  const oursSave = async () => ours.push(await saveAndHash(builderHost, refs));
+  for (let r = 0; r < Math.max(RUNS, 5); r++) {
+    for (const step of r % 2 === 0 ? [bareSave, oursSave] : [oursSave, bareSave]) await step();
   }
 
   const bytes = (COUNT * UNIQUE_MB + 2 * BASE_MB) / 1024;
   console.log(`\n${COUNT} images, ~${bytes.toFixed(2)} GB of layers, median of ${RUNS} runs`);
   console.log(`build:  shell pipeline ${median(shell).toFixed(1)} s, kfbundle build ${median(tool).toFixed(1)} s, ratio ${(median(tool) / median(shell)).toFixed(2)} (target <= 0.65)`);
   console.log(`        kfbundle steps: ${Object.entries(steps).map(([step, xs]) => `${step} ${median(xs).toFixed(1)} s`).join(', ')}`);
-  console.log(`save:   docker save > /dev/null ${median(bare).toFixed(2)} s, kfbundle save + normalise + hash ${median(ours).toFixed(2)} s, throughput ratio ${(median(bare) / median(ours)).toFixed(2)} (target >= 0.95)`);
+  console.log(`save:   (${bare.length} runs) docker save > /dev/null ${median(bare).toFixed(2)} s, kfbundle save + normalise + hash ${median(ours).toFixed(2)} s, throughput ratio ${(median(bare) / median(ours)).toFixed(2)} (target >= 0.95)`);
   console.log(`target: sha256sum -c + docker load ${median(shellTarget).toFixed(1)} s, install.sh --images-only ${median(toolTarget).toFixed(1)} s, ratio ${(median(toolTarget) / median(shellTarget)).toFixed(2)} (target <= 0.80)`);
   console.log(`kfbundle peak RSS: ${Math.max(...rss).toFixed(0)} MB (target <= 150 MB)`);
 
