@@ -272,7 +272,10 @@ async function saveImagesAsPulled(
   timings: BuildTimings,
 ): Promise<WrittenStream | undefined> {
   const byRef = new Map<string, number[]>();
-  toPull.forEach((image, index) => byRef.set(bundleRefFor(image.parsed), [...(byRef.get(bundleRefFor(image.parsed)) ?? []), index]));
+  toPull.forEach((image, index) => {
+    const ref = bundleRefFor(image.parsed);
+    byRef.set(ref, [...(byRef.get(ref) ?? []), index]);
+  });
   const batches = planSaveBatches([...byRef.entries()]);
   if (batches.length === 0) return undefined;
 

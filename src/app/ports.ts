@@ -40,13 +40,9 @@ export interface ImageStore {
   /** Size and shared size of the images with these IDs, as the engine accounts them (`docker system df -v`). */
   usage(imageIds: readonly string[]): Promise<{ id: string; size: number; sharedSize: number }[]>;
   /**
-   * One `docker save` stream holding every reference given, each under its own tag, with entry times and owners
-   * normalised so that the same images always give the same bytes.
-   */
-  save(refs: readonly string[], signal?: AbortSignal): Promise<Readable>;
-  /**
-   * One archive from several saves, each started when `batches` yields its references (so a save can wait for its
-   * pulls); layers already given by an earlier save are not repeated, and the image lists are merged.
+   * One `docker save` archive of every reference, from one save per batch, each started when `batches` yields it (so
+   * a save can wait for its pulls); entries an earlier save gave are not repeated, the image lists are merged, and
+   * entry times and owners are normalised, so the same images always give the same bytes.
    */
   saveBatches(batches: AsyncIterable<readonly string[]>, signal?: AbortSignal): Readable;
 }

@@ -89,13 +89,10 @@ export function normaliseHeader(header: Uint8Array): void {
   header.set(Buffer.from(`${sum.toString(8).padStart(6, '0')}\0 `, 'latin1'), CHECKSUM.offset);
 }
 
-/**
- * PAX extended header data without time and owner records (`<length> <key>=<value>\n` each). Returns the new data;
- * the caller writes it with its header's size updated by `normalisePaxHeader`.
- */
-export function normalisePaxRecords(data: Uint8Array): Buffer {
+/** Each record of PAX extended header data (`<length> <key>=<value>\n`), whole and as its key and value. */
+function paxRecords(data: Uint8Array): { record: Buffer; key: string; value: string }[] {
   const text = Buffer.from(data);
-  const kept: Buffer[] = [];
+  const records: { record: Buffer; key: string; value: string }[] = [];
   let offset = 0;
   while (offset < text.length) {
     const space = text.indexOf(0x20, offset);
@@ -103,11 +100,20 @@ export function normalisePaxRecords(data: Uint8Array): Buffer {
     const length = Number.parseInt(text.subarray(offset, space).toString('latin1'), 10);
     if (!Number.isFinite(length) || length <= 0 || offset + length > text.length) break;
     const record = text.subarray(offset, offset + length);
-    const key = record.subarray(space - offset + 1, record.indexOf(0x3d)).toString('utf8');
-    if (!VOLATILE_PAX_KEYS.has(key)) kept.push(record);
+    const body = text.subarray(space + 1, offset + length - 1).toString('utf8');
+    const eq = body.indexOf('=');
+    records.push({ record, key: body.slice(0, eq), value: body.slice(eq + 1) });
     offset += length;
   }
-  return Buffer.concat(kept);
+  return records;
+}
+
+/**
+ * PAX extended header data without time and owner records. Returns the new data; the caller writes it with its
+ * header's size updated by `normalisePaxHeader`.
+ */
+export function normalisePaxRecords(data: Uint8Array): Buffer {
+  return Buffer.concat(paxRecords(data).filter(({ key }) => !VOLATILE_PAX_KEYS.has(key)).map(({ record }) => record));
 }
 
 /** Normalises a PAX header block for data of `size` bytes. */
@@ -118,17 +124,5 @@ export function normalisePaxHeader(header: Uint8Array, size: number): void {
 
 /** The `path` record of PAX extended header data, which names the next entry in place of its header's name. */
 export function paxPath(data: Uint8Array): string | undefined {
-  const text = Buffer.from(data);
-  let offset = 0;
-  let path: string | undefined;
-  while (offset < text.length) {
-    const space = text.indexOf(0x20, offset);
-    if (space === -1) break;
-    const length = Number.parseInt(text.subarray(offset, space).toString('latin1'), 10);
-    if (!Number.isFinite(length) || length <= 0 || offset + length > text.length) break;
-    const record = text.subarray(space + 1, offset + length - 1).toString('utf8');
-    if (record.startsWith('path=')) path = record.slice('path='.length);
-    offset += length;
-  }
-  return path;
+  return paxRecords(data).findLast(({ key }) => key === 'path')?.value;
 }

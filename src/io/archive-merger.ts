@@ -134,3 +134,12 @@ export function mergeArchives(archives: AsyncIterable<Readable>): Readable {
   }
   return Readable.from(merged(), { objectMode: false });
 }
+
+/** One archive from a save per batch of references, each save started when `batches` yields its batch. */
+export function mergeSaves(batches: AsyncIterable<readonly string[]>, save: (refs: readonly string[]) => Promise<Readable>): Readable {
+  return mergeArchives(
+    (async function* () {
+      for await (const refs of batches) yield await save(refs);
+    })(),
+  );
+}

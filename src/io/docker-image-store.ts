@@ -4,7 +4,7 @@ import Docker from 'dockerode';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { TarNormalizer } from './tar-normalizer.js';
-import { mergeArchives } from './archive-merger.js';
+import { mergeSaves } from './archive-merger.js';
 import { engineGetStream, type EngineAddress } from './engine-raw-get.js';
 import { KfbundleError } from '../core/errors.js';
 import { imageName, parseImageRef } from '../core/image-ref.js';
@@ -119,6 +119,7 @@ export class DockerImageStore implements ImageStore {
     return undefined;
   }
 
+  /** One `docker save` of `refs`, normalised (entry times, owners, sorted image lists); saveBatches joins several. */
   async save(refs: readonly string[], signal?: AbortSignal): Promise<Readable> {
     try {
       const address = this.plainAddress();
@@ -139,11 +140,6 @@ export class DockerImageStore implements ImageStore {
   }
 
   saveBatches(batches: AsyncIterable<readonly string[]>, signal?: AbortSignal): Readable {
-    const save = (refs: readonly string[]) => this.save(refs, signal);
-    return mergeArchives(
-      (async function* () {
-        for await (const refs of batches) yield await save(refs);
-      })(),
-    );
+    return mergeSaves(batches, (refs) => this.save(refs, signal));
   }
 }

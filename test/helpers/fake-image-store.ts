@@ -2,7 +2,7 @@
 
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { mergeArchives } from '../../src/io/archive-merger.js';
+import { mergeSaves } from '../../src/io/archive-merger.js';
 import type { EngineImage, ImageStore } from '../../src/app/ports.js';
 import { parseImageRef, formatImageRef, imageName } from '../../src/core/image-ref.js';
 
@@ -96,12 +96,7 @@ export class FakeImageStore implements ImageStore {
   }
 
   saveBatches(batches: AsyncIterable<readonly string[]>): Readable {
-    const save = (refs: readonly string[]) => this.save(refs);
-    return mergeArchives(
-      (async function* () {
-        for await (const refs of batches) yield await save(refs);
-      })(),
-    );
+    return mergeSaves(batches, (refs) => this.save(refs));
   }
 }
 
