@@ -135,11 +135,32 @@ export function mergeArchives(archives: AsyncIterable<Readable>): Readable {
   return Readable.from(merged(), { objectMode: false });
 }
 
-/** One archive from a save per batch of references, each save started when `batches` yields its batch. */
+/**
+ * One archive from a save per batch of references. Each save is asked for while the archive before it is still being
+ * read: the engine sends nothing until it has copied the batch's layers to its scratch directory, so that copy runs
+ * while the previous batch streams. One ahead at most, so no more than two saves hold engine scratch space at once.
+ */
 export function mergeSaves(batches: AsyncIterable<readonly string[]>, save: (refs: readonly string[]) => Promise<Readable>): Readable {
-  return mergeArchives(
-    (async function* () {
-      for await (const refs of batches) yield await save(refs);
-    })(),
-  );
+  return mergeArchives(savesOneAhead(batches, save));
+}
+
+async function* savesOneAhead(batches: AsyncIterable<readonly string[]>, save: (refs: readonly string[]) => Promise<Readable>): AsyncGenerator<Readable> {
+  const iterator = batches[Symbol.asyncIterator]();
+  const startNext = (): Promise<Readable | undefined> => {
+    const next = iterator.next().then((step) => (step.done === true ? undefined : save(step.value)));
+    // Awaited in turn below; until then a failure must not count as unhandled.
+    next.catch(() => undefined);
+    return next;
+  };
+  let pending = startNext();
+  try {
+    for (let archive = await pending; archive !== undefined; archive = await pending) {
+      pending = startNext();
+      yield archive;
+    }
+  } finally {
+    // Stopped early (an error, or the reader gave up): the save already asked for must not keep its connection open.
+    void pending.then((archive) => archive?.destroy(), () => undefined);
+    void iterator.return?.()?.catch(() => undefined);
+  }
 }

@@ -8,3 +8,13 @@ export async function makeTempDir(prefix = 'kfb-test-'): Promise<{ path: string;
   const path = await mkdtemp(join(tmpdir(), prefix));
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
 }
+
+/** Runs `body` with a fresh temporary directory, removed afterwards whether it passed or threw. */
+export async function withTempDir<T>(body: (path: string) => Promise<T>): Promise<T> {
+  const dir = await makeTempDir();
+  try {
+    return await body(dir.path);
+  } finally {
+    await dir.remove();
+  }
+}

@@ -4,15 +4,15 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mergeEntries } from '../../src/core/archive-order.js';
 import { planSaveBatches } from '../../src/core/save-batches.js';
-import { mergeArchives } from '../../src/io/archive-merger.js';
+import { mergeArchives, mergeSaves } from '../../src/io/archive-merger.js';
 import { runCommand } from '../helpers/cli.js';
-import { makeTempDir } from '../helpers/tmp.js';
+import { withTempDir } from '../helpers/tmp.js';
 
 const test = suite('archive merging and save batches');
 
@@ -52,15 +52,14 @@ async function merge(archives: Buffer[], chunkSize: number): Promise<Buffer> {
 }
 
 for (const format of ['pax', 'gnu'] as const) {
-  test(`${format}: shared entries once, lists merged, any chunking gives the same bytes, tar reads it`, async () => {
-    const dir = await makeTempDir();
-    try {
-      const archives = [await saveLike(dir.path, 'b', format), await saveLike(dir.path, 'a', format), await saveLike(dir.path, 'c', format)];
+  test(`${format}: shared entries once, lists merged, any chunking gives the same bytes, tar reads it`, async () =>
+    withTempDir(async (root) => {
+      const archives = [await saveLike(root, 'b', format), await saveLike(root, 'a', format), await saveLike(root, 'c', format)];
       const merged = await merge(archives, 777);
       assert.is(createHash('sha256').update(merged).digest('hex'), createHash('sha256').update(await merge(archives, 1 << 20)).digest('hex'));
       assert.is(merged.length % 512, 0);
 
-      const file = join(dir.path, 'merged.tar');
+      const file = join(root, 'merged.tar');
       await writeFile(file, merged);
       const listed = await runCommand('tar', ['-tf', file]);
       assert.is(listed.code, 0, listed.stderr);
@@ -77,23 +76,62 @@ for (const format of ['pax', 'gnu'] as const) {
       assert.is(repositories, '{"example/a":{"1":"a"},"example/b":{"1":"b"},"example/c":{"1":"c"}}\n');
       assert.is((await runCommand('tar', ['-xOf', file, `./${LONG}/json`])).stdout, '{"shared":true}');
       assert.is((await runCommand('tar', ['-xOf', file, './c/layer.tar'])).stdout, Buffer.alloc(3000, 'c'.charCodeAt(0)).toString());
-    } finally {
-      await dir.remove();
-    }
-  });
+    }));
 }
 
-test('an archive that ends inside an entry is refused, naming which one', async () => {
-  const dir = await makeTempDir();
-  try {
-    const whole = await saveLike(dir.path, 'a', 'pax');
+async function* listed<T>(items: readonly T[]): AsyncGenerator<T> {
+  for (const item of items) yield item;
+}
+
+/** Rejects if `promise` has not settled in `ms`: a guard against a hang, not a speed check. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const guard = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: still waiting after ${ms} ms`)), ms)));
+  return Promise.race([promise, guard]).finally(() => clearTimeout(timer));
+}
+
+test('the next save is asked for while the archive before it is still being read', async () =>
+  withTempDir(async (root) => {
+    const archives = { a: await saveLike(root, 'a', 'pax'), b: await saveLike(root, 'b', 'pax') };
+    const first = new PassThrough();
+    // The first archive's last bytes come only once the second save has been asked for, as an engine still copying
+    // the next batch would be: merging one save after another never gets there.
+    first.write(archives.a.subarray(0, 1024));
+    const save = async (refs: readonly string[]): Promise<Readable> => {
+      if (refs[0] === 'a') return first;
+      first.end(archives.a.subarray(1024));
+      return chunked(archives.b, 4096);
+    };
+    const merged = await within(buffer(mergeSaves(listed([['a'], ['b']]), save)), 5000, 'merging two saves');
+    const file = join(root, 'merged.tar');
+    await writeFile(file, merged);
+    const names = (await runCommand('tar', ['-tf', file])).stdout;
+    assert.match(names, './a/layer.tar');
+    assert.match(names, './b/layer.tar');
+  }));
+
+test('a save that fails while the one before it streams fails the merge; the merge stops asking for saves', async () =>
+  withTempDir(async (root) => {
+    const whole = await saveLike(root, 'a', 'pax');
+    const asked: string[] = [];
+    const save = async (refs: readonly string[]): Promise<Readable> => {
+      asked.push(refs[0]!);
+      if (refs[0] === 'b') throw new Error('docker save of b failed: no such image');
+      return chunked(whole, 4096);
+    };
+    const error = await within(buffer(mergeSaves(listed([['a'], ['b'], ['c'], ['d']]), save)).catch((e: unknown) => e), 5000, 'a failing save');
+    assert.instance(error, Error);
+    assert.match((error as Error).message, 'docker save of b failed');
+    assert.not.ok(asked.includes('d'), `saves asked for: ${asked.join(', ')}`);
+  }));
+
+test('an archive that ends inside an entry is refused, naming which one', async () =>
+  withTempDir(async (root) => {
+    const whole = await saveLike(root, 'a', 'pax');
     const error = await merge([whole, whole.subarray(0, 700)], 4096).catch((e: unknown) => e);
     assert.instance(error, Error);
     assert.match((error as Error).message, 'image archive 2 ended in the middle of an entry');
-  } finally {
-    await dir.remove();
-  }
-});
+  }));
 
 test('image lists that are not an engine JSON are refused rather than merged wrongly', () => {
   assert.is(mergeEntries('manifest.json', [Buffer.from('[]'), Buffer.from('{"a":1}')]), undefined);
