@@ -147,7 +147,14 @@ export function mergeSaves(batches: AsyncIterable<readonly string[]>, save: (ref
 async function* savesOneAhead(batches: AsyncIterable<readonly string[]>, save: (refs: readonly string[]) => Promise<Readable>): AsyncGenerator<Readable> {
   const iterator = batches[Symbol.asyncIterator]();
   const startNext = (): Promise<Readable | undefined> => {
-    const next = iterator.next().then((step) => (step.done === true ? undefined : save(step.value)));
+    const next = iterator.next().then(async (step) => {
+      if (step.done === true) return undefined;
+      const archive = await save(step.value);
+      // Until its turn comes nothing reads it; an engine connection that breaks meanwhile must not be an unhandled
+      // 'error' event. The stream keeps the error, and reading it in turn throws it.
+      archive.on('error', () => undefined);
+      return archive;
+    });
     // Awaited in turn below; until then a failure must not count as unhandled.
     next.catch(() => undefined);
     return next;

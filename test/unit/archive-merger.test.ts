@@ -125,6 +125,26 @@ test('a save that fails while the one before it streams fails the merge; the mer
     assert.not.ok(asked.includes('d'), `saves asked for: ${asked.join(', ')}`);
   }));
 
+test('an engine connection that breaks while its save waits its turn fails the merge with that error', async () =>
+  withTempDir(async (root) => {
+    const whole = await saveLike(root, 'a', 'pax');
+    const first = new PassThrough();
+    first.write(whole.subarray(0, 1024));
+    const save = async (refs: readonly string[]): Promise<Readable> => {
+      if (refs[0] === 'a') return first;
+      const waiting = new PassThrough();
+      // Breaks before the merge reaches it; only then does the first archive end.
+      setImmediate(() => {
+        waiting.destroy(new Error('connection to the engine reset'));
+        setImmediate(() => first.end(whole.subarray(1024)));
+      });
+      return waiting;
+    };
+    const error = await within(buffer(mergeSaves(listed([['a'], ['b']]), save)).catch((e: unknown) => e), 5000, 'a broken save');
+    assert.instance(error, Error);
+    assert.match((error as Error).message, 'connection to the engine reset');
+  }));
+
 test('an archive that ends inside an entry is refused, naming which one', async () =>
   withTempDir(async (root) => {
     const whole = await saveLike(root, 'a', 'pax');
