@@ -163,15 +163,17 @@ test('image lists that are not an engine JSON are refused rather than merged wro
   assert.is(index?.toString(), '{"schemaVersion":2,"manifests":[{"digest":"sha256:1"},{"digest":"sha256:2"}]}');
 });
 
-test('save batches: consecutive, near-equal, at most five, at least four images each', () => {
+test('save batches: consecutive, shrinking in steps, at most four, one batch below eight images', () => {
   const sizes = (n: number) => planSaveBatches(Array.from({ length: n }, (_, i) => i)).map((batch) => batch.length);
   assert.equal(sizes(0), []);
   assert.equal(sizes(3), [3]);
   assert.equal(sizes(7), [7]);
-  assert.equal(sizes(8), [4, 4]);
-  assert.equal(sizes(9), [5, 4]);
-  assert.equal(sizes(20), [4, 4, 4, 4, 4]);
-  assert.equal(sizes(103), [21, 21, 21, 20, 20]);
+  assert.equal(sizes(8), [5, 3]);
+  assert.equal(sizes(12), [6, 4, 2]);
+  assert.equal(sizes(15), [8, 5, 2]);
+  assert.equal(sizes(20), [8, 6, 4, 2]);
+  assert.equal(sizes(103), [41, 31, 21, 10]);
+  for (let n = 1; n <= 200; n++) assert.is(sizes(n).reduce((sum, size) => sum + size, 0), n, `every one of ${n} images in a batch`);
   assert.equal(planSaveBatches(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i']).flat(), ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i']);
 });
 
