@@ -110,6 +110,32 @@ test('the next save is asked for while the archive before it is still being read
     assert.match(names, './b/layer.tar');
   }));
 
+test('the next save is asked for before the one before it sends a byte, and no more than two are under way', async () =>
+  withTempDir(async (root) => {
+    const archives: Record<string, Buffer> = {};
+    for (const image of ['a', 'b', 'c', 'd']) archives[image] = await saveLike(root, image, 'pax');
+    let underWay = 0;
+    let most = 0;
+    let secondAsked!: () => void;
+    const asked = new Promise<void>((resolve) => (secondAsked = resolve));
+    const save = async (refs: readonly string[]): Promise<Readable> => {
+      underWay++;
+      most = Math.max(most, underWay);
+      if (refs[0] === 'b') secondAsked();
+      // As an engine copying its layers: the first save answers only once the second copy runs beside it.
+      if (refs[0] === 'a') await asked;
+      const archive = chunked(archives[refs[0]!]!, 4096);
+      archive.on('end', () => underWay--);
+      return archive;
+    };
+    const merged = await within(buffer(mergeSaves(listed([['a'], ['b'], ['c'], ['d']]), save)), 5000, 'merging four saves');
+    assert.is(most, 2, 'saves under way at once');
+    const file = join(root, 'merged.tar');
+    await writeFile(file, merged);
+    const names = (await runCommand('tar', ['-tf', file])).stdout;
+    for (const image of ['a', 'b', 'c', 'd']) assert.match(names, `./${image}/layer.tar`);
+  }));
+
 test('a save that fails while the one before it streams fails the merge; the merge stops asking for saves', async () =>
   withTempDir(async (root) => {
     const whole = await saveLike(root, 'a', 'pax');
