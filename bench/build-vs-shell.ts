@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import Docker from 'dockerode';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { create as createTar } from 'tar';
 import { PullStatusSink } from '../src/io/pull-progress-parser.js';
@@ -140,10 +140,6 @@ async function makeImageSet(builder: Docker, registry: string, name: string, cou
   return { refs, manifests };
 }
 
-async function* listed<T>(items: readonly T[]): AsyncGenerator<T> {
-  for (const item of items) yield item;
-}
-
 /**
  * Save + merge + normalise + hash in this process to /dev/null: the archive path of kfbundle build without the disk,
  * in its batches (`batched`), or as one save.
@@ -152,7 +148,7 @@ async function saveAndHash(host: string, refs: string[], batched: boolean): Prom
   const store = new DockerImageStore({ host });
   const started = performance.now();
   const hasher = new HashingStream();
-  const archive = batched ? store.saveBatches(listed(planSaveBatches(refs))) : await store.save(refs);
+  const archive = batched ? store.saveBatches(Readable.from(planSaveBatches(refs))) : await store.save(refs);
   await pipeline(archive, hasher, createWriteStream('/dev/null', { highWaterMark: 4 * 1024 * 1024 }));
   if (hasher.bytes === 0) throw new Error('empty save');
   return (performance.now() - started) / 1000;

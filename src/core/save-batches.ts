@@ -28,12 +28,16 @@ export function planSaveBatches<T>(items: readonly T[], maxBatches = MAX_SAVE_BA
   return batches;
 }
 
-/** `total` split in proportion to count, count-1, …, 1; the rounding remainder goes to the largest fractions first. */
+/** `total` split in proportion to count, count-1, …, 1, each boundary rounded, so the sizes always add up to `total`. */
 function stepSizes(total: number, count: number): number[] {
   const parts = (count * (count + 1)) / 2;
-  const exact = Array.from({ length: count }, (_, index) => (total * (count - index)) / parts);
-  const sizes = exact.map(Math.floor);
-  const byFraction = exact.map((value, index) => ({ index, fraction: value - Math.floor(value) })).sort((a, b) => b.fraction - a.fraction || a.index - b.index);
-  for (let left = total - sizes.reduce((sum, size) => sum + size, 0), at = 0; left > 0; left--, at++) sizes[byFraction[at]!.index]! += 1;
-  return sizes;
+  let partsBefore = 0;
+  let before = 0;
+  return Array.from({ length: count }, (_, index) => {
+    partsBefore += count - index;
+    const upTo = Math.round((total * partsBefore) / parts);
+    const size = upTo - before;
+    before = upTo;
+    return size;
+  });
 }

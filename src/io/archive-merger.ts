@@ -152,10 +152,9 @@ async function* savesInFlight(batches: AsyncIterable<readonly string[]>, save: (
   const iterator = batches[Symbol.asyncIterator]();
   // Batches are taken from the source one at a time and in order; only the saves run side by side.
   let taken: Promise<unknown> = Promise.resolve();
-  let exhausted = false;
   const takeBatch = (): Promise<IteratorResult<readonly string[]>> => {
-    const step = taken.then(() => (exhausted ? { done: true as const, value: undefined } : iterator.next()));
-    taken = step.then((result) => (exhausted ||= result.done === true), () => undefined);
+    const step = taken.then(() => iterator.next());
+    taken = step.catch(() => undefined);
     return step;
   };
   const startInOrder = (): Promise<Readable | undefined> => {

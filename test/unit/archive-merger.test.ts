@@ -79,10 +79,6 @@ for (const format of ['pax', 'gnu'] as const) {
     }));
 }
 
-async function* listed<T>(items: readonly T[]): AsyncGenerator<T> {
-  for (const item of items) yield item;
-}
-
 /** Rejects if `promise` has not settled in `ms`: a guard against a hang, not a speed check. */
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -102,7 +98,7 @@ test('the next save is asked for while the archive before it is still being read
       first.end(archives.a.subarray(1024));
       return chunked(archives.b, 4096);
     };
-    const merged = await within(buffer(mergeSaves(listed([['a'], ['b']]), save)), 5000, 'merging two saves');
+    const merged = await within(buffer(mergeSaves(Readable.from([['a'], ['b']]), save)), 5000, 'merging two saves');
     const file = join(root, 'merged.tar');
     await writeFile(file, merged);
     const names = (await runCommand('tar', ['-tf', file])).stdout;
@@ -128,7 +124,7 @@ test('the next save is asked for before the one before it sends a byte, and no m
       archive.on('end', () => underWay--);
       return archive;
     };
-    const merged = await within(buffer(mergeSaves(listed([['a'], ['b'], ['c'], ['d']]), save)), 5000, 'merging four saves');
+    const merged = await within(buffer(mergeSaves(Readable.from([['a'], ['b'], ['c'], ['d']]), save)), 5000, 'merging four saves');
     assert.is(most, 2, 'saves under way at once');
     const file = join(root, 'merged.tar');
     await writeFile(file, merged);
@@ -145,7 +141,7 @@ test('a save that fails while the one before it streams fails the merge; the mer
       if (refs[0] === 'b') throw new Error('docker save of b failed: no such image');
       return chunked(whole, 4096);
     };
-    const error = await within(buffer(mergeSaves(listed([['a'], ['b'], ['c'], ['d']]), save)).catch((e: unknown) => e), 5000, 'a failing save');
+    const error = await within(buffer(mergeSaves(Readable.from([['a'], ['b'], ['c'], ['d']]), save)).catch((e: unknown) => e), 5000, 'a failing save');
     assert.instance(error, Error);
     assert.match((error as Error).message, 'docker save of b failed');
     assert.not.ok(asked.includes('d'), `saves asked for: ${asked.join(', ')}`);
@@ -166,7 +162,7 @@ test('an engine connection that breaks while its save waits its turn fails the m
       });
       return waiting;
     };
-    const error = await within(buffer(mergeSaves(listed([['a'], ['b']]), save)).catch((e: unknown) => e), 5000, 'a broken save');
+    const error = await within(buffer(mergeSaves(Readable.from([['a'], ['b']]), save)).catch((e: unknown) => e), 5000, 'a broken save');
     assert.instance(error, Error);
     assert.match((error as Error).message, 'connection to the engine reset');
   }));
