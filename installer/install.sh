@@ -4,9 +4,19 @@
 # every file of the bundle before it loads, pushes or applies anything.
 set -euo pipefail
 
+# The bundle's layout, filled in from kfbundle's bundle contract (src/core/bundle-layout.ts) when the bundle was built.
+FORMAT_VERSION='@@FORMAT_VERSION@@'
+METADATA='@@METADATA@@'
+METADATA_FORMAT_FIELD='@@METADATA_FORMAT_FIELD@@'
+METADATA_DIGEST_FIELD='@@METADATA_DIGEST_FIELD@@'
+METADATA_TOOL_VERSION_FIELD='@@METADATA_TOOL_VERSION_FIELD@@'
 CHECKSUMS='@@CHECKSUMS@@'
-SIGNATURE="$CHECKSUMS.sig"
+SIGNATURE='@@SIGNATURE@@'
 IMAGES_TAR='@@IMAGES_TAR@@'
+ARCHIVE_PART_GLOB='@@ARCHIVE_PART_GLOB@@'
+PHASE_GLOB='@@PHASE_GLOB@@'
+PHASE_SUFFIX='@@PHASE_SUFFIX@@'
+WAITS_SUFFIX='@@WAITS_SUFFIX@@'
 IMAGE_REFS='@@IMAGE_REFS@@'
 MANIFESTS_DIR='@@MANIFESTS_DIR@@'
 REGISTRY_MANIFESTS_DIR='@@REGISTRY_MANIFESTS_DIR@@'
@@ -125,6 +135,19 @@ verify_signature() {
   say "signature verified with $key"
 }
 
+# An installer knows the bundle format it was generated for; a newer bundle.json beside it (an installer copied from
+# an older bundle) may name files it does not know, so it stops before reading anything else.
+check_format() {
+  [ -f "$METADATA" ] || return 0
+  local format by
+  format=$(sed -n 's/^ *"'"$METADATA_FORMAT_FIELD"'": \([0-9]*\),*$/\1/p' "$METADATA" | head -n 1)
+  [ -n "$format" ] || die "$METADATA has no $METADATA_FORMAT_FIELD: not a kfbundle bundle, or a damaged one"
+  if [ "$format" -gt "$FORMAT_VERSION" ]; then
+    by=$(sed -n 's/^ *"'"$METADATA_TOOL_VERSION_FIELD"'": "\([^"]*\)",*$/\1/p' "$METADATA" | head -n 1)
+    die "the bundle is format $format, written by kfbundle ${by:-(unknown)}; this installer reads formats up to $FORMAT_VERSION: use the install.sh of that bundle, or one from kfbundle ${by:-(that version)} or newer"
+  fi
+}
+
 verify_bundle() {
   [ -f "$CHECKSUMS" ] || die "$CHECKSUMS is missing: this is not a complete bundle"
   command -v sha256sum >/dev/null || die "sha256sum not found (install coreutils)"
@@ -147,11 +170,11 @@ verify_bundle() {
   [ -z "$extra" ] || die "file not listed in $CHECKSUMS (refusing an altered bundle): $(printf '%s' "$extra" | head -n 1)"
 
   # bundle.json records a digest of SHA256SUMS without its own line; a bundle.json from another bundle fails here.
-  if [ -f bundle.json ]; then
+  if [ -f "$METADATA" ]; then
     local recorded actual
-    recorded=$(sed -n 's/^ *"contentDigest": "\([0-9a-f]*\)",*$/\1/p' bundle.json)
-    actual=$(grep -v -e '  bundle.json$' -e ' \*bundle.json$' "$CHECKSUMS" | sha256sum | cut -d' ' -f1)
-    [ "$recorded" = "$actual" ] || die "bundle.json does not describe this $CHECKSUMS (contentDigest differs): refusing an altered bundle"
+    recorded=$(sed -n 's/^ *"'"$METADATA_DIGEST_FIELD"'": "\([0-9a-f]*\)",*$/\1/p' "$METADATA")
+    actual=$(awk -v metadata="$METADATA" 'substr($0, 67) != metadata' "$CHECKSUMS" | sha256sum | cut -d' ' -f1)
+    [ "$recorded" = "$actual" ] || die "$METADATA does not describe this $CHECKSUMS (contentDigest differs): refusing an altered bundle"
   fi
 
   # Fails closed: only the exact success line passes, so a check that breaks (a missing tool, a damaged installer)
@@ -194,7 +217,7 @@ check_sums_openssl() {
 # The image archive's files in stream order: images.tar, or its parts images.tar.0000, … (kfbundle build --split-size).
 archive_files() {
   if [ -f "$IMAGES_TAR" ]; then printf '%s\n' "$IMAGES_TAR"; return 0; fi
-  find "$(dirname "$IMAGES_TAR")" -maxdepth 1 -type f -name "$(basename "$IMAGES_TAR").[0-9][0-9][0-9][0-9]" 2>/dev/null | LC_ALL=C sort
+  find "$(dirname "$IMAGES_TAR")" -maxdepth 1 -type f -name "$(basename "$IMAGES_TAR").$ARCHIVE_PART_GLOB" 2>/dev/null | LC_ALL=C sort
 }
 
 # kubelet's runtime endpoint, from its running process, its config file, or kubeadm's flags file.
@@ -344,7 +367,7 @@ push_images() {
 }
 
 phase_files() {
-  find "$MANIFESTS_DIR" -maxdepth 1 -type f -name '[0-9][0-9]-*.yaml' | LC_ALL=C sort
+  find "$MANIFESTS_DIR" -maxdepth 1 -type f -name "$PHASE_GLOB" | LC_ALL=C sort
 }
 
 describe_wait() {
@@ -361,9 +384,9 @@ print_plan() {
   local file name waits type namespace object
   say "plan (bundle not verified by --dry-run; run --verify-only for that):"
   while IFS= read -r file; do
-    name=$(basename "$file" .yaml)
+    name=$(basename "$file" "$PHASE_SUFFIX")
     printf '  phase %s: %s objects from %s\n' "$name" "$(grep -c '^kind:' "$file" || true)" "$file"
-    waits="$MANIFESTS_DIR/$name.waits"
+    waits="$MANIFESTS_DIR/$name$WAITS_SUFFIX"
     [ -f "$waits" ] || continue
     while IFS=$'\t' read -r type namespace object; do
       [ -n "$type" ] || continue
@@ -403,9 +426,9 @@ run_wait() {
 phase_text() {
   local name=$1
   if [ -n "$registry" ]; then
-    sed "s#${REGISTRY_PLACEHOLDER//./\\.}#${registry}#g" "$REGISTRY_MANIFESTS_DIR/$name.yaml"
+    sed "s#${REGISTRY_PLACEHOLDER//./\\.}#${registry}#g" "$REGISTRY_MANIFESTS_DIR/$name$PHASE_SUFFIX"
   else
-    cat "$MANIFESTS_DIR/$name.yaml"
+    cat "$MANIFESTS_DIR/$name$PHASE_SUFFIX"
   fi
 }
 
@@ -422,10 +445,10 @@ resume_command() {
 
 apply_phase() {
   local file=$1 name waits type namespace object
-  name=$(basename "$file" .yaml)
+  name=$(basename "$file" "$PHASE_SUFFIX")
   with_retries "phase $name: apply" apply_phase_once "$name" ||
     die "phase $name failed after $retries tries applying $file (last error above); fix it, then resume with: $(resume_command "$name")"
-  waits="$MANIFESTS_DIR/$name.waits"
+  waits="$MANIFESTS_DIR/$name$WAITS_SUFFIX"
   [ -f "$waits" ] || return 0
   while IFS=$'\t' read -r type namespace object; do
     [ -n "$type" ] || continue
@@ -446,10 +469,10 @@ apply_manifests() {
     index=$((index + 1))
     number=$(basename "$file"); number=$((10#${number%%-*}))
     if [ "$number" -lt "$from_phase" ]; then
-      say "phase $(basename "$file" .yaml): skipped (--from-phase $from_phase)"
+      say "phase $(basename "$file" "$PHASE_SUFFIX"): skipped (--from-phase $from_phase)"
       continue
     fi
-    say "phase $index of $count: $(basename "$file" .yaml): applying $(grep -c '^kind:' "$file" || true) objects"
+    say "phase $index of $count: $(basename "$file" "$PHASE_SUFFIX"): applying $(grep -c '^kind:' "$file" || true) objects"
     apply_phase "$file"
   done <<< "$files"
 }
@@ -462,6 +485,7 @@ describe_targets() {
   fi
 }
 
+check_format
 if [ "$dry_run" = yes ]; then describe_targets; print_plan; exit 0; fi
 verify_bundle
 if [ "$images" = yes ]; then

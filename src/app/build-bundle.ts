@@ -1,34 +1,15 @@
-// `kfbundle build`: render → resolve → pull → save → patch → write → checksum, all into a staging directory that
-// becomes the bundle only when every step has succeeded.
+// `kfbundle build`: stage → render and resolve → pull and save → plan (core/bundle-plan.ts) → write the plan →
+// commit. Everything goes into a staging directory that becomes the bundle only when every step has succeeded.
 
-import { createHash } from 'node:crypto';
-import {
-  BUNDLE_FILES,
-  BUNDLE_FORMAT_VERSION,
-  phaseManifestPath,
-  phaseWaitsPath,
-  registryPhaseManifestPath,
-  type BundleFile,
-  type BundleImage,
-  type BundleMetadata,
-  type BundlePhase,
-} from '../core/bundle-layout.js';
-import { formatWaits, planInstall } from '../core/install-plan.js';
-import { formatChecksums } from '../core/checksums.js';
-import { collectInstallImages } from '../core/install-images.js';
-import { installerValuesFor, renderInstaller } from '../core/installer-script.js';
-import { objectTexts, parseManifestDocuments } from '../core/k8s-object.js';
+import { BUNDLE_FILES, type BundleImage, type BundleMetadata } from '../core/bundle-layout.js';
+import { planBundle, sealBundle } from '../core/bundle-plan.js';
 import type { Mirror } from '../core/mirrors.js';
 import type { BundleSpec } from '../core/bundle-spec.js';
-import { discoverImages, type ImageTier } from '../core/discover-images.js';
-import { resolveImages } from '../core/resolve-images.js';
-import { patchManifests } from '../core/patch-manifests.js';
-import { rewriteAwsPartition, type AwsPartition } from '../core/aws-partition.js';
+import type { ImageTier } from '../core/discover-images.js';
+import { resolveRelease } from '../core/resolve-release.js';
+import type { AwsPartition } from '../core/aws-partition.js';
 import { KfbundleError } from '../core/errors.js';
 import { archiveSizeBounds } from '../core/disk-space.js';
-import { REGISTRY_PLACEHOLDER, relocateManifests, unrelocatedImages } from '../core/relocate-images.js';
-import type { KubernetesObject } from '../core/k8s-object.js';
-import type { ImageFinding } from '../core/discover-images.js';
 import type { BundleOutput, ImageStore, ManifestSource, RegistryAuth, Sleeper, StagedBundle, WrittenStream } from './ports.js';
 import { startPulls, type ImageToPull, type PullEvent, type StartedPulls } from './pull-images.js';
 import { planSaveBatches } from '../core/save-batches.js';
@@ -104,14 +85,8 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
   const staged = await deps.output.stage(options.outDir, { force: options.force });
   try {
     const rendered = await timed('render', options.manifests, () => deps.source.render(options.manifests));
-    const { documents, objects, resolution } = await timed('resolve', rendered.description, () => {
-      const parsedDocuments = parseManifestDocuments(rendered.text, rendered.description);
-      const parsedObjects = parsedDocuments.flatMap((document) => document.objects);
-      // A pod template whose image does not parse would fail on the cluster: stop here, naming it.
-      collectInstallImages(parsedObjects);
-      return { documents: parsedDocuments, objects: parsedObjects, resolution: resolveImages(discoverImages(parsedObjects), options.spec, options.tiers) };
-    });
-    const toPull = resolution.images.filter((image) => image.included);
+    const release = await timed('resolve', rendered.description, () => resolveRelease(rendered.text, rendered.description, options.spec, options.tiers));
+    const toPull = release.resolution.images.filter((image) => image.included);
 
     // Pulls and saves overlap: each batch of images is saved as soon as it is pulled (core/save-batches.ts).
     let pulls: StartedPulls | undefined;
@@ -129,82 +104,24 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
     // A failed pull is the cause; the save it stopped is not worth reporting.
     if (pulled.status === 'rejected') throw pulled.reason;
     if (saved.status === 'rejected') throw saved.reason;
-    const images = pulled.value;
     const archive = saved.value;
-    const files: BundleFile[] = [];
-    if (archive !== undefined) {
-      files.push(...archive.files);
-      timings.hash = archive.hashMs;
-    }
+    if (archive !== undefined) timings.hash = archive.hashMs;
 
     const metadata = await timed('write', options.outDir, async () => {
-      const imageRewrites = new Map(images.filter((i) => i.bundleRef !== i.ref).map((i) => [i.ref, i.bundleRef] as const));
-      const findings = resolution.images.flatMap((image) => image.locations);
-      const patched = patchManifests(objects, { imageRewrites, findings });
-      const aws = options.awsPartition === undefined ? undefined : rewriteAwsPartition(patched.objects, options.awsPartition);
-      const finalObjects = aws?.objects ?? patched.objects;
-      const relocation = relocateForRegistry(finalObjects, findings, images, options.registry);
-      const plan = planInstall(finalObjects);
-      const texts = objectTexts(documents, finalObjects);
-      const registryTexts = objectTexts(documents, relocation.objects);
-      const mainTexts = options.registry === undefined ? texts : registryTexts.map((text) => text.replaceAll(REGISTRY_PLACEHOLDER, options.registry!));
-      const phases: BundlePhase[] = [];
-      for (const phase of plan.phases) {
-        const file = phaseManifestPath(phase.name);
-        files.push(await staged.writeText(file, phase.objects.map((index) => mainTexts[index]).join('---\n')));
-        files.push(await staged.writeText(phaseWaitsPath(phase.name), formatWaits(phase.waits)));
-        files.push(await staged.writeText(registryPhaseManifestPath(phase.name), phase.objects.map((index) => registryTexts[index]).join('---\n')));
-        phases.push({ name: phase.name, file, objects: phase.objects.length, waits: phase.waits, why: phase.why });
-      }
-      if (images.length > 0) {
-        const refs = [...new Set(images.map((image) => image.bundleRef))].sort();
-        files.push(await staged.writeText(BUNDLE_FILES.imageRefs, `${refs.join('\n')}\n`));
-      }
-      const installer = renderInstaller(deps.installerTemplate, installerValuesFor(deps.toolVersion, options.registry));
-      files.push(await staged.writeText(BUNDLE_FILES.installer, installer, { executable: true }));
-
-      const bundleMetadata: BundleMetadata = {
-        formatVersion: BUNDLE_FORMAT_VERSION,
-        tool: { name: 'kfbundle', version: deps.toolVersion },
-        contentDigest: createHash('sha256').update(formatChecksums(files)).digest('hex'),
-        input: {
-          kind: rendered.kind,
-          name: rendered.description,
-          renderedSha256: createHash('sha256').update(rendered.text).digest('hex'),
-          objects: objects.length,
-        },
-        mirrors: options.mirrors.map((m) => ({ source: m.source, target: m.target })),
-        resolution: {
-          spec: options.spec?.release,
-          tiers: resolution.tiers,
-          notBundled: resolution.images.filter((image) => !image.included).map((image) => ({ ref: image.ref, tier: image.tier })),
-          excluded: resolution.excluded,
-          warnings: resolution.warnings,
-        },
-        images,
-        imagesArchive:
-          archive === undefined
-            ? undefined
-            : { parts: archive.files.map((file) => file.path), size: archive.size, sha256: archive.sha256, partSize: options.splitSize },
-        manifests: {
-          changes: patched.changes.length,
-          ...(aws === undefined || options.awsPartition === undefined ? {} : { awsPartition: { partition: options.awsPartition, objects: aws.changed.length } }),
-        },
-        relocation: {
-          placeholder: REGISTRY_PLACEHOLDER,
-          registry: options.registry,
-          objects: relocation.changed.length,
-          leftovers: relocation.leftovers.map((image) => ({ ref: image.ref, locations: image.locations.map((l) => ({ object: l.object, path: l.path })) })),
-        },
-        plan: { phases, warnings: plan.warnings },
-        files: [...files].sort((a, b) => a.path.localeCompare(b.path)),
-      };
-      const metadataFile = await staged.writeText(BUNDLE_FILES.metadata, `${JSON.stringify(bundleMetadata, null, 2)}\n`);
+      const plan = planBundle({
+        release,
+        rendered,
+        images: pulled.value,
+        options,
+        tool: { version: deps.toolVersion, installerTemplate: deps.installerTemplate },
+      });
+      for (const file of plan.files) await staged.writeText(file.path, file.text, { executable: file.executable });
+      const sealed = sealBundle(plan, archive, options.splitSize);
+      await staged.writeText(BUNDLE_FILES.metadata, sealed.metadataText);
       // SHA256SUMS (and its signature) are written last: their presence marks the content as complete.
-      const checksums = formatChecksums([...files, metadataFile]);
-      await staged.writeText(BUNDLE_FILES.checksums, checksums);
-      if (deps.sign !== undefined) await staged.writeBytes(BUNDLE_FILES.signature, deps.sign(Buffer.from(checksums, 'utf8')));
-      return bundleMetadata;
+      await staged.writeText(BUNDLE_FILES.checksums, sealed.checksumsText);
+      if (deps.sign !== undefined) await staged.writeBytes(BUNDLE_FILES.signature, deps.sign(Buffer.from(sealed.checksumsText, 'utf8')));
+      return sealed.metadata;
     });
 
     await staged.commit();
@@ -241,22 +158,6 @@ async function checkFreeSpace(pulled: readonly BundleImage[], written: number, w
 
 function formatSize(bytes: number): string {
   return `${(bytes / 1e9).toFixed(2)} GB`;
-}
-
-/**
- * The objects with every image under REGISTRY_PLACEHOLDER. When the user named a registry, a reference left outside
- * it would send a node to the internet, so the build stops and names it; otherwise bundle.json records it.
- */
-function relocateForRegistry(objects: readonly KubernetesObject[], findings: readonly ImageFinding[], images: readonly BundleImage[], registry: string | undefined) {
-  const relocated = relocateManifests(objects, findings, images.map((image) => image.bundleRef), REGISTRY_PLACEHOLDER);
-  const leftovers = unrelocatedImages(relocated.objects, REGISTRY_PLACEHOLDER);
-  if (registry !== undefined && leftovers.length > 0) {
-    const list = leftovers.map((image) => `${image.ref} (${image.locations.map((l) => `${l.object} ${l.path}`).join(', ')})`).join('\n  ');
-    throw new KfbundleError('RELOCATION_INCOMPLETE', `${leftovers.length} image reference(s) could not be moved to ${registry}:\n  ${list}`, {
-      hint: 'rewrite these references in your manifests (or exclude the objects) and build again; please report the case',
-    });
-  }
-  return { ...relocated, leftovers };
 }
 
 /**

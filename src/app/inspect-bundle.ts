@@ -1,6 +1,6 @@
 // `kfbundle inspect`: what a bundle holds, read from its bundle.json and files, without hashing anything.
 
-import { BUNDLE_FILES, BUNDLE_FORMAT_VERSION, type BundleMetadata } from '../core/bundle-layout.js';
+import { BUNDLE_FILES, unreadableFormat, type BundleMetadata } from '../core/bundle-layout.js';
 import { IMAGE_TIERS, type ImageTier } from '../core/discover-images.js';
 import { KfbundleError } from '../core/errors.js';
 import type { BundleReader } from './ports.js';
@@ -35,10 +35,9 @@ export async function inspectBundle(reader: BundleReader): Promise<BundleSummary
   } catch (error) {
     throw new KfbundleError('BUNDLE_FORMAT', `${BUNDLE_FILES.metadata} is not valid JSON: ${(error as Error).message}`);
   }
-  if (typeof metadata.formatVersion !== 'number' || metadata.formatVersion > BUNDLE_FORMAT_VERSION) {
-    throw new KfbundleError('BUNDLE_FORMAT', `bundle format ${String(metadata.formatVersion)} is newer than this kfbundle understands (${BUNDLE_FORMAT_VERSION})`, {
-      hint: 'use the kfbundle version that built it, or a newer one',
-    });
+  const unreadable = unreadableFormat(metadata.formatVersion, metadata.tool?.version);
+  if (unreadable !== undefined) {
+    throw new KfbundleError('BUNDLE_FORMAT', unreadable, { hint: 'inspect it with the kfbundle version named above, or a newer one' });
   }
   const images = IMAGE_TIERS.map((tier) => {
     const inTier = metadata.images.filter((image) => image.tier === tier);

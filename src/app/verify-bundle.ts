@@ -1,8 +1,8 @@
 // `kfbundle verify`: every file listed in SHA256SUMS has its recorded digest, and nothing is missing or added.
 
-import { BUNDLE_FILES } from '../core/bundle-layout.js';
+import { BUNDLE_FILES, contentDigestInput, unreadableFormat } from '../core/bundle-layout.js';
 import { createHash } from 'node:crypto';
-import { contentDigestInput, parseChecksums } from '../core/checksums.js';
+import { parseChecksums } from '../core/checksums.js';
 import { KfbundleError } from '../core/errors.js';
 import type { BundleReader } from './ports.js';
 
@@ -32,9 +32,15 @@ export interface VerifyDeps {
 
 /**
  * Checks every file; collects all problems rather than stopping at the first, so one run names everything wrong.
- * @throws KfbundleError BUNDLE_FORMAT when SHA256SUMS is absent or malformed (nothing can be checked then).
+ * @throws KfbundleError BUNDLE_FORMAT when SHA256SUMS is absent or malformed (nothing can be checked then), or the
+ *   bundle is of a newer format than this kfbundle reads (its files may have other names or meanings).
  */
 export async function verifyBundle(deps: VerifyDeps): Promise<VerifyResult> {
+  const metadataFirst = await deps.reader.readText(BUNDLE_FILES.metadata);
+  const newer = metadataFirst === undefined ? undefined : newerFormat(metadataFirst);
+  if (newer !== undefined) {
+    throw new KfbundleError('BUNDLE_FORMAT', newer, { hint: 'verify it with the kfbundle version named above, or a newer one' });
+  }
   const text = await deps.reader.readText(BUNDLE_FILES.checksums);
   if (text === undefined) {
     throw new KfbundleError('BUNDLE_FORMAT', `${BUNDLE_FILES.checksums} is missing: not a kfbundle bundle, or an incomplete copy`, {
@@ -72,7 +78,7 @@ export async function verifyBundle(deps: VerifyDeps): Promise<VerifyResult> {
   const metadataText = entries.some((e) => e.path === BUNDLE_FILES.metadata) ? await deps.reader.readText(BUNDLE_FILES.metadata) : undefined;
   if (metadataText !== undefined) {
     const recorded = recordedContentDigest(metadataText);
-    const actual = createHash('sha256').update(contentDigestInput(text, BUNDLE_FILES.metadata)).digest('hex');
+    const actual = createHash('sha256').update(contentDigestInput(text)).digest('hex');
     if (recorded !== actual) problems.push({ path: BUNDLE_FILES.metadata, problem: 'inconsistent' });
   }
   const listed = new Set(entries.map((entry) => entry.path));
@@ -90,4 +96,19 @@ function recordedContentDigest(metadataText: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Why a bundle.json is of a format too new for this verifier, or undefined. A bundle.json that does not parse, or
+ * lacks a version, is left to the checksums: it is damaged, not newer.
+ */
+function newerFormat(metadataText: string): string | undefined {
+  let value: { formatVersion?: unknown; tool?: { version?: unknown } };
+  try {
+    value = JSON.parse(metadataText) as typeof value;
+  } catch {
+    return undefined;
+  }
+  if (typeof value.formatVersion !== 'number') return undefined;
+  return unreadableFormat(value.formatVersion, value.tool?.version);
 }

@@ -1,9 +1,15 @@
-// Every file name inside a bundle, and the shape of bundle.json. Readers and writers both take names from here.
+// The bundle contract: every file name, part name, line format and metadata field of a bundle, and the format
+// version they make up. The writer (core/bundle-plan.ts, io/bundle-directory.ts), the verifier, inspect and the
+// installer template (through its @@PLACEHOLDERS@@, core/installer-script.ts) all take them from here, so a change to
+// the layout is one change. A leaf: it imports types only.
 
 import type { AwsPartition } from './aws-partition.js';
 import type { DiscoveryWarning, ImageTier } from './discover-images.js';
-import type { PlanWait } from './install-plan.js';
 
+/**
+ * Raised whenever a reader of an older kfbundle would misread a bundle of this one. Readers refuse a bundle whose
+ * formatVersion is higher than theirs, naming the kfbundle that wrote it (metadata `tool.version`).
+ */
 export const BUNDLE_FORMAT_VERSION = 1;
 
 export const BUNDLE_FILES = {
@@ -21,19 +27,98 @@ export const BUNDLE_FILES = {
   registryManifestsDir: 'registry-manifests',
 } as const;
 
-/** `manifests/<phase>.yaml`: the objects of one install phase, applied in lexical order of phase names. */
-export function phaseManifestPath(phase: string): string {
-  return `${BUNDLE_FILES.manifestsDir}/${phase}.yaml`;
+/** The bundle.json fields install.sh reads with sed (it has no JSON parser), so their names are part of the contract. */
+export const METADATA_FIELDS = {
+  formatVersion: 'formatVersion',
+  contentDigest: 'contentDigest',
+  toolVersion: 'version',
+} as const;
+
+/** Digits of a split archive's part suffix: `images.tar.0000` … `images.tar.9999`. */
+export const ARCHIVE_PART_DIGITS = 4;
+export const MAX_ARCHIVE_PARTS = 10 ** ARCHIVE_PART_DIGITS;
+
+/** `images/images.tar.0003`: part `index` of a split archive; the parts concatenated in name order are the archive. */
+export function archivePartPath(path: string, index: number): string {
+  return `${path}.${String(index).padStart(ARCHIVE_PART_DIGITS, '0')}`;
 }
 
-/** `manifests/<phase>.waits`: one wait per line, `<type>\t<namespace>\t<name>`, read by install.sh. */
+/** Digits of a phase's number; phase names are `NN-<label>` and phases apply in lexical order of their names. */
+export const PHASE_NUMBER_DIGITS = 2;
+
+export function phaseName(index: number, label: string): string {
+  return `${String(index).padStart(PHASE_NUMBER_DIGITS, '0')}-${label}`;
+}
+
+export const PHASE_MANIFEST_SUFFIX = '.yaml';
+export const PHASE_WAITS_SUFFIX = '.waits';
+
+/** `manifests/<phase>.yaml`: the objects of one install phase, applied in lexical order of phase names. */
+export function phaseManifestPath(phase: string): string {
+  return `${BUNDLE_FILES.manifestsDir}/${phase}${PHASE_MANIFEST_SUFFIX}`;
+}
+
+/** `manifests/<phase>.waits`: one wait per line (formatWaits), read by install.sh. */
 export function phaseWaitsPath(phase: string): string {
-  return `${BUNDLE_FILES.manifestsDir}/${phase}.waits`;
+  return `${BUNDLE_FILES.manifestsDir}/${phase}${PHASE_WAITS_SUFFIX}`;
 }
 
 /** `registry-manifests/<phase>.yaml`: the phase with every image under REGISTRY_PLACEHOLDER; its waits are the phase's. */
 export function registryPhaseManifestPath(phase: string): string {
-  return `${BUNDLE_FILES.registryManifestsDir}/${phase}.yaml`;
+  return `${BUNDLE_FILES.registryManifestsDir}/${phase}${PHASE_MANIFEST_SUFFIX}`;
+}
+
+/** What install.sh waits for (or ensures, for `label`) after applying a phase. */
+export type PlanWait =
+  | { type: 'established'; crd: string }
+  | { type: 'label'; namespace: string; label: string }
+  | { type: 'available'; namespace: string; deployment: string }
+  | { type: 'endpoints'; namespace: string; service: string };
+
+/** The wait types install.sh knows; a `.waits` line of another type is refused there. */
+export const WAIT_TYPES = ['established', 'label', 'available', 'endpoints'] as const satisfies readonly PlanWait['type'][];
+
+/**
+ * The `.waits` file of a phase: one wait a line, `<type>\t<namespace or ->\t<object>`: `established - <crd>`,
+ * `available <ns> <deployment>`, `endpoints <ns> <service>`, `label <ns> <key=value>`.
+ */
+export function formatWaits(waits: readonly PlanWait[]): string {
+  return waits
+    .map((wait) => {
+      switch (wait.type) {
+        case 'established':
+          return `established\t-\t${wait.crd}\n`;
+        case 'label':
+          return `label\t${wait.namespace}\t${wait.label}\n`;
+        case 'available':
+          return `available\t${wait.namespace}\t${wait.deployment}\n`;
+        case 'endpoints':
+          return `endpoints\t${wait.namespace}\t${wait.service}\n`;
+      }
+    })
+    .join('');
+}
+
+/**
+ * The text bundle.json's contentDigest is the SHA-256 of: SHA256SUMS without the line of bundle.json itself (which
+ * cannot list its own digest). Ties bundle.json to the exact content, so one moved from another bundle is caught.
+ */
+export function contentDigestInput(checksumsText: string): string {
+  const metadata = BUNDLE_FILES.metadata;
+  return checksumsText
+    .split('\n')
+    .filter((line) => !line.endsWith(`  ${metadata}`) && !line.endsWith(` *${metadata}`))
+    .join('\n');
+}
+
+/** Why a reader refuses a bundle's formatVersion, or undefined when it can read it. */
+export function unreadableFormat(formatVersion: unknown, writtenBy: unknown): string | undefined {
+  if (typeof formatVersion !== 'number' || !Number.isSafeInteger(formatVersion) || formatVersion < 1) {
+    return `bundle.json has no valid formatVersion (${JSON.stringify(formatVersion)})`;
+  }
+  if (formatVersion <= BUNDLE_FORMAT_VERSION) return undefined;
+  const by = typeof writtenBy === 'string' && writtenBy !== '' ? `kfbundle ${writtenBy}` : 'a newer kfbundle';
+  return `the bundle is format ${formatVersion}, written by ${by}; this kfbundle reads formats up to ${BUNDLE_FORMAT_VERSION}: use ${by} or newer`;
 }
 
 export interface BundlePhase {

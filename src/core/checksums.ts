@@ -48,11 +48,3 @@ export function parseChecksums(text: string): ChecksumEntry[] {
   });
   return entries;
 }
-
-/** The aggregate digest bundle.json records: SHA-256 over the SHA256SUMS text minus the line for `metadataPath`. */
-export function contentDigestInput(checksumsText: string, metadataPath: string): string {
-  return checksumsText
-    .split('\n')
-    .filter((line) => !line.endsWith(`  ${metadataPath}`) && !line.endsWith(` *${metadataPath}`))
-    .join('\n');
-}

@@ -12,13 +12,10 @@
 // - a workload whose pods a mutating webhook changes (Istio's sidecar injector) is applied after that webhook is
 //   registered, or its first pods start without the mutation (no sidecar).
 
+import { phaseName, type PlanWait } from './bundle-layout.js';
 import { describeObject, isRecord, type KubernetesObject } from './k8s-object.js';
 
-export type PlanWait =
-  | { type: 'established'; crd: string }
-  | { type: 'label'; namespace: string; label: string }
-  | { type: 'available'; namespace: string; deployment: string }
-  | { type: 'endpoints'; namespace: string; service: string };
+export type { PlanWait } from './bundle-layout.js';
 
 export interface PlanPhase {
   /** e.g. `00-crds`, `03-cert-manager`; also the file name of its manifests (`manifests/<name>.yaml`). */
@@ -378,11 +375,10 @@ export function planInstall(objects: readonly KubernetesObject[]): InstallPlan {
   const sortedLevels = [...byLevel.keys()].sort((a, b) => a - b);
   for (const level of sortedLevels) {
     const waits = waitsAt.get(level) ?? [];
-    const number = String(phases.length).padStart(2, '0');
-    phases.push({ name: `${number}-${phaseLabel(level, waits)}`, objects: byLevel.get(level)!, waits, why: phaseWhy(level, waits) });
+    phases.push({ name: phaseName(phases.length, phaseLabel(level, waits)), objects: byLevel.get(level)!, waits, why: phaseWhy(level, waits) });
   }
   if (unknownKinds.length > 0) {
-    phases.push({ name: `${String(phases.length).padStart(2, '0')}-unknown-kinds`, objects: unknownKinds, waits: [], why: 'kinds whose CRD is not in the bundle' });
+    phases.push({ name: phaseName(phases.length, 'unknown-kinds'), objects: unknownKinds, waits: [], why: 'kinds whose CRD is not in the bundle' });
   }
   return { phases, warnings };
 }
@@ -402,23 +398,3 @@ function phaseWhy(level: number, waits: readonly PlanWait[]): string {
   return backends.length === 0 ? 'everything nothing later depends on' : `webhook backends ${backends.join(', ')}, which later phases need`;
 }
 
-/**
- * The `.waits` file of a phase: tab-separated `established - <crd>`, `available <ns> <deployment>`,
- * `endpoints <ns> <service>`, and `label <ns> <key=value>` (a label the installer ensures on a namespace).
- */
-export function formatWaits(waits: readonly PlanWait[]): string {
-  return waits
-    .map((wait) => {
-      switch (wait.type) {
-        case 'established':
-          return `established\t-\t${wait.crd}\n`;
-        case 'label':
-          return `label\t${wait.namespace}\t${wait.label}\n`;
-        case 'available':
-          return `available\t${wait.namespace}\t${wait.deployment}\n`;
-        case 'endpoints':
-          return `endpoints\t${wait.namespace}\t${wait.service}\n`;
-      }
-    })
-    .join('');
-}

@@ -1,33 +1,63 @@
-// Fills the installer template from installer/ with the few values that differ per bundle.
+// Fills the installer template from installer/ with the bundle contract's names (core/bundle-layout.ts) and the few
+// values that differ per bundle, so install.sh never spells a file name or format of its own.
 
-import { BUNDLE_FILES, BUNDLE_FORMAT_VERSION } from './bundle-layout.js';
+import {
+  ARCHIVE_PART_DIGITS,
+  BUNDLE_FILES,
+  BUNDLE_FORMAT_VERSION,
+  METADATA_FIELDS,
+  PHASE_MANIFEST_SUFFIX,
+  PHASE_NUMBER_DIGITS,
+  PHASE_WAITS_SUFFIX,
+} from './bundle-layout.js';
 import { REGISTRY_PLACEHOLDER } from './relocate-images.js';
 
-export interface InstallerValues {
-  toolVersion: string;
-  formatVersion: number;
-  imagesTar: string;
-  manifestsDir: string;
-  checksums: string;
-  imageRefs: string;
-  registryManifestsDir: string;
-  registryPlaceholder: string;
-  /** The registry `build --registry` named, or empty. */
-  buildRegistry: string;
-}
+/** Every `@@NAME@@` of the template and its value. */
+export type InstallerValues = Readonly<Record<InstallerPlaceholder, string>>;
+
+export type InstallerPlaceholder =
+  | 'KFBUNDLE_VERSION'
+  | 'FORMAT_VERSION'
+  | 'METADATA'
+  | 'METADATA_FORMAT_FIELD'
+  | 'METADATA_DIGEST_FIELD'
+  | 'METADATA_TOOL_VERSION_FIELD'
+  | 'CHECKSUMS'
+  | 'SIGNATURE'
+  | 'IMAGES_TAR'
+  | 'ARCHIVE_PART_GLOB'
+  | 'IMAGE_REFS'
+  | 'MANIFESTS_DIR'
+  | 'REGISTRY_MANIFESTS_DIR'
+  | 'PHASE_GLOB'
+  | 'PHASE_SUFFIX'
+  | 'WAITS_SUFFIX'
+  | 'REGISTRY_PLACEHOLDER'
+  | 'BUILD_REGISTRY';
+
+const digitsGlob = (count: number) => '[0-9]'.repeat(count);
 
 /** The values of a bundle in the current format, made by `toolVersion`. */
 export function installerValuesFor(toolVersion: string, buildRegistry: string | undefined): InstallerValues {
   return {
-    toolVersion,
-    formatVersion: BUNDLE_FORMAT_VERSION,
-    imagesTar: BUNDLE_FILES.imagesTar,
-    manifestsDir: BUNDLE_FILES.manifestsDir,
-    checksums: BUNDLE_FILES.checksums,
-    imageRefs: BUNDLE_FILES.imageRefs,
-    registryManifestsDir: BUNDLE_FILES.registryManifestsDir,
-    registryPlaceholder: REGISTRY_PLACEHOLDER,
-    buildRegistry: buildRegistry ?? '',
+    KFBUNDLE_VERSION: toolVersion,
+    FORMAT_VERSION: String(BUNDLE_FORMAT_VERSION),
+    METADATA: BUNDLE_FILES.metadata,
+    METADATA_FORMAT_FIELD: METADATA_FIELDS.formatVersion,
+    METADATA_DIGEST_FIELD: METADATA_FIELDS.contentDigest,
+    METADATA_TOOL_VERSION_FIELD: METADATA_FIELDS.toolVersion,
+    CHECKSUMS: BUNDLE_FILES.checksums,
+    SIGNATURE: BUNDLE_FILES.signature,
+    IMAGES_TAR: BUNDLE_FILES.imagesTar,
+    ARCHIVE_PART_GLOB: digitsGlob(ARCHIVE_PART_DIGITS),
+    IMAGE_REFS: BUNDLE_FILES.imageRefs,
+    MANIFESTS_DIR: BUNDLE_FILES.manifestsDir,
+    REGISTRY_MANIFESTS_DIR: BUNDLE_FILES.registryManifestsDir,
+    PHASE_GLOB: `${digitsGlob(PHASE_NUMBER_DIGITS)}-*${PHASE_MANIFEST_SUFFIX}`,
+    PHASE_SUFFIX: PHASE_MANIFEST_SUFFIX,
+    WAITS_SUFFIX: PHASE_WAITS_SUFFIX,
+    REGISTRY_PLACEHOLDER,
+    BUILD_REGISTRY: buildRegistry ?? '',
   };
 }
 
@@ -36,19 +66,8 @@ export function installerValuesFor(toolVersion: string, buildRegistry: string | 
  * user's input, so it throws a plain Error (reported as a bug).
  */
 export function renderInstaller(template: string, values: InstallerValues): string {
-  const table: Record<string, string> = {
-    KFBUNDLE_VERSION: values.toolVersion,
-    FORMAT_VERSION: String(values.formatVersion),
-    IMAGES_TAR: values.imagesTar,
-    MANIFESTS_DIR: values.manifestsDir,
-    CHECKSUMS: values.checksums,
-    IMAGE_REFS: values.imageRefs,
-    REGISTRY_MANIFESTS_DIR: values.registryManifestsDir,
-    REGISTRY_PLACEHOLDER: values.registryPlaceholder,
-    BUILD_REGISTRY: values.buildRegistry,
-  };
   return template.replace(/@@([A-Z_]+)@@/g, (_, name: string) => {
-    const value = table[name];
+    const value = (values as Record<string, string | undefined>)[name];
     if (value === undefined) throw new Error(`installer template has unknown placeholder @@${name}@@`);
     return value;
   });

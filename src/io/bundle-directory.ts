@@ -10,7 +10,8 @@ import { pipeline } from 'node:stream/promises';
 import { KfbundleError } from '../core/errors.js';
 import type { BundleOutput, StagedBundle } from '../app/ports.js';
 import { HashingStream } from './hashing-stream.js';
-import { partPath, SplitFileWriter } from './split-file-writer.js';
+import { archivePartPath } from '../core/bundle-layout.js';
+import { SplitFileWriter } from './split-file-writer.js';
 
 const WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
 
@@ -111,10 +112,10 @@ export async function stageBundle(outDir: string, options: { force?: boolean } =
         const written = { path, size: hasher.bytes, sha256: hasher.digestHex() };
         return { files: [written], size: written.size, sha256: written.sha256, hashMs: hasher.hashMs };
       }
-      const parts = new SplitFileWriter((index) => full(partPath(path, index)), partSize);
+      const parts = new SplitFileWriter((index) => full(archivePartPath(path, index)), partSize);
       await pipeline(source, hasher, parts, { signal: streamOptions.signal }).catch((error: unknown) => diskFull(path, error));
       return {
-        files: parts.parts.map((part) => ({ path: partPath(path, part.index), size: part.size, sha256: part.sha256 })),
+        files: parts.parts.map((part) => ({ path: archivePartPath(path, part.index), size: part.size, sha256: part.sha256 })),
         size: hasher.bytes,
         sha256: hasher.digestHex(),
         hashMs: hasher.hashMs,

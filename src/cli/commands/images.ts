@@ -1,11 +1,10 @@
 // `kfbundle images`: every image a release needs, its tier, and each place it was found.
 
 import type { ImageTier } from '../../core/discover-images.js';
-import { discoverImages } from '../../core/discover-images.js';
 import { KfbundleError } from '../../core/errors.js';
 import { formatImageRef } from '../../core/image-ref.js';
-import { parseManifests } from '../../core/k8s-object.js';
-import { parseTiers, resolveImages } from '../../core/resolve-images.js';
+import { parseTiers } from '../../core/resolve-images.js';
+import { resolveRelease } from '../../core/resolve-release.js';
 import { resolveManifestInput } from '../manifest-input.js';
 import { writeJson, type CliContext } from '../context.js';
 
@@ -32,7 +31,7 @@ export async function runImages(options: ImagesCommandOptions, context: CliConte
   const tiers = tiersOption(options.tiers);
   const { source, input, spec } = await resolveManifestInput(options, context.signal, false, context.env);
   const rendered = await source.render(input);
-  const resolution = resolveImages(discoverImages(parseManifests(rendered.text, rendered.description)), spec, tiers);
+  const { resolution } = resolveRelease(rendered.text, rendered.description, spec, tiers);
   const matches = (ref: string) => options.why === undefined || ref === options.why || ref.includes(options.why);
   const images = resolution.images.filter((image) => matches(image.ref));
 
