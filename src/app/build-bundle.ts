@@ -6,7 +6,7 @@ import { planBundle, sealBundle } from '../core/bundle-plan.js';
 import type { Mirror } from '../core/mirrors.js';
 import type { BundleSpec } from '../core/bundle-spec.js';
 import type { ImageTier } from '../core/discover-images.js';
-import { resolveRelease } from '../core/resolve-release.js';
+import { describeWarning, resolveRelease } from '../core/resolve-release.js';
 import type { AwsPartition } from '../core/aws-partition.js';
 import { KfbundleError } from '../core/errors.js';
 import { archiveSizeBounds } from '../core/disk-space.js';
@@ -86,6 +86,7 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
   try {
     const rendered = await timed('render', options.manifests, () => deps.source.render(options.manifests));
     const release = await timed('resolve', rendered.description, () => resolveRelease(rendered.text, rendered.description, options.spec, options.tiers));
+    for (const warning of release.resolution.warnings) deps.report({ type: 'warning', message: describeWarning(warning) });
     const toPull = release.resolution.images.filter((image) => image.included);
 
     // Pulls and saves overlap: each batch of images is saved as soon as it is pulled (core/save-batches.ts).

@@ -2,7 +2,7 @@
 // so both commands find, warn and fail alike for the same input.
 
 import type { BundleSpec } from './bundle-spec.js';
-import { discoverImages, type ImageTier } from './discover-images.js';
+import { discoverImages, type DiscoveryWarning, type ImageTier } from './discover-images.js';
 import { collectInstallImages } from './install-images.js';
 import { parseManifestDocuments, type KubernetesObject, type ManifestDocument } from './k8s-object.js';
 import { resolveImages, type Resolution } from './resolve-images.js';
@@ -24,4 +24,9 @@ export function resolveRelease(text: string, source: string, spec: BundleSpec | 
   const objects = documents.flatMap((document) => document.objects);
   collectInstallImages(objects);
   return { documents, objects, resolution: resolveImages(discoverImages(objects), spec, tiers) };
+}
+
+/** How every command words a discovery warning: the object and field, the value found there, and what is wrong. */
+export function describeWarning(warning: DiscoveryWarning): string {
+  return `${warning.object} ${warning.path}: ${JSON.stringify(warning.value)}: ${warning.message}`;
 }

@@ -4,7 +4,7 @@ import type { ImageTier } from '../../core/discover-images.js';
 import { KfbundleError } from '../../core/errors.js';
 import { formatImageRef } from '../../core/image-ref.js';
 import { parseTiers } from '../../core/resolve-images.js';
-import { resolveRelease } from '../../core/resolve-release.js';
+import { describeWarning, resolveRelease } from '../../core/resolve-release.js';
 import { resolveManifestInput } from '../manifest-input.js';
 import { writeJson, type CliContext } from '../context.js';
 
@@ -59,7 +59,7 @@ export async function runImages(options: ImagesCommandOptions, context: CliConte
       }
     }
     for (const warning of resolution.warnings) {
-      context.stderr.write(`warning: ${warning.object} ${warning.path}: ${JSON.stringify(warning.value)}: ${warning.message}\n`);
+      context.stderr.write(`warning: ${describeWarning(warning)}\n`);
     }
     if (options.why === undefined) {
       const counts = new Map<string, number>();
