@@ -4,12 +4,14 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT_CODES, isKfbundleError } from '../core/errors.js';
 import { readToolVersion } from '../version.js';
-import { runBuild, type BuildCommandOptions } from './commands/build.js';
-import { runImages, type ImagesCommandOptions } from './commands/images.js';
-import { runVerify, type VerifyCommandOptions } from './commands/verify.js';
-import { runKeygen, type KeygenCommandOptions } from './commands/keygen.js';
-import { runSign, type SignCommandOptions } from './commands/sign.js';
-import { runInspect, type InspectCommandOptions } from './commands/inspect.js';
+// Only the commands' option types here: each command's module, and all it needs (dockerode, tar, js-yaml …), is
+// loaded when that command runs, so that `--version` and `--help` start at once.
+import type { BuildCommandOptions } from './commands/build.js';
+import type { ImagesCommandOptions } from './commands/images.js';
+import type { VerifyCommandOptions } from './commands/verify.js';
+import type { KeygenCommandOptions } from './commands/keygen.js';
+import type { SignCommandOptions } from './commands/sign.js';
+import type { InspectCommandOptions } from './commands/inspect.js';
 import { parsePositiveInt, type CliContext } from './context.js';
 
 export interface MainOptions {
@@ -68,7 +70,10 @@ Exit codes are listed in docs/exit-codes.md.`,
     .option('--force', 'replace the output directory if it exists', false)
     .option('--concurrency <n>', 'images pulled at the same time', parsePositiveInt('--concurrency'), 2)
     .option('--attempts <n>', 'tries per image before a pull counts as failed', parsePositiveInt('--attempts'), 4)
-    .option('--docker-host <url>', 'Docker engine to use (default: $DOCKER_HOST, else the local socket)')
+    .option('--source <source>', 'where images come from: registry (straight from the registries, layers kept compressed, no Docker engine needed) or engine (pull into a Docker engine and docker save: for images only a local engine has)', 'registry')
+    .option('--cache <dir>', 'blob cache of the registry source: what it holds is not downloaded again (default: $XDG_CACHE_HOME/kfbundle, else ~/.cache/kfbundle)')
+    .option('--insecure-registry <host[:port]>', 'a registry or mirror served over plain HTTP or with a self-signed certificate (repeatable; loopback addresses are plain HTTP already)', collect, [])
+    .option('--docker-host <url>', 'with --source engine: the Docker engine to use (default: $DOCKER_HOST, else the local socket)')
     .option('--sign <private-key>', 'sign the bundle (Ed25519 over SHA256SUMS) with a key from kfbundle keygen')
     .option('--json', 'print the result as JSON on stdout (progress stays on stderr)', false)
     .option('--no-progress', 'plain log lines instead of progress bars')
@@ -82,9 +87,14 @@ Examples:
   kfbundle build --manifests ./manifests/example --out ./kubeflow-bundle --force
   kfbundle build --manifests ./rendered.yaml --mirror gcr.io=gcr.m.daocloud.io --mirror docker.io=docker.m.daocloud.io
   kfbundle build --manifests ./rendered.yaml --registry harbor.example.cn/kubeflow --aws-partition aws-cn
-  kfbundle build --release v1.10.2 --split-size 4G --out /media/usb/kubeflow-bundle`,
+  kfbundle build --release v1.10.2 --split-size 4G --out /media/usb/kubeflow-bundle
+  kfbundle build --manifests ./rendered.yaml --mirror gcr.io=mirror.local:5000/gcr.io --insecure-registry mirror.local:5000
+  kfbundle build --manifests ./rendered.yaml --source engine --docker-host unix:///run/user/1000/docker.sock`,
     )
-    .action(async (options: BuildCommandOptions) => setExit(await runBuild(options, context)));
+    .action(async (options: BuildCommandOptions) => {
+      const { runBuild } = await import('./commands/build.js');
+      setExit(await runBuild(options, context));
+    });
 
   program
     .command('verify')
@@ -93,7 +103,10 @@ Examples:
     .option('--key <public-key>', 'also require a valid signature by this public key (checked first)')
     .option('--json', 'print the result as JSON on stdout', false)
     .addHelpText('after', '\nExamples:\n  kfbundle verify ./kubeflow-bundle\n  kfbundle verify ./kubeflow-bundle --key team.pub\n  kfbundle verify ./kubeflow-bundle --json')
-    .action(async (bundle: string, options: VerifyCommandOptions) => setExit(await runVerify(bundle, options, context)));
+    .action(async (bundle: string, options: VerifyCommandOptions) => {
+      const { runVerify } = await import('./commands/verify.js');
+      setExit(await runVerify(bundle, options, context));
+    });
 
   program
     .command('inspect')
@@ -102,7 +115,10 @@ Examples:
     .option('--images', 'also list every bundled image', false)
     .option('--json', 'print the summary as JSON on stdout', false)
     .addHelpText('after', '\nExamples:\n  kfbundle inspect ./kubeflow-bundle\n  kfbundle inspect ./kubeflow-bundle --images\n  kfbundle inspect ./kubeflow-bundle --json')
-    .action(async (bundle: string, options: InspectCommandOptions) => setExit(await runInspect(bundle, options, context)));
+    .action(async (bundle: string, options: InspectCommandOptions) => {
+      const { runInspect } = await import('./commands/inspect.js');
+      setExit(await runInspect(bundle, options, context));
+    });
 
   program
     .command('keygen')
@@ -111,7 +127,10 @@ Examples:
     .option('--public <file>', 'where to write the public key', 'kfbundle.pub')
     .option('--json', 'print the paths as JSON on stdout', false)
     .addHelpText('after', '\nExamples:\n  kfbundle keygen\n  kfbundle keygen --private team.key --public team.pub')
-    .action(async (options: KeygenCommandOptions) => setExit(await runKeygen(options, context)));
+    .action(async (options: KeygenCommandOptions) => {
+      const { runKeygen } = await import('./commands/keygen.js');
+      setExit(await runKeygen(options, context));
+    });
 
   program
     .command('sign')
@@ -120,7 +139,10 @@ Examples:
     .requiredOption('--key <private-key>', 'private key from kfbundle keygen')
     .option('--json', 'print the result as JSON on stdout', false)
     .addHelpText('after', '\nExamples:\n  kfbundle sign ./kubeflow-bundle --key team.key')
-    .action(async (bundle: string, options: SignCommandOptions) => setExit(await runSign(bundle, options, context)));
+    .action(async (bundle: string, options: SignCommandOptions) => {
+      const { runSign } = await import('./commands/sign.js');
+      setExit(await runSign(bundle, options, context));
+    });
 
   program
     .command('images')
@@ -144,7 +166,10 @@ Examples:
   kfbundle images --manifests ./rendered.yaml --spec bundle-spec/v1.10.2.yaml --tiers all --json
   kfbundle images --release v1.10.2`,
     )
-    .action(async (options: ImagesCommandOptions) => setExit(await runImages(options, context)));
+    .action(async (options: ImagesCommandOptions) => {
+      const { runImages } = await import('./commands/images.js');
+      setExit(await runImages(options, context));
+    });
 
   program.hook('preAction', (_program, action) => {
     state.json = action.opts()['json'] === true;

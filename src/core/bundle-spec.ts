@@ -2,7 +2,7 @@
 // (compiled-in defaults, images to leave out, unpullable references and their released replacements).
 // Format: bundle-spec/README.md.
 
-import { parse } from 'yaml';
+import { readYaml } from './kube-yaml.js';
 import { KfbundleError } from './errors.js';
 import { IMAGE_TIERS, type ImageTier } from './discover-images.js';
 import { formatImageRef, parseImageRef } from './image-ref.js';
@@ -99,9 +99,10 @@ export function parseBundleSpec(text: string, source: string): BundleSpec {
   const read = new SpecReader(source);
   let document: unknown;
   try {
-    document = parse(text, { prettyErrors: true });
+    // Read like the manifests, so a spec's scalars mean what they would in a manifest; a key named twice is a typo.
+    document = readYaml(text, { uniqueKeys: true });
   } catch (error) {
-    read.fail('(document)', `not valid YAML: ${(error as Error).message.split('\n')[0]}`);
+    read.fail('(document)', `not valid YAML: ${(error as Error).message}`);
   }
   const root = read.record(document, '(document)');
   read.noUnknownKeys(root, '', ['formatVersion', 'release', 'source', 'tiers', 'images']);

@@ -2,9 +2,9 @@
 // ConfigMaps, env vars, args and custom resources, and some references are composed from a hub, a name and a tag, or
 // from variables. Each finding keeps where it was found and why it counts, so `kfbundle images --why` can explain it.
 
-import { CORE_SCHEMA, loadAll } from 'js-yaml';
 import { formatImageRef, parseImageRef, type ImageRef } from './image-ref.js';
 import { describeObject, isRecord, type KubernetesObject } from './k8s-object.js';
+import { readYamlStream } from './kube-yaml.js';
 import { findPodTemplateContainers } from './pod-images.js';
 
 export type ImageTier = 'install' | 'runtime' | 'catalog' | 'conditional' | 'example';
@@ -144,7 +144,7 @@ function parseEmbedded(text: string): unknown[] | undefined {
     // Not JSON; YAML is a superset worth trying.
   }
   try {
-    const documents = loadAll(text, undefined, { schema: CORE_SCHEMA, json: true }).filter((d) => isRecord(d) || Array.isArray(d));
+    const documents = readYamlStream(text).filter((d) => isRecord(d) || Array.isArray(d));
     return documents.length > 0 ? documents : undefined;
   } catch {
     return undefined;

@@ -25,4 +25,17 @@ test('core modules import only core modules and pure packages', async () => {
   }
 });
 
+// kubectl's meaning of every scalar is stated once, in core/kube-yaml.ts: a second reader or writer would drift from it.
+test('only core/kube-yaml.ts reads or writes YAML with a YAML package', async () => {
+  const importers: string[] = [];
+  for (const dir of ['src', 'test', 'bench']) {
+    const files = (await readdir(join(REPO_ROOT, dir), { recursive: true })).filter((name) => name.endsWith('.ts'));
+    for (const file of files) {
+      const text = await readFile(join(REPO_ROOT, dir, file), 'utf8');
+      if (/^import .* from '(?:js-)?yaml';$/m.test(text) || /import\(['"](?:js-)?yaml['"]\)/.test(text)) importers.push(`${dir}/${file}`);
+    }
+  }
+  assert.equal(importers, ['src/core/kube-yaml.ts']);
+});
+
 test.run();

@@ -33,7 +33,7 @@ spec: {versions: [{schema: {openAPIV3Schema: {description: "image: gcr.io/crd/do
 test('unresolvable references become warnings naming object and path, never silent drops', () => {
   const yaml = `
 kind: ConfigMap
-metadata: {name: c, namespace: n}
+metadata: {name: c, namespace: "n"}
 data:
   spec.yaml: |
     image: $UNDEFINED_IMAGE
@@ -55,7 +55,7 @@ data:
 test('args in both forms (and not other flags), env names, ${VAR} and $(VAR), and list options of an image field', () => {
   const yaml = `
 kind: Deployment
-metadata: {name: d, namespace: n}
+metadata: {name: d, namespace: "n"}
 spec:
   template:
     spec:
@@ -68,7 +68,7 @@ spec:
         - {name: BASE, value: "ghcr.io/x/base:v6"}
 ---
 kind: ConfigMap
-metadata: {name: c, namespace: n}
+metadata: {name: c, namespace: "n"}
 data:
   config.json: '{"runner": {"image": "\${BASE}"}, "picker": {"image": {"value": "$(HELPER_IMAGE)", "options": ["ghcr.io/x/opt:v7"]}}}'
 `;

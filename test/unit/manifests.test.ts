@@ -27,7 +27,7 @@ test('a document that is not an object is refused; empty documents and Lists are
 test('every workload kind, init and ephemeral containers are found with their field paths', () => {
   const yaml = `
 kind: CronJob
-metadata: {name: c, namespace: n}
+metadata: {name: c, namespace: "n"}
 spec: {jobTemplate: {spec: {template: {spec: {initContainers: [{name: i, image: "busybox:1.28"}], containers: [{name: m, image: "mysql:8.0"}]}}}}}
 ---
 kind: Pod
@@ -47,7 +47,7 @@ data: {image: "gcr.io/should/not:count"}
 });
 
 test('an invalid pod-template image names the object and field', () => {
-  const yaml = 'kind: Deployment\nmetadata: {name: d, namespace: n}\nspec: {template: {spec: {containers: [{name: a, image: "Bad:Ref:x"}]}}}\n';
+  const yaml = 'kind: Deployment\nmetadata: {name: d, namespace: "n"}\nspec: {template: {spec: {containers: [{name: a, image: "Bad:Ref:x"}]}}}\n';
   assert.throws(() => collectInstallImages(parseManifests(yaml, 'y')), /Deployment\/n\/d spec\.template\.spec\.containers\[0\]\.image/);
 });
 
