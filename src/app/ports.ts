@@ -27,11 +27,18 @@ export interface EngineImage {
   size: number;
 }
 
-/** An image engine that can pull, name and stream out images (the Docker engine in production). */
+/**
+ * Where a build's images come from, and how they become one archive: the registries themselves
+ * (io/registry-image-store.ts, the default) or a Docker engine (io/docker-image-store.ts).
+ */
 export interface ImageStore {
-  /** @throws KfbundleError DOCKER_UNREACHABLE */
+  /** @throws KfbundleError DOCKER_UNREACHABLE, DOCKER_PERMISSION_DENIED, DOCKER_API_TOO_OLD */
   ping(): Promise<void>;
-  /** Pulls by reference; fails on any error the engine reports in-band. @throws KfbundleError PULL_FAILED */
+  /**
+   * Pulls by reference; fails on any error the source reports, in-band or not.
+   * @throws KfbundleError PULL_FAILED (with its `fault` kind, which decides whether a retry can help),
+   *   DIGEST_MISMATCH, DOCKER_CONNECTION_LOST
+   */
   pull(ref: string, options?: PullOptions): Promise<void>;
   inspect(ref: string): Promise<EngineImage | undefined>;
   /** The manifest digest the registry serves for `ref` now, asked without pulling. @throws when it cannot be asked */

@@ -3,7 +3,7 @@
 
 import pLimit from 'p-limit';
 import type { BundleImage } from '../core/bundle-layout.js';
-import { KfbundleError } from '../core/errors.js';
+import { ENGINE_FAILURES, KfbundleError, isKfbundleError } from '../core/errors.js';
 import type { ImageTier } from '../core/discover-images.js';
 import { bundleRefFor, imageName, parseImageRef, pullRefFor, type ImageRef } from '../core/image-ref.js';
 import { mirrorCandidates, type Mirror } from '../core/mirrors.js';
@@ -91,7 +91,7 @@ async function pullOne(image: ImageToPull, options: PullImagesOptions, deps: Pul
       alreadyPresent = await presentWithDigest(pulledFrom, expected, deps);
       if (!alreadyPresent) await pullWithRetries(image.ref, pulledFrom, candidate.registry, options, deps);
     } catch (error) {
-      if (options.signal?.aborted) throw error;
+      if (options.signal?.aborted || isEngineFailure(error)) throw error;
       failures.push({ from: pulledFrom, message: (error as Error).message, mismatch: false });
       deps.report({ type: 'pull-source-failed', ref: image.ref, from: pulledFrom, message: (error as Error).message });
       continue;
@@ -129,6 +129,11 @@ async function pullOne(image: ImageToPull, options: PullImagesOptions, deps: Pul
   throw new KfbundleError(mismatch ? 'DIGEST_MISMATCH' : 'PULL_FAILED', candidates.length === 1 ? failures[0]!.message : `every source failed: ${detail}`, {
     hint: mismatch ? 'a mirror serves different content under this name; remove it or fix the mirror' : undefined,
   });
+}
+
+/** The engine itself failed (gone, refused us, too old): no other source can help, and no retry of a source will. */
+function isEngineFailure(error: unknown): boolean {
+  return isKfbundleError(error) && ENGINE_FAILURES.has(error.code);
 }
 
 async function pullWithRetries(ref: string, pulledFrom: string, registry: string, options: PullImagesOptions, deps: PullImagesDeps): Promise<void> {
@@ -210,6 +215,9 @@ async function collectPulls(
     }
   });
   if (options.signal?.aborted) throw options.signal.reason;
+  // An engine that went away fails every image after it; the engine's error says what to do, a list would not.
+  const engineFailure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected' && isEngineFailure(r.reason));
+  if (engineFailure !== undefined) throw engineFailure.reason;
   if (failures.length > 0) {
     const first = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected')?.reason;
     throw new KfbundleError(

@@ -1,5 +1,7 @@
 // Bounded retries with exponential backoff and full jitter. Sleep and randomness are parameters so tests are exact.
 
+import { isKfbundleError } from './errors.js';
+
 export interface RetryOptions {
   /** Total tries, including the first. */
   attempts: number;
@@ -32,11 +34,11 @@ export async function retry<T>(task: (attempt: number) => Promise<T>, options: R
   }
 }
 
-// Answers that will not change on a second try: the image is absent, we may not read it, or the registry's name does
-// not resolve (a blocked registry; the next mirror or the origin is tried instead).
-const PERMANENT_PULL_FAILURE = /not found|manifest unknown|name unknown|denied|unauthorized|invalid reference|repository does not exist|no such host/i;
-
+/**
+ * Only a fault the adapter classified as transient is tried again. Not found, denied, invalid and unreachable answers
+ * will not change on a second try (an unreachable source is left for the next mirror or the origin), and an error
+ * nobody classified is no registry's answer at all: trying it again would only repeat it.
+ */
 export function isRetryablePullError(error: unknown): boolean {
-  const message = error instanceof Error ? error.message : String(error);
-  return !PERMANENT_PULL_FAILURE.test(message);
+  return isKfbundleError(error) && error.fault === 'transient';
 }

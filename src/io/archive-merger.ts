@@ -7,10 +7,18 @@
 import { Readable } from 'node:stream';
 import { MERGED_ENTRIES, mergeEntries } from '../core/archive-order.js';
 import { TarScanner, type TarScanHandler } from './tar-scanner.js';
+import { KfbundleError } from '../core/errors.js';
 import { BLOCK, entryName, entrySize, isZeroBlock, normaliseHeader, paddedSize, paxPath, setEntrySize, typeFlag } from '../core/tar-header.js';
 
 /** An image list is small; a larger one is not an engine's and is refused rather than held. */
 const MAX_HELD_BYTES = 16 * 1024 * 1024;
+
+const BROKEN_SAVE_HINT = "the engine sent a save that is not a whole image archive: check the engine's log and free space, then build again";
+
+/** An archive that no engine writes: the save is at fault, not kfbundle. */
+function brokenSave(message: string): KfbundleError {
+  return new KfbundleError('SAVE_FAILED', message, { hint: BROKEN_SAVE_HINT });
+}
 
 /** What happens to the data of the entry being read. */
 type DataMode = 'pass' | 'skip' | 'hold-list' | 'hold-pax';
@@ -37,7 +45,7 @@ class MergeState implements TarScanHandler {
   /** Called when one archive ends; it must end between entries. */
   endArchive(index: number): void {
     if (!this.scanner.atBoundary || this.pendingPax !== undefined) {
-      throw new Error(`image archive ${index + 1} ended in the middle of an entry`);
+      throw brokenSave(`image archive ${index + 1} ended in the middle of an entry`);
     }
   }
 
@@ -47,7 +55,7 @@ class MergeState implements TarScanHandler {
     for (const name of [...this.lists.keys()].sort()) {
       const list = this.lists.get(name)!;
       const data = mergeEntries(name, list.parts);
-      if (data === undefined) throw new Error(`the image archives' ${name} files are not the JSON an engine writes`);
+      if (data === undefined) throw brokenSave(`the image archives' ${name} files are not the JSON an engine writes`);
       const header = Buffer.from(list.header);
       setEntrySize(header, data.length);
       normaliseHeader(header);
@@ -78,7 +86,7 @@ class MergeState implements TarScanHandler {
       this.pendingPax = undefined;
       const isFile = type === '0' || type === '\0';
       if (isFile && MERGED_ENTRIES.has(name.replace(/^\.\//, ''))) {
-        if (size > MAX_HELD_BYTES) throw new Error(`the image archive's ${name} is ${size} bytes, too large to be an engine's image list`);
+        if (size > MAX_HELD_BYTES) throw brokenSave(`the image archive's ${name} is ${size} bytes, too large to be an engine's image list`);
         this.mode = 'hold-list';
         this.heldName = name.replace(/^\.\//, '');
         if (!this.lists.has(this.heldName)) this.lists.set(this.heldName, { header: block, parts: [] });

@@ -10,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { KfbundleError } from '../core/errors.js';
 import type { BundleOutput, StagedBundle } from '../app/ports.js';
 import { HashingStream } from './hashing-stream.js';
+import { errnoOf, fileFault } from './system-errors.js';
 import { archivePartPath } from '../core/bundle-layout.js';
 import { SplitFileWriter } from './split-file-writer.js';
 
@@ -74,23 +75,33 @@ export async function stageBundle(outDir: string, options: { force?: boolean } =
   const suffix = randomBytes(4).toString('hex');
   // The builder's pid in the name tells a later build whether this directory is still being written.
   const dir = join(dirname(target), `${stagingPrefix(target)}${process.pid}-${suffix}`);
-  await mkdir(dir, { recursive: true });
+  try {
+    // The last step is not recursive: Node's recursive mkdir reports a read-only file system as ENOENT.
+    await mkdir(dirname(dir), { recursive: true });
+    await mkdir(dir);
+  } catch (error) {
+    throw fileFault(error, { what: 'the bundle', path: outDir, action: 'write' });
+  }
 
   const full = (path: string) => join(dir, path);
   // A full disk is the user's to fix, not a bug: say which file and where, and that nothing is left behind.
   const diskFull = (path: string, error: unknown): never => {
-    if ((error as NodeJS.ErrnoException).code === 'ENOSPC') {
+    if (errnoOf(error) === 'ENOSPC') {
       throw new KfbundleError('DISK_FULL', `no space left on the device while writing ${path} under ${dirname(target)}`, {
         hint: 'free space there or choose another --out (on a disk with room for the whole bundle); the partial bundle is removed',
         cause: error,
       });
     }
-    throw error;
+    throw fileFault(error, { what: 'the bundle file', path: join(outDir, path), action: 'write' });
   };
   const writeBuffer = async (path: string, bytes: Buffer, executable: boolean) => {
-    await mkdir(dirname(full(path)), { recursive: true });
-    await writeFile(full(path), bytes).catch((error: unknown) => diskFull(path, error));
-    if (executable) await chmod(full(path), 0o755);
+    try {
+      await mkdir(dirname(full(path)), { recursive: true });
+      await writeFile(full(path), bytes);
+      if (executable) await chmod(full(path), 0o755);
+    } catch (error) {
+      diskFull(path, error);
+    }
     return { path, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
   };
   return {
@@ -102,7 +113,7 @@ export async function stageBundle(outDir: string, options: { force?: boolean } =
       return writeBuffer(path, content, false);
     },
     async writeStream(path, source, streamOptions = {}) {
-      await mkdir(dirname(full(path)), { recursive: true });
+      await mkdir(dirname(full(path)), { recursive: true }).catch((error: unknown) => diskFull(path, error));
       const hasher = new HashingStream(streamOptions.onBytes);
       const { partSize } = streamOptions;
       if (partSize === undefined) {
@@ -122,14 +133,18 @@ export async function stageBundle(outDir: string, options: { force?: boolean } =
       };
     },
     async commit() {
-      if (await pathExists(target)) {
-        // Replacing: move the old bundle aside first, so the name never points at a half-removed directory.
-        const old = join(dirname(target), `.${basename(target)}.old-${suffix}`);
-        await rename(target, old);
-        await rename(dir, target);
-        await rm(old, { recursive: true, force: true });
-      } else {
-        await rename(dir, target);
+      try {
+        if (await pathExists(target)) {
+          // Replacing: move the old bundle aside first, so the name never points at a half-removed directory.
+          const old = join(dirname(target), `.${basename(target)}.old-${suffix}`);
+          await rename(target, old);
+          await rename(dir, target);
+          await rm(old, { recursive: true, force: true });
+        } else {
+          await rename(dir, target);
+        }
+      } catch (error) {
+        throw fileFault(error, { what: 'the bundle', path: outDir, action: 'write' });
       }
     },
     async discard() {

@@ -4,11 +4,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { BundleReader } from '../app/ports.js';
 import { hashFile } from './hashing-stream.js';
-
-function isMissing(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException).code;
-  return code === 'ENOENT' || code === 'ENOTDIR';
-}
+import { errnoOf, fileFault, isMissingFile } from './system-errors.js';
 
 export class DirectoryBundleReader implements BundleReader {
   private readonly root: string;
@@ -17,8 +13,18 @@ export class DirectoryBundleReader implements BundleReader {
     this.root = root;
   }
 
+  /** A file that cannot be read is named with its path on this machine, so the user can fix it there. */
+  private fault(error: unknown, path: string): unknown {
+    return fileFault(error, { what: 'the bundle file', path: join(this.root, path), action: 'read' });
+  }
+
   async listFiles(): Promise<string[]> {
-    const entries = await readdir(this.root, { recursive: true, withFileTypes: true });
+    let entries;
+    try {
+      entries = await readdir(this.root, { recursive: true, withFileTypes: true });
+    } catch (error) {
+      throw fileFault(error, { what: 'the bundle directory', path: this.root, action: 'read', missingHint: 'name the directory the bundle was copied to' });
+    }
     return entries
       .filter((entry) => !entry.isDirectory())
       .map((entry) => relative(this.root, join(entry.parentPath, entry.name)).split(sep).join('/'))
@@ -29,8 +35,8 @@ export class DirectoryBundleReader implements BundleReader {
     try {
       return await readFile(join(this.root, path), 'utf8');
     } catch (error) {
-      if (isMissing(error)) return undefined;
-      throw error;
+      if (isMissingFile(error)) return undefined;
+      throw this.fault(error, path);
     }
   }
 
@@ -38,8 +44,8 @@ export class DirectoryBundleReader implements BundleReader {
     try {
       return await readFile(join(this.root, path));
     } catch (error) {
-      if (isMissing(error)) return undefined;
-      throw error;
+      if (isMissingFile(error)) return undefined;
+      throw this.fault(error, path);
     }
   }
 
@@ -47,8 +53,9 @@ export class DirectoryBundleReader implements BundleReader {
     try {
       return await hashFile(join(this.root, path), signal);
     } catch (error) {
-      if (isMissing(error)) return undefined;
-      throw error;
+      // A directory where a listed file should be: the file is missing, and the check goes on to the others.
+      if (isMissingFile(error) || errnoOf(error) === 'EISDIR') return undefined;
+      throw this.fault(error, path);
     }
   }
 }

@@ -23,9 +23,14 @@ export function signBytes(data: Buffer, privateKeyPem: string, keyName: string):
   try {
     key = createPrivateKey(privateKeyPem);
   } catch (error) {
-    throw new KfbundleError('SIGNATURE_INVALID', `${keyName} is not a private key: ${(error as Error).message}`, { hint: 'make one with kfbundle keygen' });
+    throw new KfbundleError('SIGNATURE_INVALID', `${keyName} is not a private key: ${(error as Error).message}`, {
+      hint: 'pass the private key kfbundle keygen wrote (PEM, PKCS#8), or make one with kfbundle keygen',
+      cause: error,
+    });
   }
-  if (key.asymmetricKeyType !== 'ed25519') throw new KfbundleError('SIGNATURE_INVALID', `${keyName} is a ${key.asymmetricKeyType} key; kfbundle signs with Ed25519`);
+  if (key.asymmetricKeyType !== 'ed25519') {
+    throw new KfbundleError('SIGNATURE_INVALID', `${keyName} is a ${key.asymmetricKeyType} key; kfbundle signs with Ed25519`, { hint: 'make an Ed25519 key pair with kfbundle keygen' });
+  }
   return sign(null, data, key);
 }
 
@@ -35,8 +40,13 @@ export function verifyBytes(data: Buffer, signature: Buffer, publicKeyPem: strin
   try {
     key = createPublicKey(publicKeyPem);
   } catch (error) {
-    throw new KfbundleError('SIGNATURE_INVALID', `${keyName} is not a public key: ${(error as Error).message}`);
+    throw new KfbundleError('SIGNATURE_INVALID', `${keyName} is not a public key: ${(error as Error).message}`, {
+      hint: 'pass the public key kfbundle keygen wrote beside the private one (PEM, SPKI)',
+      cause: error,
+    });
   }
-  if (key.asymmetricKeyType !== 'ed25519') throw new KfbundleError('SIGNATURE_INVALID', `${keyName} is a ${key.asymmetricKeyType} key; kfbundle signs with Ed25519`);
+  if (key.asymmetricKeyType !== 'ed25519') {
+    throw new KfbundleError('SIGNATURE_INVALID', `${keyName} is a ${key.asymmetricKeyType} key; kfbundle signs with Ed25519`, { hint: 'ask the builders for their kfbundle public key (Ed25519)' });
+  }
   return verify(null, data, key, signature);
 }

@@ -14,10 +14,18 @@ const MAX_HEADER_BYTES = 64 * 1024;
 
 export class EngineHttpError extends Error {
   readonly statusCode: number;
-  constructor(statusCode: number, message: string) {
-    super(message);
+  /** The engine's own message, without the status. */
+  readonly engineMessage: string;
+  constructor(statusCode: number, engineMessage: string) {
+    super(`(HTTP code ${statusCode}) ${engineMessage}`);
     this.statusCode = statusCode;
+    this.engineMessage = engineMessage;
   }
+}
+
+/** The engine hung up before its answer was complete: the same to the caller as a reset connection. */
+export class EngineClosedError extends Error {
+  readonly code = 'ECONNRESET';
 }
 
 /** Resolves with the response body as a stream once the engine answered 200; rejects with its message otherwise. */
@@ -27,11 +35,16 @@ export function engineGetStream(address: EngineAddress, path: string, signal?: A
   return new Promise<Readable>((resolve, reject) => {
     const onAbort = () => socket.destroy(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
     signal?.addEventListener('abort', onAbort, { once: true });
+    let settled = false;
     const fail = (error: Error) => {
+      if (settled) return;
+      settled = true;
       signal?.removeEventListener('abort', onAbort);
       socket.destroy();
       reject(error);
     };
+    // Until the whole answer is read, an end of the connection is a failure: the engine went away mid-answer.
+    const onEnd = () => fail(new EngineClosedError('the engine closed the connection before it answered'));
     let head = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       head = Buffer.concat([head, chunk]);
@@ -41,17 +54,19 @@ export function engineGetStream(address: EngineAddress, path: string, signal?: A
         return;
       }
       socket.off('data', onData);
-      socket.off('error', fail);
+      socket.off('end', onEnd);
       socket.pause();
       const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head.subarray(0, end).toString('latin1'))?.[1]);
       const rest = head.subarray(end + 4);
       if (status === 200) {
+        socket.off('error', fail);
+        settled = true;
         if (rest.length > 0) socket.unshift(rest);
         signal?.removeEventListener('abort', onAbort);
         resolve(socket);
         return;
       }
-      // An error body is a small JSON message: read it whole, then report it.
+      // An error body is a small JSON message: read it whole, then report it. The error listener stays.
       const parts: Buffer[] = [Buffer.from(rest)];
       socket.on('data', (more: Buffer) => parts.push(more));
       socket.on('end', () => {
@@ -62,11 +77,12 @@ export function engineGetStream(address: EngineAddress, path: string, signal?: A
         } catch {
           // Not JSON: keep the text.
         }
-        fail(new EngineHttpError(status, `(HTTP code ${status}) ${message}`));
+        fail(new EngineHttpError(status, message));
       });
       socket.resume();
     };
     socket.on('data', onData);
+    socket.on('end', onEnd);
     socket.on('error', fail);
     socket.on('connect', () => socket.write(`GET ${path} HTTP/1.0\r\nHost: docker\r\nUser-Agent: kfbundle\r\n\r\n`));
   });

@@ -1,7 +1,7 @@
 // Fetches a Kubeflow release's manifests archive, unpacks it safely, and renders the spec's kustomization.
 
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
@@ -11,6 +11,7 @@ import type { ManifestSource, RenderedManifests } from '../app/ports.js';
 import type { BundleSpec } from '../core/bundle-spec.js';
 import { KfbundleError } from '../core/errors.js';
 import { LocalManifestSource } from './manifest-source.js';
+import { errnoOf, fileFault } from './system-errors.js';
 
 /** GitHub's tag archive; `{repository}` and `{ref}` are filled from the bundle spec. */
 export const DEFAULT_RELEASE_URL = 'https://github.com/{repository}/archive/refs/tags/{ref}.tar.gz';
@@ -35,23 +36,47 @@ export function unsafeEntryReason(path: string, type: string, linkpath: string |
   return undefined;
 }
 
+/** Whether node-tar or zlib refused the bytes: a body that is not a whole .tar.gz, rather than a file that failed. */
+function isArchiveFormatError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^(TAR_|Z_|ERR_ZLIB)/.test(code);
+}
+
 /**
  * Unpacks `archive` into `dir` only if every entry stays inside it; checks all entries before writing any.
- * @throws KfbundleError BUNDLE_FORMAT naming the first unsafe entry.
+ * @param name how messages name the archive (the URL it came from)
+ * @throws KfbundleError RELEASE_INVALID naming the first unsafe entry, or when the file is not a whole .tar.gz.
  */
-export async function extractArchiveSafely(archive: string, dir: string): Promise<void> {
+export async function extractArchiveSafely(archive: string, dir: string, name = archive): Promise<void> {
   let unsafe: string | undefined;
-  await list({
-    file: archive,
-    onReadEntry: (entry: ReadEntry) => {
-      const reason = unsafeEntryReason(entry.path, entry.type, entry.linkpath);
-      if (reason !== undefined) unsafe ??= `"${entry.path}": ${reason}`;
-      entry.resume();
-    },
-  });
-  if (unsafe !== undefined) throw new KfbundleError('RELEASE_INVALID', `refusing to unpack ${archive}: entry ${unsafe}`);
+  const refuse = (error: unknown, path: string, action: 'read' | 'write'): unknown =>
+    isArchiveFormatError(error)
+      ? new KfbundleError('RELEASE_INVALID', `${name} is not a whole .tar.gz archive: ${(error as Error).message}`, {
+          hint: 'the download was cut short or is not the release archive (an error page?): try again, or check --release-url',
+          cause: error,
+        })
+      : fileFault(error, { what: action === 'read' ? 'the downloaded release archive' : 'the unpacked release', path, action });
+  try {
+    // Strict: without it node-tar takes a body that is no archive at all for an empty one, with a warning.
+    await list({
+      file: archive,
+      strict: true,
+      onReadEntry: (entry: ReadEntry) => {
+        const reason = unsafeEntryReason(entry.path, entry.type, entry.linkpath);
+        if (reason !== undefined) unsafe ??= `"${entry.path}": ${reason}`;
+        entry.resume();
+      },
+    });
+  } catch (error) {
+    throw refuse(error, archive, 'read');
+  }
+  if (unsafe !== undefined) throw new KfbundleError('RELEASE_INVALID', `refusing to unpack ${name}: entry ${unsafe}`);
   // node-tar's own guards (no absolute paths, no `..`, no writing through links) stay on as a second line.
-  await extract({ file: archive, cwd: dir, strict: true, preservePaths: false });
+  try {
+    await extract({ file: archive, cwd: dir, strict: true, preservePaths: false });
+  } catch (error) {
+    throw refuse(error, dir, 'write');
+  }
 }
 
 export interface ReleaseManifestSourceOptions {
@@ -73,16 +98,27 @@ export class ReleaseManifestSource implements ManifestSource {
   async render(): Promise<RenderedManifests> {
     const { spec, signal } = this.options;
     const url = releaseUrl(this.options.urlTemplate, spec);
-    const work = await mkdtemp(join(tmpdir(), 'kfbundle-release-'));
+    let work: string;
+    try {
+      work = await mkdtemp(join(tmpdir(), 'kfbundle-release-'));
+    } catch (error) {
+      throw fileFault(error, { what: 'in the temporary directory (TMPDIR)', path: tmpdir(), action: 'write' });
+    }
     try {
       const archive = join(work, 'release.tar.gz');
       await download(url, archive, this.options.fetch ?? globalThis.fetch, signal);
       const tree = join(work, 'tree');
       await mkdir(tree);
-      await extractArchiveSafely(archive, tree);
+      await extractArchiveSafely(archive, tree, url);
       const top = await readdir(tree);
       const root = top.length === 1 ? join(tree, top[0]!) : tree;
-      const rendered = await new LocalManifestSource({ signal }).render(join(root, spec.source.entry));
+      const entry = join(root, spec.source.entry);
+      if (!(await stat(entry).then((info) => info.isDirectory() || info.isFile(), () => false))) {
+        throw new KfbundleError('RELEASE_INVALID', `the archive ${url} has no "${spec.source.entry}" to render (source.entry of the bundle spec)`, {
+          hint: 'check --release-url and the spec: the archive should be the release of kubeflow/manifests it names',
+        });
+      }
+      const rendered = await new LocalManifestSource({ signal }).render(entry);
       return { ...rendered, kind: 'release', description: `${spec.source.repository} ${spec.source.ref}: kustomize build ${spec.source.entry}` };
     } finally {
       await rm(work, { recursive: true, force: true });
@@ -90,20 +126,42 @@ export class ReleaseManifestSource implements ManifestSource {
   }
 }
 
+/** `fetch failed: connect ECONNREFUSED 127.0.0.1:9`: undici's own words say little without their cause. */
+function describeFetchError(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const cause = (error as { cause?: unknown } | null)?.cause;
+  return cause instanceof Error && cause.message !== message ? `${message}: ${cause.message}` : message;
+}
+
+const MIRROR_HINT = 'try again, or point --release-url (or KFBUNDLE_RELEASE_URL) at a mirror of the release archives';
+
 async function download(url: string, path: string, fetchImpl: typeof globalThis.fetch, signal: AbortSignal | undefined): Promise<void> {
   let response: Response;
   try {
     response = await fetchImpl(url, { signal: signal ?? null, redirect: 'follow' });
   } catch (error) {
-    throw new KfbundleError('RELEASE_INVALID', `cannot download ${url}: ${(error as Error).message}`, {
-      hint: 'check the network, or point --release-url at a mirror of the release archives',
+    if (signal?.aborted) throw error;
+    throw new KfbundleError('RELEASE_DOWNLOAD_FAILED', `cannot download ${url}: ${describeFetchError(error)}`, {
+      hint: `check the network; ${MIRROR_HINT}`,
       cause: error,
     });
   }
   if (!response.ok || response.body === null) {
-    throw new KfbundleError('RELEASE_INVALID', `download of ${url} failed: HTTP ${response.status}`, {
-      hint: response.status === 404 ? 'check the release tag' : 'try again, or use --release-url with a mirror',
+    throw new KfbundleError('RELEASE_DOWNLOAD_FAILED', `download of ${url} failed: HTTP ${response.status}`, {
+      hint: response.status === 404 ? 'check the release tag, and that --release-url names an archive that exists' : MIRROR_HINT,
     });
   }
-  await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), createWriteStream(path), { signal });
+  const file = createWriteStream(path);
+  try {
+    await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), file, { signal });
+  } catch (error) {
+    if (signal?.aborted) throw error;
+    // undici wraps what the network did (TypeError "terminated", the socket's error as its cause); an error with a
+    // system code of its own is the file's.
+    if (errnoOf(error) !== undefined) throw fileFault(error, { what: 'the downloaded release archive', path, action: 'write' });
+    throw new KfbundleError('RELEASE_DOWNLOAD_FAILED', `download of ${url} broke off after ${file.bytesWritten} bytes: ${describeFetchError(error)}`, {
+      hint: MIRROR_HINT,
+      cause: error,
+    });
+  }
 }

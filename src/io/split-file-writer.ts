@@ -1,20 +1,18 @@
 // Writes one stream as numbered files of at most `partSize` bytes (`images.tar.0000`, `images.tar.0001`, …), hashing
-// each as it is written, for FAT32 disks (files under 4 GiB) and DVDs. `cat` of the parts in name order is the stream.
+// each as it is written, for FAT32 disks (files under 4 GiB) and DVDs; part names come from the caller
+// (core/bundle-layout.ts), whose four digits allow MAX_ARCHIVE_PARTS parts. `cat` of the parts in name order is the stream.
 
 import { createHash, type Hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
+import { MAX_ARCHIVE_PARTS } from '../core/bundle-layout.js';
+import { KfbundleError } from '../core/errors.js';
 
 export interface WrittenPart {
   /** Index from 0; the file is `pathFor(index)`. */
   index: number;
   size: number;
   sha256: string;
-}
-
-/** `images/images.tar.0000`: four digits, so that name order is part order for up to 10,000 parts. */
-export function partPath(path: string, index: number): string {
-  return `${path}.${String(index).padStart(4, '0')}`;
 }
 
 export class SplitFileWriter extends Writable {
@@ -67,7 +65,12 @@ export class SplitFileWriter extends Writable {
 
   private async openPart(): Promise<void> {
     const index = this.parts.length;
-    if (index > 9999) throw new Error(`more than 10,000 parts of ${this.partSize} bytes: choose a larger part size`);
+    if (index >= MAX_ARCHIVE_PARTS) {
+      const written = this.parts.reduce((sum, part) => sum + part.size, 0);
+      throw new KfbundleError('SPLIT_TOO_MANY_PARTS', `the image archive does not fit in ${MAX_ARCHIVE_PARTS.toLocaleString('en')} parts of ${this.partSize} bytes (--split-size): ${written} bytes are written and more follow`, {
+        hint: `choose a --split-size of more than a ${MAX_ARCHIVE_PARTS.toLocaleString('en')}th of the archive, e.g. 4G for FAT32 disks or 4.7G for DVDs`,
+      });
+    }
     this.current = { handle: await open(this.fileFor(index), 'w'), hash: createHash('sha256'), size: 0, index };
   }
 

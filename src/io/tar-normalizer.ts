@@ -33,20 +33,41 @@ interface HeldEntry {
   parts: Buffer[];
 }
 
+export interface TarNormalizerOptions {
+  /**
+   * The error for a stream that ends before its archive does (`detail` says where, `bytes` were read): the caller
+   * knows who sent it. A stream cut short would otherwise be a shorter archive that looks whole.
+   */
+  incomplete?: (detail: string, bytes: number) => Error;
+}
+
 export class TarNormalizer extends Transform implements TarScanHandler {
   private readonly scanner = new TarScanner(this);
   private held: HeldEntry | undefined;
   /** After the first zero block the archive has ended; the blocks after it pass as they are. */
   private ended = false;
+  private received = 0;
+  private readonly incomplete: (detail: string, bytes: number) => Error;
+
+  constructor(options: TarNormalizerOptions = {}) {
+    super();
+    this.incomplete = options.incomplete ?? ((detail) => new Error(`the image archive stream ${detail}`));
+  }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.received += chunk.length;
     this.scanner.feed(chunk);
     callback();
   }
 
   override _flush(callback: TransformCallback): void {
     if (!this.scanner.atBoundary || this.held !== undefined) {
-      callback(new Error('the image archive stream ended in the middle of an entry'));
+      callback(this.incomplete('ended in the middle of an entry', this.received));
+      return;
+    }
+    // Cut between two entries, the stream still lacks the two zero blocks every tar writer ends with.
+    if (!this.ended) {
+      callback(this.incomplete('ended before the end-of-archive blocks', this.received));
       return;
     }
     callback();

@@ -1,8 +1,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { KfbundleError, type FaultKind } from '../../src/core/errors.js';
 import { backoffDelay, isRetryablePullError, retry } from '../../src/core/retry.js';
 
 const test = suite('retries');
+
+const pullFault = (kind: FaultKind, message: string) => new KfbundleError('PULL_FAILED', message, { fault: kind });
 
 test('retries transient failures with growing, capped, jittered delays, then succeeds', async () => {
   const slept: number[] = [];
@@ -10,7 +13,7 @@ test('retries transient failures with growing, capped, jittered delays, then suc
   const value = await retry(
     async () => {
       calls++;
-      if (calls < 3) throw new Error('received unexpected HTTP status: 503 Service Unavailable');
+      if (calls < 3) throw pullFault('transient', 'received unexpected HTTP status: 503 Service Unavailable');
       return 'ok';
     },
     { attempts: 5, baseDelayMs: 1000, maxDelayMs: 1500, sleep: async (ms) => void slept.push(ms), random: () => 0.99, isRetryable: isRetryablePullError },
@@ -25,7 +28,7 @@ test('gives up after the bounded number of attempts with the last error', async 
   try {
     await retry(async () => {
       calls++;
-      throw new Error(`toomanyrequests ${calls}`);
+      throw pullFault('transient', `toomanyrequests ${calls}`);
     }, { attempts: 3, baseDelayMs: 1, maxDelayMs: 1, sleep: async () => {}, random: () => 0, isRetryable: isRetryablePullError });
     assert.unreachable();
   } catch (error) {
@@ -34,12 +37,25 @@ test('gives up after the bounded number of attempts with the last error', async 
   assert.is(calls, 3);
 });
 
-test('does not retry a missing image or denied access', () => {
-  assert.not.ok(isRetryablePullError(new Error('manifest for gcr.io/x:1 not found: manifest unknown')));
-  assert.not.ok(isRetryablePullError(new Error('pull access denied for x')));
-  assert.not.ok(isRetryablePullError(new Error('unauthorized: authentication required')));
-  assert.ok(isRetryablePullError(new Error('net/http: TLS handshake timeout')));
+test('the decision is the fault kind the adapter set, not the words of the message', () => {
+  for (const kind of ['not-found', 'denied', 'unreachable', 'invalid'] as const) {
+    // Words that once read as "transient" change nothing: the kind decides.
+    assert.not.ok(isRetryablePullError(pullFault(kind, 'net/http: TLS handshake timeout')), kind);
+  }
+  assert.ok(isRetryablePullError(pullFault('transient', 'manifest unknown')), 'a transient kind is retried whatever the text says');
+  assert.not.ok(isRetryablePullError(new Error('toomanyrequests: rate limit')), 'an error nobody classified is not a registry answer');
+  assert.not.ok(isRetryablePullError(new KfbundleError('DOCKER_CONNECTION_LOST', 'the engine went away')), 'an engine that went away is no registry to ask again');
   assert.is(backoffDelay(10, { baseDelayMs: 1000, maxDelayMs: 30000, random: () => 0.5 }), 15000);
+});
+
+test('a fault that is not retried fails at once', async () => {
+  let calls = 0;
+  const error = await retry(async () => {
+    calls++;
+    throw pullFault('denied', 'denied: requested access to the resource is denied');
+  }, { attempts: 4, baseDelayMs: 1, maxDelayMs: 1, sleep: async () => {}, random: () => 0, isRetryable: isRetryablePullError }).catch((e: unknown) => e);
+  assert.is((error as KfbundleError).fault, 'denied');
+  assert.is(calls, 1);
 });
 
 test.run();

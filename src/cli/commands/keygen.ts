@@ -4,6 +4,7 @@
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { KfbundleError } from '../../core/errors.js';
 import { generateSigningKeys } from '../../io/bundle-signature.js';
+import { fileFault } from '../../io/system-errors.js';
 import { writeJson, type CliContext } from '../context.js';
 
 export interface KeygenCommandOptions {
@@ -15,8 +16,8 @@ export interface KeygenCommandOptions {
 export async function readKey(path: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
-  } catch {
-    throw new KfbundleError('INPUT_NOT_FOUND', `key not found: "${path}"`, { hint: 'make a key pair with kfbundle keygen' });
+  } catch (error) {
+    throw fileFault(error, { what: 'key', path, action: 'read', missingHint: 'make a key pair with kfbundle keygen' });
   }
 }
 
@@ -28,7 +29,7 @@ async function writeNew(path: string, content: string, mode: number): Promise<vo
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
       throw new KfbundleError('KEY_EXISTS', `refusing to overwrite "${path}"`, { hint: 'move the old key away first, or choose other --private/--public paths' });
     }
-    throw error;
+    throw fileFault(error, { what: 'key', path, action: 'write' });
   }
 }
 

@@ -8,6 +8,7 @@ import { BUNDLE_FILES } from '../../core/bundle-layout.js';
 import { KfbundleError } from '../../core/errors.js';
 import { DirectoryBundleReader } from '../../io/bundle-reader.js';
 import { signBytes } from '../../io/bundle-signature.js';
+import { fileFault } from '../../io/system-errors.js';
 import { writeJson, type CliContext } from '../context.js';
 import { readKey } from './keygen.js';
 
@@ -26,8 +27,12 @@ export async function runSign(bundle: string, options: SignCommandOptions, conte
   const checksums = (await reader.readBytes(BUNDLE_FILES.checksums))!;
   const signature = signBytes(checksums, privateKeyPem, options.key);
   const target = join(bundle, BUNDLE_FILES.signature);
-  await writeFile(`${target}.partial`, signature);
-  await rename(`${target}.partial`, target);
+  try {
+    await writeFile(`${target}.partial`, signature);
+    await rename(`${target}.partial`, target);
+  } catch (error) {
+    throw fileFault(error, { what: 'the signature', path: target, action: 'write' });
+  }
   if (options.json) writeJson(context, { bundle, signature: BUNDLE_FILES.signature, algorithm: 'ed25519' });
   else context.stdout.write(`signed ${bundle}: ${BUNDLE_FILES.signature}\n`);
   return 0;
