@@ -3,7 +3,7 @@
 # containerd (a containerd node), and one registry, all bound to a temp directory and 127.0.0.1, started and stopped
 # by pid. Nothing here touches the host's own Docker or containerd.
 #
-#   scripts/test-env.sh install      install Debian's docker.io, docker-registry, busybox-static, shellcheck if missing
+#   scripts/test-env.sh install      install Debian's docker.io, docker-registry, busybox-static, shellcheck, skopeo, openssl if missing
 #   scripts/test-env.sh start DIR    start everything under DIR and write DIR/env (shell-sourceable)
 #   scripts/test-env.sh stop DIR     stop everything started under DIR and remove DIR
 set -euo pipefail
@@ -16,6 +16,9 @@ install_packages() {
   command -v docker-registry >/dev/null || missing+=(docker-registry)
   [ -x /bin/busybox ] || missing+=(busybox-static)
   command -v shellcheck >/dev/null || missing+=(shellcheck)
+  # A reference peer for the registry client's tests: manifests and blobs as another client fetches them.
+  command -v skopeo >/dev/null || missing+=(skopeo)
+  command -v openssl >/dev/null || missing+=(openssl)
   if [ ${#missing[@]} -eq 0 ]; then return 0; fi
   log "installing ${missing[*]}"
   if [ "$(id -u)" -ne 0 ]; then log "need root to install ${missing[*]}"; exit 1; fi

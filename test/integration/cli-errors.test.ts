@@ -36,7 +36,7 @@ test('an unreachable Docker engine exits 4, names the socket, and writes nothing
     const input = join(dir.path, 'rendered.yaml');
     await writeFile(input, 'kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a, image: busybox:1.28}]}\n');
     const socket = join(dir.path, 'no-such.sock');
-    const result = await runKfbundle(['build', '--manifests', input, '--out', join(dir.path, 'b'), '--docker-host', `unix://${socket}`, '--json']);
+    const result = await runKfbundle(['build', '--manifests', input, '--out', join(dir.path, 'b'), '--source', 'engine', '--docker-host', `unix://${socket}`, '--json']);
     assert.is(result.code, 4);
     assert.match(result.stderr, `cannot reach the Docker engine at unix://${socket}`);
     assert.match(result.stderr, 'hint: start Docker');

@@ -53,7 +53,7 @@ test('output to a pipe has no escape codes; progress lines are timestamped', asy
     ['images', '--manifests', join(dir.path, 'rendered.yaml')],
     ['inspect', join(dir.path, 'kubeflow-bundle')],
     ['verify', join(dir.path, 'kubeflow-bundle')],
-    ['build', '--manifests', join(dir.path, 'rendered.yaml'), '--out', join(dir.path, 'x'), '--docker-host', `unix://${join(dir.path, 'no.sock')}`],
+    ['build', '--manifests', join(dir.path, 'rendered.yaml'), '--out', join(dir.path, 'x'), '--source', 'engine', '--docker-host', `unix://${join(dir.path, 'no.sock')}`],
     ['--help'],
   ]) {
     const result = await runKfbundle(args);
@@ -82,10 +82,12 @@ test('every --help example that works offline runs as printed', async ({ dir }) 
   assert.ok(ran >= 10, `examples run: ${ran}`);
 });
 
-test('every build --help example runs as printed up to the Docker engine; the --release examples download and render', async ({ dir }) => {
-  // Release archives come from 127.0.0.1 (KFBUNDLE_RELEASE_URL). build checks the engine before it downloads anything,
-  // so with the engine absent each build example proves option parsing, spec lookup and validation (mirrors, registry,
-  // partition, split size) and stops with exit 4; the images examples with --release go through download and render.
+test('every build --help example runs as printed up to the image source; the --release examples download and render', async ({ dir }) => {
+  // Release archives come from 127.0.0.1 (KFBUNDLE_RELEASE_URL). The registry source would go on to the real
+  // registries, which tests never reach, so each example runs with `--source engine` added last (the last value
+  // wins): build checks the engine before it downloads anything, so with the engine absent each build example proves
+  // option parsing, spec lookup and validation (mirrors, registry, partition, split size, cache, insecure registries)
+  // and stops with exit 4; the images examples with --release go through download and render.
   const extracted = await runCommand('tar', ['-xzf', join(KUBEFLOW_FIXTURES, 'v1.10.2/manifests-v1.10.2.tar.gz')], { cwd: dir.path });
   assert.is(extracted.code, 0, extracted.stderr);
   await symlink(join(dir.path, 'manifests-v1.10.2'), join(dir.path, 'manifests'));
@@ -99,7 +101,7 @@ test('every build --help example runs as printed up to the Docker engine; the --
     const buildExamples = await examplesOf('build');
     assert.ok(buildExamples.length >= 7, buildExamples.join('\n'));
     for (const example of buildExamples) {
-      const result = await run(example);
+      const result = await run(`${example.replace(/\s+#.*$/, '')} --source engine`);
       assert.is(result.code, 4, `${example}\n${result.stderr}`);
       assert.match(result.stderr, 'cannot reach the Docker engine', example);
     }

@@ -1,4 +1,5 @@
-// `kfbundle build`: wires the build use case to the Docker engine, the file system and the progress display.
+// `kfbundle build`: wires the build use case to the registries (or a Docker engine), the file system and the progress
+// display.
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildBundle } from '../../app/build-bundle.js';
@@ -14,6 +15,12 @@ import { signBytes } from '../../io/bundle-signature.js';
 import { readKey } from './keygen.js';
 import { tiersOption } from './images.js';
 import { DockerImageStore } from '../../io/docker-image-store.js';
+import { BlobCache, defaultCacheDir } from '../../io/blob-cache.js';
+import { RegistryClient } from '../../io/registry-client.js';
+import { dockerConfigCredentials } from '../../io/registry-credentials.js';
+import { RegistryImageStore } from '../../io/registry-image-store.js';
+import { KfbundleError } from '../../core/errors.js';
+import type { ImageStore } from '../../app/ports.js';
 import { createBuildReporter } from '../../ui/build-reporter.js';
 import { formatBytes } from '../../ui/format.js';
 import { readInstallerTemplate } from '../../version.js';
@@ -33,13 +40,47 @@ export interface BuildCommandOptions {
   force: boolean;
   concurrency: number;
   attempts: number;
+  source: string;
+  cache: string | undefined;
+  insecureRegistry: string[];
   dockerHost: string | undefined;
   sign: string | undefined;
   json: boolean;
   progress: boolean;
 }
 
+export type ImageSourceKind = 'registry' | 'engine';
+
+export function sourceOption(text: string): ImageSourceKind {
+  if (text === 'registry' || text === 'engine') return text;
+  throw new KfbundleError('USAGE', `invalid --source "${text}"`, {
+    hint: 'registry (the default: straight from the registries, no Docker engine) or engine (through a Docker engine, for images only it has)',
+  });
+}
+
+/**
+ * The image store a build uses: the registries themselves (blobs kept in the cache, layers as served), or a Docker
+ * engine (pull, then `docker save`).
+ */
+function imageStoreFor(source: ImageSourceKind, options: BuildCommandOptions, context: CliContext, warn: (message: string) => void): { store: ImageStore; close(): void } {
+  if (source === 'engine') return { store: new DockerImageStore({ host: options.dockerHost ?? context.env['DOCKER_HOST'] }), close() {} };
+  const client = new RegistryClient({
+    cache: new BlobCache(options.cache ?? defaultCacheDir(context.env)),
+    credentials: dockerConfigCredentials({ env: context.env, onWarning: warn }),
+    insecureRegistries: options.insecureRegistry,
+    concurrency: Math.max(4, options.concurrency * 2),
+    // The pull around each image retries as --attempts says; a request is retried here only for what the registry
+    // itself asks (Retry-After) and for dropped connections, so one failing registry does not cost attempts squared.
+    attempts: 2,
+  });
+  return { store: new RegistryImageStore({ client }), close: () => client.close() };
+}
+
 export async function runBuild(options: BuildCommandOptions, context: CliContext): Promise<number> {
+  const imageSource = sourceOption(options.source);
+  if (imageSource === 'registry' && options.dockerHost !== undefined) {
+    throw new KfbundleError('USAGE', '--docker-host is for --source engine', { hint: 'add --source engine to build through that Docker engine' });
+  }
   const mirrors = options.mirror.flatMap(parseMirror);
   const tiers = tiersOption(options.tiers);
   const registry = options.registry === undefined ? undefined : parseRegistryTarget(options.registry);
@@ -56,6 +97,7 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
     interactive: options.progress && context.stderr.isTTY === true && (context.stderr.columns ?? 0) > 0,
     now: () => new Date(),
   });
+  const images = imageStoreFor(imageSource, options, context, (message) => reporter.report({ type: 'warning', message }));
   try {
     const result = await buildBundle(
       {
@@ -74,7 +116,7 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
       },
       {
         source,
-        store: new DockerImageStore({ host: options.dockerHost ?? context.env['DOCKER_HOST'] }),
+        store: images.store,
         output: directoryBundleOutput,
         installerTemplate: await readInstallerTemplate(),
         toolVersion: context.toolVersion,
@@ -102,6 +144,7 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
     }
     return 0;
   } finally {
+    images.close();
     reporter.close();
   }
 }

@@ -1,0 +1,113 @@
+// The build's image store without an engine: a "pull" resolves the manifest on the registry and downloads the blobs
+// the cache lacks; the "save" writes one `docker save` archive from the cache with every layer as the registry
+// served it (core/save-archive-layout.ts). The use case sees the same port as with the Docker engine, so mirror
+// chains, digest checks, retries, progress and failure reports are the same for both sources.
+
+import { Readable } from 'node:stream';
+import type { EngineImage, ImageStore, PullOptions } from '../app/ports.js';
+import { KfbundleError } from '../core/errors.js';
+import { formatImageRef, imageName, parseImageRef } from '../core/image-ref.js';
+import { servedDigest, type Platform, type RegistryImage } from '../core/registry-image.js';
+import { saveArchiveLayout, type ImageToSave } from '../core/save-archive-layout.js';
+import { registryArchive } from './registry-archive-writer.js';
+import type { RegistryClient } from './registry-client.js';
+
+export interface RegistryImageStoreOptions {
+  client: RegistryClient;
+  /** The platform picked from multi-platform images (linux/amd64 unless told otherwise). */
+  platform?: Platform | undefined;
+}
+
+const normalised = (ref: string) => formatImageRef(parseImageRef(ref));
+
+/** Bytes of an image as the archive holds it: config and layers as served. */
+function servedSize(image: RegistryImage): number {
+  return image.config.size + image.layers.reduce((sum, layer) => sum + layer.size, 0);
+}
+
+export class RegistryImageStore implements ImageStore {
+  private readonly client: RegistryClient;
+  private readonly platform: Platform | undefined;
+  /** Normalised reference (as pulled, and as tagged) -> the image it names. */
+  private readonly images = new Map<string, RegistryImage>();
+
+  constructor(options: RegistryImageStoreOptions) {
+    this.client = options.client;
+    this.platform = options.platform;
+  }
+
+  /** Nothing to reach before the first image: each registry is asked when its first image is. */
+  async ping(): Promise<void> {}
+
+  async pull(ref: string, options: PullOptions = {}): Promise<void> {
+    const image = await this.client.resolve(ref, this.platform, options.signal);
+    const blobs = [image.config, ...image.layers];
+    const layers = new Map<string, readonly [number, number]>(blobs.map((blob) => [blob.digest, [0, blob.size]] as const));
+    const report = (status: string) => options.onProgress?.({ ref, layers, status });
+    report('downloading');
+    await this.client.fetchBlobs(image, options.signal, (blob) => {
+      layers.set(blob.digest, [blob.size, blob.size]);
+      report('downloading');
+    });
+    this.images.set(normalised(ref), image);
+  }
+
+  async inspect(ref: string): Promise<EngineImage | undefined> {
+    const key = normalised(ref);
+    const image = this.images.get(key);
+    if (image === undefined) return undefined;
+    return {
+      id: image.config.digest,
+      repoTags: [key],
+      // The digest a pull reports: the list's, when the reference named one.
+      repoDigests: [`${imageName(parseImageRef(key))}@${servedDigest(image)}`],
+      size: servedSize(image),
+    };
+  }
+
+  async remoteDigest(ref: string): Promise<string> {
+    return servedDigest(await this.client.resolve(ref, this.platform));
+  }
+
+  async tag(source: string, target: string): Promise<void> {
+    const image = this.images.get(normalised(source));
+    if (image === undefined) throw new KfbundleError('SAVE_FAILED', `cannot name ${target}: ${source} was not fetched`);
+    this.images.set(normalised(target), image);
+  }
+
+  /** Exact, unlike an engine's accounting: a blob shared with another image counts as shared. */
+  async usage(imageIds: readonly string[]): Promise<{ id: string; size: number; sharedSize: number }[]> {
+    const wanted = new Set(imageIds);
+    const byId = new Map<string, RegistryImage>();
+    for (const image of this.images.values()) if (wanted.has(image.config.digest)) byId.set(image.config.digest, image);
+    const users = new Map<string, number>();
+    for (const image of byId.values()) for (const layer of image.layers) users.set(layer.digest, (users.get(layer.digest) ?? 0) + 1);
+    return [...byId.entries()].map(([id, image]) => ({
+      id,
+      size: servedSize(image),
+      sharedSize: image.layers.filter((layer) => (users.get(layer.digest) ?? 0) > 1).reduce((sum, layer) => sum + layer.size, 0),
+    }));
+  }
+
+  /**
+   * One archive of every reference of every batch. Its layout lists blobs in digest order, so it is written once all
+   * batches are known; the blobs are in the cache by then, and the write is a local copy.
+   */
+  saveBatches(batches: AsyncIterable<readonly string[]>, signal?: AbortSignal): Readable {
+    const images = this.images;
+    const client = this.client;
+    async function* archive(): AsyncGenerator<Buffer> {
+      const tags = new Map<RegistryImage, string[]>();
+      for await (const batch of batches) {
+        for (const ref of batch) {
+          const image = images.get(normalised(ref));
+          if (image === undefined) throw new KfbundleError('SAVE_FAILED', `${ref} is to be saved but was never fetched`);
+          tags.set(image, [...(tags.get(image) ?? []), ref]);
+        }
+      }
+      const toSave: ImageToSave[] = [...tags.entries()].map(([image, refs]) => ({ image, tags: refs }));
+      yield* registryArchive(saveArchiveLayout(toSave), client, { signal });
+    }
+    return Readable.from(archive(), { objectMode: false });
+  }
+}
