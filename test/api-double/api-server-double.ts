@@ -7,12 +7,17 @@
 //   until the Deployment behind the webhook's Service is Available.
 // Workloads become Available only if every image they reference exists in the target Docker engine under that exact
 // reference (pull policy Always never works offline) and every non-optional Secret and ConfigMap they mount exists.
-// cert-manager Certificates produce their Secret once cert-manager's Deployments are Available. This lives in test/:
-// it is evidence, not product.
+// cert-manager Certificates produce their Secret once cert-manager's Deployments are Available.
+// Server-side apply keeps field ownership in metadata.managedFields (field-ownership.ts): an apply that changes a
+// field another manager owns fails with 409 Conflict unless forced, a repeated apply writes nothing (same
+// resourceVersion and generation), and generation counts changes to anything but metadata and status. This lives in
+// test/: it is evidence, not product.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { load } from 'js-yaml';
+import { isDeepStrictEqual } from 'node:util';
+import { readYaml } from '../../src/core/kube-yaml.js';
+import { applyConfiguration, conflictStatus, recordUpdate, shapeOf, type Shape } from './field-ownership.js';
 import { BUILTIN_RESOURCES, type ApiResource } from './resources.js';
 
 type Obj = Record<string, any>;
@@ -37,6 +42,31 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 
 function status(code: number, reason: string, message: string, details?: Obj): Obj {
   return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, ...(details ? { details } : {}), code };
+}
+
+/** Who makes a non-apply write: the fieldManager asked for, else the client's name from its user agent. */
+function updaterOf(url: URL, userAgent: string): string {
+  return url.searchParams.get('fieldManager') || userAgent.split('/')[0] || 'unknown';
+}
+
+/** Two versions of an object that differ at most in managedFields' times: writing the second would change nothing. */
+function sameContent(a: Obj, b: Obj): boolean {
+  const comparable = (o: Obj) => ({
+    ...o,
+    metadata: {
+      ...o['metadata'],
+      resourceVersion: undefined,
+      generation: undefined,
+      managedFields: ((o['metadata']?.['managedFields'] ?? []) as Obj[]).map((entry) => ({ ...entry, time: undefined })),
+    },
+  });
+  return isDeepStrictEqual(comparable(a), comparable(b));
+}
+
+/** Whether anything but metadata and status changed: what metadata.generation counts. */
+function specChanged(before: Obj, after: Obj): boolean {
+  const content = ({ apiVersion: _a, kind: _k, metadata: _m, status: _s, ...rest }: Obj) => rest;
+  return !isDeepStrictEqual(content(before), content(after));
 }
 
 function selectorMatches(selector: unknown, labels: Record<string, string>): boolean {
@@ -77,7 +107,7 @@ export class ApiServerDouble {
     // Every real cluster has these before anything is installed; cert-manager, for one, puts RBAC in kube-system.
     const namespaces = this.resourceFor('', 'v1', 'namespaces')!;
     for (const name of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
-      this.put(namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'kubernetes.io/metadata.name': name } }, status: { phase: 'Active' } });
+      this.update(namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'kubernetes.io/metadata.name': name } }, status: { phase: 'Active' } }, 'kube-apiserver');
     }
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
@@ -181,13 +211,13 @@ export class ApiServerDouble {
       request.on('end', () => resolve(text));
     });
     try {
-      this.route(request.method ?? 'GET', url, body, response, request.headers['content-type'] ?? '');
+      this.route(request.method ?? 'GET', url, body, response, request.headers['content-type'] ?? '', request.headers['user-agent'] ?? '');
     } catch (error) {
       this.send(response, 500, status(500, 'InternalError', `Internal error occurred: ${(error as Error).message}`));
     }
   }
 
-  private route(method: string, url: URL, body: string, response: ServerResponse, contentType: string): void {
+  private route(method: string, url: URL, body: string, response: ServerResponse, contentType: string, userAgent: string): void {
     const path = url.pathname.replace(/\/+$/, '');
     const parts = path.split('/').filter((p) => p !== '');
     if (path === '/version') return this.send(response, 200, { major: '1', minor: '32', gitVersion: 'v1.32.0', platform: 'linux/amd64' });
@@ -266,12 +296,12 @@ export class ApiServerDouble {
       return object ? this.send(response, 200, object) : this.send(response, 404, this.notFound(resource, name!));
     }
     if (method === 'PATCH' && name !== undefined && subresource === undefined) {
-      if (contentType.startsWith('application/apply-patch')) return this.apply(resource, namespace, name, body, response);
-      return this.mergePatch(resource, namespace, name, body, response);
+      if (contentType.startsWith('application/apply-patch')) return this.apply(resource, namespace, name, body, url, response);
+      return this.mergePatch(resource, namespace, name, body, updaterOf(url, userAgent), response);
     }
     if (method === 'POST' && name === undefined) {
-      const object = load(body) as Obj;
-      return this.apply(resource, namespace, object['metadata']['name'], body, response);
+      const object = readYaml(body) as Obj;
+      return this.create(resource, namespace, object, updaterOf(url, userAgent), response);
     }
     return this.send(response, 405, status(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`));
   }
@@ -322,50 +352,101 @@ export class ApiServerDouble {
     }
   }
 
-  private put(resource: ApiResource, object: Obj): 'ADDED' | 'MODIFIED' {
-    const key = this.key(resource, object['metadata']['namespace'], object['metadata']['name']);
-    const existed = this.store.has(key);
-    object['metadata']['resourceVersion'] = String(++this.resourceVersion);
-    this.store.set(key, object);
-    const type = existed ? 'MODIFIED' : 'ADDED';
-    this.notify(type, object);
-    return type;
+  private shape(resource: ApiResource): Shape {
+    return shapeOf(resource.kind, BUILTIN_RESOURCES.some((r) => r.group === resource.group && r.kind === resource.kind));
   }
 
-  // ---- server-side apply with the checks a real server makes ----
-
-  private apply(resource: ApiResource, namespace: string | undefined, name: string, body: string, response: ServerResponse): void {
-    const applied = load(body) as Obj;
-    if (!isObj(applied)) return this.send(response, 400, status(400, 'BadRequest', 'the body of the request was in an unknown format'));
-    if (resource.namespaced) {
-      const ns = this.store.get(`/namespaces//${namespace}`);
-      if (ns === undefined) return this.send(response, 404, status(404, 'NotFound', `namespaces "${namespace}" not found`, { name: namespace, kind: 'namespaces' }));
-    }
-    const key = this.key(resource, namespace, name);
+  /**
+   * Stores an object as the API server does: a write that changes nothing (managedFields' times aside) is none at all,
+   * with no new resourceVersion and no watch event; generation starts at 1 and counts changes outside metadata and
+   * status, so a controller can tell a new spec from its own status writes.
+   */
+  private write(resource: ApiResource, object: Obj): { object: Obj; type: 'ADDED' | 'MODIFIED' | 'UNCHANGED' } {
+    const metadata = object['metadata'];
+    const key = this.key(resource, metadata['namespace'], metadata['name']);
     const existing = this.store.get(key);
-    const rejection = this.admissionRejection(resource, namespace, applied, existing === undefined ? 'CREATE' : 'UPDATE');
-    if (rejection !== undefined) return this.send(response, 500, status(500, 'InternalError', rejection));
+    metadata['uid'] = existing?.['metadata']['uid'] ?? `uid-${this.resourceVersion + 1}`;
+    metadata['creationTimestamp'] = existing?.['metadata']['creationTimestamp'] ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    if (existing !== undefined && sameContent(existing, object)) return { object: existing, type: 'UNCHANGED' };
+    metadata['generation'] = existing === undefined ? 1 : existing['metadata']['generation'] + (specChanged(existing, object) ? 1 : 0);
+    metadata['resourceVersion'] = String(++this.resourceVersion);
+    this.store.set(key, object);
+    const type = existing === undefined ? 'ADDED' : 'MODIFIED';
+    this.notify(type, object);
+    return { object, type };
+  }
 
-    const metadata = {
-      ...(applied['metadata'] ?? {}),
-      name,
-      ...(resource.namespaced ? { namespace } : {}),
-      uid: existing?.['metadata']['uid'] ?? `uid-${this.resourceVersion}`,
-      creationTimestamp: existing?.['metadata']['creationTimestamp'] ?? new Date().toISOString(),
-      generation: (existing?.['metadata']['generation'] ?? 0) + 1,
-    };
-    const object: Obj = { ...applied, metadata, ...(existing?.['status'] ? { status: existing['status'] } : {}) };
+  /** A write that is not an apply (a create, a merge patch, a controller's): its manager takes the fields it changes. */
+  private update(resource: ApiResource, object: Obj, manager: string, subresource?: string): { object: Obj; type: 'ADDED' | 'MODIFIED' | 'UNCHANGED' } {
+    const before = this.store.get(this.key(resource, object['metadata']['namespace'], object['metadata']['name']));
+    const apiVersion = resource.group === '' ? resource.version : `${resource.group}/${resource.version}`;
+    recordUpdate({ before, after: object, manager, apiVersion, subresource, shape: this.shape(resource) });
+    return this.write(resource, object);
+  }
+
+  /** What the API server itself sets on a new object: a Namespace is Active, a CRD starts establishing its names. */
+  private initialStatus(resource: ApiResource, object: Obj): void {
+    const name = object['metadata']['name'];
     if (resource.kind === 'Namespace') object['status'] = { phase: 'Active' };
     if (resource.kind === 'CustomResourceDefinition' && !this.crdEstablishedAt.has(name)) {
       this.crdEstablishedAt.set(name, Date.now() + this.options.crdDelayMs);
       object['status'] = { conditions: [{ type: 'NamesAccepted', status: 'True' }, { type: 'Established', status: 'False', reason: 'Installing' }] };
     }
-    const type = this.put(resource, object);
-    this.send(response, type === 'ADDED' ? 201 : 200, object);
+  }
+
+  private missingNamespace(resource: ApiResource, namespace: string | undefined): Obj | undefined {
+    if (!resource.namespaced || this.store.has(`/namespaces//${namespace}`)) return undefined;
+    return status(404, 'NotFound', `namespaces "${namespace}" not found`, { name: namespace, kind: 'namespaces' });
+  }
+
+  // ---- server-side apply with the checks a real server makes ----
+
+  private apply(resource: ApiResource, namespace: string | undefined, name: string, body: string, url: URL, response: ServerResponse): void {
+    const applied = readYaml(body) as Obj;
+    if (!isObj(applied)) return this.send(response, 400, status(400, 'BadRequest', 'the body of the request was in an unknown format'));
+    const manager = url.searchParams.get('fieldManager') ?? '';
+    if (manager === '') {
+      const cause = { reason: 'FieldValueRequired', message: 'Required value: is required for apply patch', field: 'fieldManager' };
+      return this.send(response, 422, status(422, 'Invalid', `PatchOptions.meta.k8s.io "" is invalid: fieldManager: ${cause.message}`, { group: 'meta.k8s.io', kind: 'PatchOptions', causes: [cause] }));
+    }
+    const missing = this.missingNamespace(resource, namespace);
+    if (missing !== undefined) return this.send(response, 404, missing);
+    const existing = this.store.get(this.key(resource, namespace, name));
+
+    // Status is the controllers' to write, and what the server sets in metadata is no applier's.
+    const { status: _status, ...content } = applied;
+    const { uid: _u, resourceVersion: _r, generation: _g, creationTimestamp: _c, managedFields: _m, ...metadata } = (content['metadata'] ?? {}) as Obj;
+    const config = { ...content, metadata: { ...metadata, name, ...(resource.namespaced ? { namespace } : {}) } };
+    const result = applyConfiguration({ live: existing, config, manager, force: url.searchParams.get('force') === 'true', shape: this.shape(resource) });
+    if (!('object' in result)) return this.send(response, 409, conflictStatus(result.conflicts));
+
+    const rejection = this.admissionRejection(resource, namespace, result.object, existing === undefined ? 'CREATE' : 'UPDATE');
+    if (rejection !== undefined) return this.send(response, 500, status(500, 'InternalError', rejection));
+    if (existing === undefined) this.initialStatus(resource, result.object);
+    const written = this.write(resource, result.object);
+    this.send(response, written.type === 'ADDED' ? 201 : 200, written.object);
+  }
+
+  /** POST: a create, which fails on an object that exists. */
+  private create(resource: ApiResource, namespace: string | undefined, object: Obj, manager: string, response: ServerResponse): void {
+    if (!isObj(object) || !isObj(object['metadata'])) return this.send(response, 400, status(400, 'BadRequest', 'the body of the request was in an unknown format'));
+    const name = object['metadata']['name'] as string;
+    const missing = this.missingNamespace(resource, namespace);
+    if (missing !== undefined) return this.send(response, 404, missing);
+    if (this.store.has(this.key(resource, namespace, name))) {
+      const qualified = resource.group === '' ? resource.plural : `${resource.plural}.${resource.group}`;
+      return this.send(response, 409, status(409, 'AlreadyExists', `${qualified} "${name}" already exists`, { name, group: resource.group, kind: resource.plural }));
+    }
+    const rejection = this.admissionRejection(resource, namespace, object, 'CREATE');
+    if (rejection !== undefined) return this.send(response, 500, status(500, 'InternalError', rejection));
+    const { status: _status, ...content } = object;
+    const fresh: Obj = { ...content, metadata: { ...object['metadata'], ...(resource.namespaced ? { namespace } : {}) } };
+    this.initialStatus(resource, fresh);
+    this.send(response, 201, this.update(resource, fresh, manager).object);
   }
 
   /** JSON merge patch and strategic merge patch (as `kubectl label` sends): merged into the existing object. */
-  private mergePatch(resource: ApiResource, namespace: string | undefined, name: string, body: string, response: ServerResponse): void {
+  private mergePatch(resource: ApiResource, namespace: string | undefined, name: string, body: string, manager: string, response: ServerResponse): void {
     const existing = this.store.get(this.key(resource, namespace, name));
     if (existing === undefined) return this.send(response, 404, this.notFound(resource, name));
     const merge = (target: Obj, patch: Obj): Obj => {
@@ -377,9 +458,11 @@ export class ApiServerDouble {
       }
       return result;
     };
-    const patched = merge(existing, JSON.parse(body) as Obj);
-    this.put(resource, patched);
-    this.send(response, 200, patched);
+    const patched = merge(structuredClone(existing), JSON.parse(body) as Obj);
+    // A patch of the object itself leaves its status alone, as on every kind with a status subresource.
+    if (existing['status'] !== undefined) patched['status'] = existing['status'];
+    else delete patched['status'];
+    this.send(response, 200, this.update(resource, patched, manager).object);
   }
 
   private admissionRejection(resource: ApiResource, namespace: string | undefined, object: Obj, operation: string): string | undefined {
@@ -425,8 +508,9 @@ export class ApiServerDouble {
         const at = this.crdEstablishedAt.get(crd['metadata']['name']);
         const established = crd['status']?.['conditions']?.some((c: Obj) => c['type'] === 'Established' && c['status'] === 'True');
         if (at !== undefined && at <= now && !established) {
-          crd['status'] = { conditions: [{ type: 'NamesAccepted', status: 'True' }, { type: 'Established', status: 'True', reason: 'InitialNamesAccepted' }] };
-          this.put(this.resourceFor('apiextensions.k8s.io', 'v1', 'customresourcedefinitions')!, crd);
+          const next = structuredClone(crd);
+          next['status'] = { conditions: [{ type: 'NamesAccepted', status: 'True' }, { type: 'Established', status: 'True', reason: 'InitialNamesAccepted' }] };
+          this.update(this.resourceFor('apiextensions.k8s.io', 'v1', 'customresourcedefinitions')!, next, 'kube-apiserver', 'status');
         }
       }
       for (const kind of ['Deployment', 'StatefulSet', 'DaemonSet']) {
@@ -470,9 +554,12 @@ export class ApiServerDouble {
     return undefined;
   }
 
-  private async reconcileWorkload(workload: Obj, now: number): Promise<void> {
-    const id = `${workload['kind']}/${workload['metadata']['namespace']}/${workload['metadata']['name']}`;
-    const blocked = await this.blocker(workload);
+  private async reconcileWorkload(seen: Obj, now: number): Promise<void> {
+    const id = `${seen['kind']}/${seen['metadata']['namespace']}/${seen['metadata']['name']}`;
+    const blocked = await this.blocker(seen);
+    // An apply may have replaced the object while the images were looked up: that one is judged on the next round.
+    const workload = this.get(seen['kind'], seen['metadata']['namespace'], seen['metadata']['name']);
+    if (workload === undefined || workload['metadata']['generation'] !== seen['metadata']['generation']) return;
     if (blocked === undefined && !this.readySince.has(id)) this.readySince.set(id, now);
     if (blocked !== undefined) this.readySince.delete(id);
     const available = blocked === undefined && now - this.readySince.get(id)! >= this.options.availableDelayMs;
@@ -482,7 +569,8 @@ export class ApiServerDouble {
       : { type: 'Available', status: 'False', reason: 'MinimumReplicasUnavailable', message: blocked ?? 'pods starting' };
     const previous = workload['status']?.['conditions']?.[0];
     if (previous?.status === condition.status && previous?.message === condition.message && workload['status']?.['observedGeneration'] === workload['metadata']['generation']) return;
-    workload['status'] = {
+    const next = structuredClone(workload);
+    next['status'] = {
       observedGeneration: workload['metadata']['generation'],
       replicas,
       readyReplicas: available ? replicas : 0,
@@ -492,9 +580,8 @@ export class ApiServerDouble {
       desiredNumberScheduled: replicas,
       conditions: [condition],
     };
-    const group = 'apps';
     const plural = `${(workload['kind'] as string).toLowerCase()}s`;
-    this.put(this.resourceFor(group, 'v1', plural)!, workload);
+    this.update(this.resourceFor('apps', 'v1', plural)!, next, 'kube-controller-manager', 'status');
   }
 
   /** Whether a workload is Available, for tests and for endpoints. */
@@ -515,7 +602,8 @@ export class ApiServerDouble {
       const subsets = ready ? [{ addresses: [{ ip: '10.0.0.10' }], ports }] : [];
       const existing = this.get('Endpoints', namespace, service['metadata']['name']);
       if (existing !== undefined && JSON.stringify(existing['subsets'] ?? []) === JSON.stringify(subsets)) continue;
-      this.put(endpointsResource, { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: service['metadata']['name'], namespace }, subsets });
+      const endpoints = { apiVersion: 'v1', kind: 'Endpoints', metadata: { ...structuredClone(existing?.['metadata'] ?? {}), name: service['metadata']['name'], namespace }, subsets };
+      this.update(endpointsResource, endpoints, 'kube-controller-manager');
     }
   }
 
@@ -527,7 +615,7 @@ export class ApiServerDouble {
     for (const namespace of this.list('Namespace')) {
       const name = namespace['metadata']['name'];
       if (this.get('ConfigMap', name, 'istio-ca-root-cert') !== undefined) continue;
-      this.put(configMaps, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio-ca-root-cert', namespace: name }, data: { 'root-cert.pem': 'double' } });
+      this.update(configMaps, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio-ca-root-cert', namespace: name }, data: { 'root-cert.pem': 'double' } }, 'pilot-discovery');
     }
   }
 
@@ -540,11 +628,13 @@ export class ApiServerDouble {
       const secretName = certificate['spec']?.['secretName'];
       if (secretName === undefined || this.get('Secret', namespace, secretName) !== undefined) continue;
       const pem = Buffer.from('-----BEGIN CERTIFICATE-----\nZG91Ymxl\n-----END CERTIFICATE-----\n').toString('base64');
-      this.put(secretResource, { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: secretName, namespace }, data: { 'tls.crt': pem, 'tls.key': pem, 'ca.crt': pem } });
-      certificate['status'] = { conditions: [{ type: 'Ready', status: 'True', reason: 'Ready' }] };
+      const secret = { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: secretName, namespace }, data: { 'tls.crt': pem, 'tls.key': pem, 'ca.crt': pem } };
+      this.update(secretResource, secret, 'cert-manager-certificates-issuing');
+      const next = structuredClone(certificate);
+      next['status'] = { conditions: [{ type: 'Ready', status: 'True', reason: 'Ready' }] };
       const [group, version] = (certificate['apiVersion'] as string).split('/') as [string, string];
       const resource = this.resourceFor(group, version, 'certificates');
-      if (resource) this.put(resource, certificate);
+      if (resource) this.update(resource, next, 'cert-manager-certificates-readiness', 'status');
     }
   }
 }

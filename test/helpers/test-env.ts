@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
+// Installing Debian's packages can take minutes on a fresh machine; starting and stopping the services takes seconds.
+const INSTALL_LIMIT = { timeout: 600_000, killSignal: 'SIGKILL' } as const;
+const SERVICE_LIMIT = { timeout: 180_000, killSignal: 'SIGKILL' } as const;
 export const REPO_ROOT = new URL('../../', import.meta.url).pathname;
 const SCRIPT = join(REPO_ROOT, 'scripts/test-env.sh');
 
@@ -41,8 +44,8 @@ export async function useTestEnv(): Promise<TestEnv> {
   const shared = process.env['KFB_TEST_ENV'];
   const dir = shared ?? (await mkdtemp(join(tmpdir(), 'kfb-env-')));
   if (shared === undefined) {
-    await run('bash', [SCRIPT, 'install']);
-    await run('bash', [SCRIPT, 'start', dir]);
+    await run('bash', [SCRIPT, 'install'], INSTALL_LIMIT);
+    await run('bash', [SCRIPT, 'start', dir], SERVICE_LIMIT);
   }
   const values = parseEnvFile(await readFile(join(dir, 'env'), 'utf8'));
   const need = (key: string): string => {
@@ -57,7 +60,7 @@ export async function useTestEnv(): Promise<TestEnv> {
     registry: need('KFB_REGISTRY'),
     secondRegistry: need('KFB_SECOND_REGISTRY'),
     async release() {
-      if (shared === undefined) await run('bash', [SCRIPT, 'stop', dir]);
+      if (shared === undefined) await run('bash', [SCRIPT, 'stop', dir], SERVICE_LIMIT);
     },
   };
 }

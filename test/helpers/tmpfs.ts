@@ -6,14 +6,15 @@ import { promisify } from 'node:util';
 import { makeTempDir } from './tmp.js';
 
 const run = promisify(execFile);
+const LIMIT = { timeout: 30_000, killSignal: 'SIGKILL' } as const;
 
 export async function mountTmpfs(bytes: number): Promise<{ path: string; remove(): Promise<void> }> {
   const dir = await makeTempDir('kfb-tmpfs-');
-  await run('mount', ['-t', 'tmpfs', '-o', `size=${bytes}`, 'tmpfs', dir.path]);
+  await run('mount', ['-t', 'tmpfs', '-o', `size=${bytes}`, 'tmpfs', dir.path], LIMIT);
   return {
     path: dir.path,
     async remove() {
-      await run('umount', [dir.path]);
+      await run('umount', [dir.path], LIMIT);
       await dir.remove();
     },
   };

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ApiServerDouble } from '../api-double/api-server-double.js';
-import { runCommand, runKfbundle } from '../helpers/cli.js';
+import { QUICK_MS, runCommand, runKfbundle } from '../helpers/cli.js';
 import { dockerFor, pushStandIns } from '../helpers/synthetic-images.js';
 import { loudHook, useTestEnv, type TestEnv } from '../helpers/test-env.js';
 import { makeTempDir } from '../helpers/tmp.js';
@@ -109,6 +109,7 @@ test('the naive single kubectl apply fails against the double the way it fails o
     const config = await writeKubeconfig(work.path, double.url);
     const result = await runCommand('kubectl', ['apply', '--server-side', '--force-conflicts', '-f', manifests], {
       env: { KUBECONFIG: config, HOME: join(work.path, 'home') },
+      timeoutMs: QUICK_MS,
     });
     assert.is.not(result.code, 0);
     assert.match(result.stderr, /no matches for kind "(Issuer|Certificate|ClusterServingRuntime)"|ensure CRDs are installed first/);
@@ -121,7 +122,7 @@ test('install.sh installs the bundle phase by phase: every Deployment Available,
   await pushStandIns(dockerFor(env.builderHost), env.registry, [CERT_MANAGER_IMAGE, CONTROLLER_IMAGE]);
   const bundle = join(work.path, 'bundle');
   const built = await runKfbundle([
-    'build', '--manifests', manifests, '--out', bundle, '--docker-host', env.builderHost, '--no-progress',
+    'build', '--manifests', manifests, '--out', bundle, '--source', 'engine', '--docker-host', env.builderHost, '--no-progress',
     '--mirror', `quay.io=${env.registry}/quay.io`, '--mirror', `docker.io=${env.registry}/docker.io`,
   ]);
   assert.is(built.code, 0, built.stderr);
@@ -133,11 +134,13 @@ test('install.sh installs the bundle phase by phase: every Deployment Available,
   await double.start();
   try {
     const config = await writeKubeconfig(work.path, double.url);
-    const plan = await runCommand('bash', [join(bundle, 'install.sh'), '--dry-run']);
+    const plan = await runCommand('bash', [join(bundle, 'install.sh'), '--dry-run'], { timeoutMs: QUICK_MS });
     assert.match(plan.stdout, 'then wait: deployment cert-manager/cert-manager-webhook Available');
 
+    // Each phase may wait up to --timeout: the limit on the whole run is a few of those.
     const result = await runCommand('bash', [join(bundle, 'install.sh'), '--timeout', '60', '--retry-delay', '1'], {
       env: { KUBECONFIG: config, HOME: join(work.path, 'home'), DOCKER_HOST: env.targetHost },
+      timeoutMs: 300_000,
     });
     assert.is(result.code, 0, `${result.stdout}\n${result.stderr}`);
     for (const name of ['cert-manager-webhook', 'kserve-controller-manager']) {
@@ -149,17 +152,24 @@ test('install.sh installs the bundle phase by phase: every Deployment Available,
     // No phase needed a retry: the plan applied nothing before what it depends on was ready.
     assert.not.match(result.stdout, 'apply failed');
 
-    // Running it again converges: every phase re-applies cleanly and nothing changes state.
+    // Running it again converges: every phase re-applies cleanly and nothing changes state. The double writes nothing
+    // for an apply that changes nothing, as a real API server does, so every object keeps its resourceVersion.
+    const versions = (objects: Record<string, any>[]) =>
+      Object.fromEntries(objects.map((o) => [`${o['kind']}/${o['metadata']['namespace'] ?? ''}/${o['metadata']['name']}`, `${o['metadata']['generation']}@${o['metadata']['resourceVersion']}`]));
+    const settled = versions(double.all());
     const again = await runCommand('bash', [join(bundle, 'install.sh'), '--skip-images', '--timeout', '60'], {
       env: { KUBECONFIG: config, HOME: join(work.path, 'home') },
+      timeoutMs: 300_000,
     });
     assert.is(again.code, 0, again.stderr);
     assert.is(double.list('ClusterServingRuntime').length, 1);
+    assert.equal(versions(double.all()), settled);
 
     // Resuming from a later phase applies only that phase and the ones after it.
     const before = double.requests.length;
     const resumed = await runCommand('bash', [join(bundle, 'install.sh'), '--skip-images', '--from-phase', '4', '--timeout', '60'], {
       env: { KUBECONFIG: config, HOME: join(work.path, 'home') },
+      timeoutMs: 300_000,
     });
     assert.is(resumed.code, 0, resumed.stderr);
     assert.match(resumed.stdout, 'phase 00-crds: skipped (--from-phase 4)');

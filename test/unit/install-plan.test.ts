@@ -1,10 +1,10 @@
 // The install plan on the three real releases, checked against the rules a real API server enforces. Webhook
-// matching is re-derived here from the objects, not taken from the planner, so the test checks the plan rather than
-// repeating it.
+// matching, label selectors included, is re-derived here from the objects and the API's documented rules, not taken
+// from the planner, so the test checks the plan rather than repeating it.
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { planInstall, selectorMatches, type InstallPlan } from '../../src/core/install-plan.js';
+import { planInstall, type InstallPlan } from '../../src/core/install-plan.js';
 import { describeObject, isRecord, parseManifests, type KubernetesObject } from '../../src/core/k8s-object.js';
 import { readRendered, RELEASES, type Release } from '../helpers/fixtures.js';
 
@@ -27,6 +27,35 @@ const labels = (value: unknown): Record<string, string> => {
   const meta = isRecord(value) ? value['metadata'] : undefined;
   return isRecord(meta) && isRecord(meta['labels']) ? (meta['labels'] as Record<string, string>) : {};
 };
+/**
+ * A LabelSelector as the Kubernetes API defines it: each matchLabels pair is the requirement `key In (value)`, every
+ * requirement must hold, and an absent selector selects everything (as an absent webhook selector does).
+ */
+function labelSelectorMatches(selector: unknown, labels: Record<string, string>): boolean {
+  if (!isRecord(selector)) return true;
+  const pairs = Object.entries((selector['matchLabels'] ?? {}) as Record<string, string>).map(([key, value]) => ({ key, operator: 'In', values: [value] }));
+  const expressions = ((selector['matchExpressions'] ?? []) as { key: string; operator: string; values?: string[] }[]).map((e) => ({ ...e, values: e.values ?? [] }));
+  return [...pairs, ...expressions].every(({ key, operator, values }) => {
+    const value = Object.hasOwn(labels, key) ? labels[key] : undefined;
+    switch (operator) {
+      case 'In':
+        return value !== undefined && values.includes(value);
+      case 'NotIn':
+        return value === undefined || !values.includes(value);
+      case 'Exists':
+        return value !== undefined;
+      case 'DoesNotExist':
+        return value === undefined;
+      default:
+        throw new Error(`selector operator ${operator} is not one the API accepts`);
+    }
+  });
+}
+
+/** A Service's selector is a plain map: it selects the pods that carry every one of its pairs; without one, none. */
+const serviceSelects = (selector: Record<string, string> | undefined, labels: Record<string, string>) =>
+  selector !== undefined && Object.keys(selector).length > 0 && Object.entries(selector).every(([key, value]) => labels[key] === value);
+
 const podTemplate = (object: KubernetesObject): unknown => {
   const spec = object['spec'];
   if (!isRecord(spec)) return undefined;
@@ -83,7 +112,7 @@ for (const release of RELEASES) {
         assert.ok(svc, `service ${service.namespace}/${service.name} is in the release`);
         const backends = objects
           .map((o, i) => [o, i] as const)
-          .filter(([o]) => o.kind === 'Deployment' && o.metadata?.namespace === service.namespace && selectorMatches({ matchLabels: (svc!['spec'] as any).selector }, labels(podTemplate(o))));
+          .filter(([o]) => o.kind === 'Deployment' && o.metadata?.namespace === service.namespace && serviceSelects((svc!['spec'] as any).selector, labels(podTemplate(o))));
         assert.ok(backends.length > 0, `${service.name} has a Deployment behind it`);
         for (const [backend, backendIndex] of backends) {
           const backendPhase = phaseOf.get(backendIndex)!;
@@ -101,10 +130,10 @@ for (const release of RELEASES) {
                 (r.resources.includes('*') || r.resources.includes('*/*') || r.resources.includes(plural)) &&
                 (r.operations.includes('*') || r.operations.includes('CREATE')),
             );
-            if (!matched || !selectorMatches(webhook['objectSelector'], labels(object))) return;
+            if (!matched || !labelSelectorMatches(webhook['objectSelector'], labels(object))) return;
             const nsIndex = object.metadata?.namespace === undefined ? -1 : find(objects, 'Namespace', undefined, object.metadata.namespace);
             const nsLabels = { 'kubernetes.io/metadata.name': object.metadata?.namespace ?? '', ...(nsIndex === -1 ? {} : labels(objects[nsIndex])) };
-            if (object.metadata?.namespace !== undefined && !selectorMatches(webhook['namespaceSelector'], nsLabels)) return;
+            if (object.metadata?.namespace !== undefined && !labelSelectorMatches(webhook['namespaceSelector'], nsLabels)) return;
             checked++;
             assert.ok(backendPhase < phaseOf.get(index)!, `${describeObject(object)} after webhook backend ${describeObject(backend)}`);
           });
