@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('../', import.meta.url));
 const dirs = process.argv.slice(2);
 const ANSI = /\x1b\[[0-9;]*m/g;
+// CI has 90 minutes for everything; a directory whose tests hang is killed well before that and counted as failed.
+const DIR_TIMEOUT_MS = 75 * 60 * 1000;
 
 function runDir(dir) {
   return new Promise((resolve) => {
@@ -15,13 +17,19 @@ function runDir(dir) {
       stdio: ['ignore', 'pipe', 'inherit'],
       // Plain text for CI logs and for the totals parsed below.
       env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' },
+      timeout: DIR_TIMEOUT_MS,
+      killSignal: 'SIGKILL',
     });
     let output = '';
     child.stdout.on('data', (chunk) => {
       process.stdout.write(chunk);
       output += chunk.toString();
     });
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
+      if (signal !== null) {
+        resolve({ passed: 0, failed: 1, skipped: 0, note: `${dir}: killed by ${signal} (time limit ${DIR_TIMEOUT_MS / 60000} min or a crash)` });
+        return;
+      }
       const plain = output.replace(ANSI, '');
       const number = (label) => Number(new RegExp(`${label}:\\s+(\\d+)`).exec(plain)?.[1] ?? NaN);
       const total = number('Total');

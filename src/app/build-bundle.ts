@@ -1,7 +1,7 @@
 // `kfbundle build`: stage → render and resolve → pull and save → plan (core/bundle-plan.ts) → write the plan →
 // commit. Everything goes into a staging directory that becomes the bundle only when every step has succeeded.
 
-import { BUNDLE_FILES, type BundleImage, type BundleMetadata } from '../core/bundle-layout.js';
+import { BUNDLE_FILES, MAX_ARCHIVE_PARTS, type BundleImage, type BundleMetadata } from '../core/bundle-layout.js';
 import { planBundle, sealBundle } from '../core/bundle-plan.js';
 import type { Mirror } from '../core/mirrors.js';
 import type { BundleSpec } from '../core/bundle-spec.js';
@@ -141,6 +141,12 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
 async function checkFreeSpace(pulled: readonly BundleImage[], written: number, warn: boolean, options: BuildOptions, deps: BuildDeps): Promise<void> {
   const ids = [...new Set(pulled.map((image) => image.imageId))];
   const bounds = archiveSizeBounds(await deps.store.usage(ids));
+  if (options.splitSize !== undefined && bounds.lower / options.splitSize > MAX_ARCHIVE_PARTS) {
+    // Said now rather than at part 10,001, after most of the save.
+    throw new KfbundleError('SPLIT_TOO_MANY_PARTS', `the image archive needs more than ${MAX_ARCHIVE_PARTS.toLocaleString('en-US')} parts of ${options.splitSize} bytes (--split-size)`, {
+      hint: `choose a --split-size of at least ${Math.ceil(bounds.lower / MAX_ARCHIVE_PARTS)} bytes`,
+    });
+  }
   const free = await deps.output.freeBytes(options.outDir);
   const lower = Math.max(0, bounds.lower - written);
   const upper = Math.max(0, bounds.upper - written);

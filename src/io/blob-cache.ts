@@ -5,13 +5,14 @@
 
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isSupportedDigest } from '../core/registry-manifest.js';
 import { DigestVerifyingStream, digestOf } from './digest-verifying-stream.js';
+import { errnoOf, fileFault } from './system-errors.js';
 
 export interface BlobCacheOptions {
   /** Told when an entry fails its digest and is deleted. */
@@ -19,6 +20,8 @@ export interface BlobCacheOptions {
 }
 
 const TEMP_SUFFIX = '.tmp';
+// Refusals of the cache's own file system; anything else (a registry connection reset mid-blob) is the source's.
+const FILE_SYSTEM_ERRNOS = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'EMFILE', 'ENFILE', 'EIO', 'ENOTDIR']);
 // A temporary file this old is left by a build that died; a live build writes its temporaries far faster.
 const STALE_TEMP_MS = 24 * 60 * 60 * 1000;
 
@@ -37,6 +40,29 @@ export class BlobCache {
   constructor(dir: string, options: BlobCacheOptions = {}) {
     this.dir = dir;
     this.options = options;
+  }
+
+  /**
+   * Creates the cache's directories and proves a file can be written there, so a cache on a read-only disk or in a
+   * directory the user may not write stops the build before any download, naming the cache.
+   * @throws KfbundleError PERMISSION_DENIED, READ_ONLY_FILE_SYSTEM, DISK_FULL, IO_ERROR
+   */
+  async ensureWritable(): Promise<void> {
+    const blobs = join(this.dir, 'blobs', 'sha256');
+    try {
+      // Parents first, the rest one level at a time: Node's recursive mkdir reports a read-only file system as ENOENT.
+      await mkdir(dirname(this.dir), { recursive: true });
+      for (const dir of [this.dir, join(this.dir, 'blobs'), blobs]) {
+        await mkdir(dir).catch((error: unknown) => {
+          if (errnoOf(error) !== 'EEXIST') throw error;
+        });
+      }
+      const probe = join(blobs, `.probe.${process.pid}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
+      await writeFile(probe, '');
+      await unlink(probe);
+    } catch (error) {
+      throw fileFault(error, { what: 'the blob cache', path: this.dir, action: 'write' });
+    }
   }
 
   /** @throws Error for a digest that could escape the cache directory or that we cannot check */
@@ -102,14 +128,16 @@ export class BlobCache {
    */
   async write(digest: string, size: number, source: Readable | AsyncIterable<Buffer>, what: string, signal?: AbortSignal): Promise<void> {
     const path = this.pathFor(digest);
-    const temp = await this.tempPathFor(path);
+    const temp = await this.tempPathFor(path).catch((error: unknown) => {
+      throw this.fault(error);
+    });
     try {
       await pipeline(source, new DigestVerifyingStream({ digest, size, what }), createWriteStream(temp, { flags: 'wx' }), { signal });
       await rename(temp, path);
       this.checked.add(digest);
     } catch (error) {
       await rm(temp, { force: true });
-      throw error;
+      throw this.fault(error);
     }
   }
 
@@ -164,6 +192,12 @@ export class BlobCache {
     await mkdir(dir, { recursive: true });
     // Unique per writer, in the entry's own directory so the rename is atomic.
     return join(dir, `.${path.slice(dir.length + 1)}.${process.pid}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
+  }
+
+  /** A refusal of the cache directory as the user can act on it (exit 12, or 11 for a full disk), naming the cache. */
+  private fault(error: unknown): unknown {
+    if (!FILE_SYSTEM_ERRNOS.has(errnoOf(error) ?? '')) return error;
+    return fileFault(error, { what: 'the blob cache', path: this.dir, action: 'write' });
   }
 
   private async discard(digest: string, path: string): Promise<void> {

@@ -8,7 +8,6 @@ import * as assert from 'uvu/assert';
 import type { BundleMetadata } from '../../src/core/bundle-layout.js';
 import { parseManifests, type KubernetesObject } from '../../src/core/k8s-object.js';
 import { findPodTemplateContainers } from '../../src/core/pod-images.js';
-import { discoverImages } from '../../src/core/discover-images.js';
 import { runCommand, runKfbundle } from '../helpers/cli.js';
 import { dockerFor, pushStandIns, type StandIn } from '../helpers/synthetic-images.js';
 import { loudHook, useTestEnv, type TestEnv } from '../helpers/test-env.js';
@@ -82,14 +81,12 @@ async function allManifests(bundle: string): Promise<string> {
   return texts.join('---\n');
 }
 
-/** Every image reference the bundle's manifests contain, wherever it is (pod templates, ConfigMaps, …), as written. */
-async function bundleImageRefs(bundle: string): Promise<string[]> {
-  const refs = new Set<string>();
-  for (const name of (await readdir(join(bundle, 'manifests'))).filter((n) => n.endsWith('.yaml'))) {
-    const objects = parseManifests(await readFile(join(bundle, 'manifests', name), 'utf8'), name);
-    for (const image of discoverImages(objects).images) for (const location of image.locations) refs.add(location.raw);
-  }
-  return [...refs];
+/**
+ * The references the bundle's manifests must name, by the rule the bundle promises (written out here, not taken from
+ * the code that patches): as the release wrote them, a digest pin `name@sha256:<hex>` under the tag `sha256-<hex>`.
+ */
+function patchedRefs(standIns: readonly StandIn[]): string[] {
+  return standIns.map((standIn) => standIn.ref.replace('@sha256:', ':sha256-'));
 }
 
 journey.before(loudHook('setup', async (context) => {
@@ -113,7 +110,7 @@ journey('build pulls every image through the mirrors and writes a complete bundl
   const secret = 'kfbundle-test-s3cret';
   await mkdir(dockerConfig);
   await writeFile(join(dockerConfig, 'config.json'), JSON.stringify({ auths: { [env.registry]: { auth: Buffer.from(`builder:${secret}`).toString('base64') } } }));
-  const result = await runKfbundle(['build', '--manifests', manifests, '--out', bundle, '--docker-host', env.builderHost, '--json', '--no-progress', ...mirrors], {
+  const result = await runKfbundle(['build', '--manifests', manifests, '--out', bundle, '--cache', join(work.path, 'cache'), '--json', '--no-progress', ...mirrors], {
     env: { DOCKER_CONFIG: dockerConfig },
   });
   assert.is(result.code, 0, result.stderr);
@@ -131,7 +128,7 @@ journey('build pulls every image through the mirrors and writes a complete bundl
     assert.match(sums, new RegExp(`^[0-9a-f]{64}  ${path.replace('.', '\\.')}$`, 'm'), `SHA256SUMS lists ${path}`);
   }
   // No staging directory is left beside the bundle.
-  assert.equal(await readdir(work.path), ['bundle', 'docker-config', 'rendered.yaml'].sort());
+  assert.equal(await readdir(work.path), ['bundle', 'cache', 'docker-config', 'rendered.yaml'].sort());
   for (const path of phaseFiles.concat(['bundle.json', 'install.sh', 'images/images.tar'])) {
     const bytes = await readFile(join(bundle, path));
     for (const needle of [secret, Buffer.from(`builder:${secret}`).toString('base64')]) assert.is(bytes.indexOf(needle), -1, `${path} holds no credentials`);
@@ -146,13 +143,13 @@ journey('the digest-pinned image keeps its digest and is stored under a tag that
   assert.is(pinned.digest, pinnedStandIn.digest, 'the pulled image has the pinned digest');
   assert.is(pinned.imageId, pinnedStandIn.imageId);
   assert.is(pinned.bundleRef, `gcr.io/knative-releases/knative.dev/serving/cmd/activator:${pinnedStandIn.digest.replace(':', '-')}`);
-  const refs = await bundleImageRefs(bundle);
-  assert.ok(refs.includes(pinned.bundleRef));
-  assert.not.ok(refs.some((ref) => ref.includes('@sha256:')), 'no digest pin is left anywhere in the manifests, ConfigMaps included');
+  const manifests = await allManifests(bundle);
+  assert.match(manifests, `image: ${pinned.bundleRef}\n`);
+  assert.not.match(manifests, '@sha256:', 'no digest pin is left anywhere in the manifests, ConfigMaps included');
   const queue = metadata.images.find((image) => image.ref.includes('/queue@'))!;
   assert.is(queue.tier, 'runtime');
-  const manifests = await allManifests(bundle);
-  assert.match(manifests, `queue-sidecar-image: ${queue.bundleRef}`);
+  const queueStandIn = standIns.find((s) => s.ref.includes('/queue@sha256:'))!;
+  assert.match(manifests, `queue-sidecar-image: gcr.io/knative-releases/knative.dev/serving/cmd/queue:${queueStandIn.digest.replace(':', '-')}\n`);
 });
 
 journey('manifests pull IfNotPresent wherever kubelet would pull Always', async ({ bundle }) => {
@@ -217,17 +214,20 @@ journey('verify and install.sh refuse a missing or an extra file, naming it', as
   assert.is((await runKfbundle(['verify', bundle])).code, 0);
 });
 
-journey('install.sh --images-only loads every image the manifests name into the target engine', async ({ env, bundle }) => {
+journey('install.sh --images-only loads every image the manifests name into the target engine', async ({ env, standIns, bundle }) => {
   const result = await runCommand('bash', [join(bundle, 'install.sh'), '--images-only'], { env: { DOCKER_HOST: env.targetHost } });
   assert.is(result.code, 0, result.stderr);
   const target = dockerFor(env.targetHost);
   const metadata = JSON.parse(await readFile(join(bundle, 'bundle.json'), 'utf8')) as BundleMetadata;
   const idByBundleRef = new Map(metadata.images.map((image) => [image.bundleRef, image.imageId]));
-  const refs = await bundleImageRefs(bundle);
-  assert.is(refs.length, UPSTREAM_REFS.length);
-  for (const ref of refs) {
+  const manifests = await allManifests(bundle);
+  const refs = patchedRefs(standIns);
+  for (const [i, ref] of refs.entries()) {
+    const escaped = ref.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    // In YAML (`image: ref`, `queue-sidecar-image: ref`) or, for an object the build left as written, JSON.
+    assert.match(manifests, new RegExp(`image"?:\\s*["']?${escaped}(?![\\w.:/@-])`), `the manifests name ${ref}`);
     const info = await target.getImage(ref).inspect().catch(() => undefined);
-    assert.ok(info !== undefined, `target has ${ref}`);
+    assert.is(info?.Id, standIns[i]!.imageId, `target has ${ref}, the stand-in pushed for ${UPSTREAM_REFS[i]}`);
   }
   for (const [bundleRef, imageId] of idByBundleRef) {
     assert.is((await target.getImage(bundleRef).inspect()).Id, imageId, `${bundleRef} is the image that was pulled`);

@@ -408,6 +408,22 @@ test('an output directory on a read-only file system: exit 12, naming the path',
   }
 });
 
+test('a blob cache on a read-only file system: exit 12, naming the cache; no bundle is left', async ({ env, work }) => {
+  const mount = join(work.path, 'read-only-cache');
+  await mkdir(mount);
+  const mounted = await runCommand('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', mount], { timeoutMs: QUICK_MS });
+  assert.is(mounted.code, 0, mounted.stderr);
+  try {
+    const manifests = await podManifests(work.path, 'read-only-cache', [SAVED]);
+    const out = join(work.path, 'cache-bundle');
+    const result = await runKfbundle(['build', '--manifests', manifests, '--out', out, '--cache', join(mount, 'cache'), '--mirror', `gcr.io=${env.registry}/gcr.io`, '--no-progress', '--json']);
+    assertFault(result, 12, 'READ_ONLY_FILE_SYSTEM', [join(mount, 'cache'), 'blob cache']);
+    assert.equal(await leftovers(work.path, 'cache-bundle'), []);
+  } finally {
+    await runCommand('umount', [mount], { timeoutMs: QUICK_MS });
+  }
+});
+
 test('an output directory the user may not write: exit 12, naming the path', async ({ env, work }) => {
   const parent = join(work.path, 'root-only');
   await mkdir(parent, { mode: 0o755 });

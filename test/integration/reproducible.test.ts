@@ -9,7 +9,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { BundleMetadata } from '../../src/core/bundle-layout.js';
 import { REPO_ROOT } from '../helpers/test-env.js';
-import { runCommand, runKfbundle } from '../helpers/cli.js';
+import { BUILD_MS, runCommand, runKfbundle } from '../helpers/cli.js';
 import { deploymentYaml } from '../helpers/manifests.js';
 import { dockerFor, pushStandIns, type StandIn } from '../helpers/synthetic-images.js';
 import { loudHook, useTestEnv, type TestEnv } from '../helpers/test-env.js';
@@ -53,7 +53,8 @@ async function forgetImages(context: Context, host: string): Promise<void> {
 /** Starts a build and SIGKILLs it when its log shows `trigger`; resolves with what it printed. */
 function buildKilledAt(context: Context, out: string, trigger: RegExp): Promise<{ stderr: string; killed: boolean }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/kfbundle.js'), ...buildArgs(context, out)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // The build is meant to be killed at its trigger; if the trigger never comes, it is killed when the time is up.
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/kfbundle.js'), ...buildArgs(context, out)], { stdio: ['ignore', 'ignore', 'pipe'], timeout: BUILD_MS, killSignal: 'SIGKILL' });
     let stderr = '';
     let killed = false;
     child.stderr.on('data', (chunk: Buffer) => {

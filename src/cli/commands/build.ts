@@ -62,10 +62,13 @@ export function sourceOption(text: string): ImageSourceKind {
  * The image store a build uses: the registries themselves (blobs kept in the cache, layers as served), or a Docker
  * engine (pull, then `docker save`).
  */
-function imageStoreFor(source: ImageSourceKind, options: BuildCommandOptions, context: CliContext, warn: (message: string) => void): { store: ImageStore; close(): void } {
+async function imageStoreFor(source: ImageSourceKind, options: BuildCommandOptions, context: CliContext, warn: (message: string) => void): Promise<{ store: ImageStore; close(): void }> {
   if (source === 'engine') return { store: new DockerImageStore({ host: options.dockerHost ?? context.env['DOCKER_HOST'] }), close() {} };
+  const cache = new BlobCache(options.cache ?? defaultCacheDir(context.env));
+  // Before any download: a cache that cannot be written is the user's to fix, and no registry can help with it.
+  await cache.ensureWritable();
   const client = new RegistryClient({
-    cache: new BlobCache(options.cache ?? defaultCacheDir(context.env)),
+    cache,
     credentials: dockerConfigCredentials({ env: context.env, onWarning: warn }),
     insecureRegistries: options.insecureRegistry,
     concurrency: Math.max(4, options.concurrency * 2),
@@ -97,7 +100,7 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
     interactive: options.progress && context.stderr.isTTY === true && (context.stderr.columns ?? 0) > 0,
     now: () => new Date(),
   });
-  const images = imageStoreFor(imageSource, options, context, (message) => reporter.report({ type: 'warning', message }));
+  const images = await imageStoreFor(imageSource, options, context, (message) => reporter.report({ type: 'warning', message }));
   try {
     const result = await buildBundle(
       {
