@@ -4,18 +4,19 @@
 
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Parser, type ReadEntry } from 'tar';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runCommand, runKfbundle } from '../helpers/cli.js';
+import { BUILD_MS, runCommand, runKfbundle } from '../helpers/cli.js';
 import { buildCompressibleImage } from '../helpers/compressible-images.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { deploymentYaml } from '../helpers/manifests.js';
 import { dockerFor, pushImage } from '../helpers/synthetic-images.js';
-import { loudHook, useTestEnv, type TestEnv } from '../helpers/test-env.js';
+import { loudHook, REPO_ROOT, useTestEnv, type TestEnv } from '../helpers/test-env.js';
 import { makeTempDir } from '../helpers/tmp.js';
 
 interface Context {
@@ -196,6 +197,45 @@ test('a rerun downloads no blob; a corrupt cache entry is found by its digest an
   } finally {
     await proxy.stop();
   }
+});
+
+test('a build killed (SIGKILL) while blobs download is simply run again: nothing half-written is used, same content', async (context) => {
+  const { env, dir } = context;
+  const cache = join(dir.path, 'cache-killed');
+  // Blob downloads held back, so the kill lands while they are under way.
+  const proxy = new FaultProxy(env.registry, [{ match: /^GET \/v2\/.*\/blobs\//, status: 0, delayMs: 3000, body: '', times: Infinity }]);
+  await proxy.start();
+  const out = join(dir.path, 'killed');
+  try {
+    const args = ['build', '--manifests', context.manifests, '--out', out, '--cache', cache, '--no-progress', ...mirrors(env, proxy.address)];
+    const killed = await new Promise<boolean>((resolve, reject) => {
+      const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/kfbundle.js'), ...args], { stdio: ['ignore', 'ignore', 'ignore'], timeout: BUILD_MS, killSignal: 'SIGKILL' });
+      // The proxy records a request once answered: manifests at once, blobs only after their delay. Half a second
+      // after the first manifest, blob downloads are waiting on the proxy.
+      const poll = setInterval(() => {
+        if (proxy.requests.some((request) => request.line.includes('/manifests/'))) {
+          clearInterval(poll);
+          setTimeout(() => child.kill('SIGKILL'), 500);
+        }
+      }, 20);
+      child.on('error', reject);
+      child.on('close', (_code, signal) => {
+        clearInterval(poll);
+        resolve(signal === 'SIGKILL');
+      });
+    });
+    assert.ok(killed, 'the build was killed mid-download');
+  } finally {
+    await proxy.stop();
+  }
+  const rerun = await runKfbundle(['build', '--manifests', context.manifests, '--out', out, '--cache', cache, '--no-progress', ...mirrors(env)]);
+  assert.is(rerun.code, 0, rerun.stderr);
+  assert.equal((await readdir(dir.path)).filter((name) => name.startsWith('.killed.')), [], 'no staging directory left');
+  const fresh = join(dir.path, 'fresh');
+  await registryBuild(context, fresh, join(dir.path, 'cache-fresh'));
+  assert.is(await contentSums(out), await contentSums(fresh));
+  const verify = await runKfbundle(['verify', out]);
+  assert.is(verify.code, 0, verify.stderr);
 });
 
 test('split into parts: the concatenated parts load into Docker', async (context) => {
