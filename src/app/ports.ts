@@ -25,6 +25,20 @@ export interface EngineImage {
   repoTags: string[];
   repoDigests: string[];
   size: number;
+  /**
+   * The single-platform manifest the archive will hold exactly as the registry served it. Undefined from an engine,
+   * whose save writes manifests of its own.
+   */
+  manifest?: ServedManifest | undefined;
+}
+
+export interface ServedManifest {
+  digest: string;
+  mediaType: string;
+  /** `os/arch[/variant]`: the platform picked from the index, or the one the config declares. */
+  platform: string;
+  /** Present when the reference names an index: whether the archive holds every manifest it lists. */
+  indexComplete?: boolean | undefined;
 }
 
 /**

@@ -8,7 +8,7 @@ import type { ImageTier } from '../core/discover-images.js';
 import { bundleRefFor, imageName, parseImageRef, pullRefFor, type ImageRef } from '../core/image-ref.js';
 import { mirrorCandidates, type Mirror } from '../core/mirrors.js';
 import { isRetryablePullError, retry } from '../core/retry.js';
-import type { ImageStore, PullProgress, RegistryAuth, Sleeper } from './ports.js';
+import type { ImageStore, PullProgress, RegistryAuth, ServedManifest, Sleeper } from './ports.js';
 
 export type PullEvent =
   | { type: 'pull-start'; ref: string; from: string }
@@ -118,6 +118,7 @@ async function pullOne(image: ImageToPull, options: PullImagesOptions, deps: Pul
       pulledFrom,
       digest,
       ...(image.parsed.digest === undefined ? {} : { pinnedDigest: image.parsed.digest }),
+      ...servedManifestFacts(pulled.manifest),
       imageId: pulled.id,
       size: pulled.size,
       locations: image.locations.map((location) => ({ object: location.object, path: location.path })),
@@ -129,6 +130,17 @@ async function pullOne(image: ImageToPull, options: PullImagesOptions, deps: Pul
   throw new KfbundleError(mismatch ? 'DIGEST_MISMATCH' : 'PULL_FAILED', candidates.length === 1 ? failures[0]!.message : `every source failed: ${detail}`, {
     hint: mismatch ? 'a mirror serves different content under this name; remove it or fix the mirror' : undefined,
   });
+}
+
+/** What bundle.json records of the manifest the archive holds as served (nothing for an engine's image). */
+function servedManifestFacts(manifest: ServedManifest | undefined): Pick<BundleImage, 'manifestDigest' | 'manifestMediaType' | 'platform' | 'indexComplete'> {
+  if (manifest === undefined) return {};
+  return {
+    manifestDigest: manifest.digest,
+    manifestMediaType: manifest.mediaType,
+    platform: manifest.platform,
+    ...(manifest.indexComplete === undefined ? {} : { indexComplete: manifest.indexComplete }),
+  };
 }
 
 /** The engine itself failed (gone, refused us, too old): no other source can help, and no retry of a source will. */

@@ -22,6 +22,11 @@ export const BUNDLE_FILES = {
   imagesTar: 'images/images.tar',
   /** Every reference images.tar holds, one per line, normalised: what install.sh checks after loading and pushes. */
   imageRefs: 'images/refs.txt',
+  /**
+   * Per reference, the manifest images.tar holds as the registry served it (formatImageManifests): what a push with
+   * containerd keeps, so the target registry serves the upstream digest. Only bundles built from registries have it.
+   */
+  imageManifests: 'images/manifests.txt',
   manifestsDir: 'manifests',
   /** The phases again, every image reference under the registry placeholder, for `install.sh --registry`. */
   registryManifestsDir: 'registry-manifests',
@@ -74,6 +79,30 @@ export type PlanWait =
   | { type: 'label'; namespace: string; label: string }
   | { type: 'available'; namespace: string; deployment: string }
   | { type: 'endpoints'; namespace: string; service: string };
+
+/**
+ * What a push of a reference keeps of the manifests images.tar holds for it (the third column of images/manifests.txt):
+ * - `manifest`: a single-platform manifest, pushed as it is;
+ * - `index`: a multi-platform index the bundle holds every manifest of, pushed as it is;
+ * - `platform`: an index the bundle holds one platform's manifest of; that manifest is pushed under the tag, since a
+ *   registry refuses an index whose other manifests it lacks.
+ */
+export type ManifestPush = 'manifest' | 'index' | 'platform';
+
+export interface ImageManifestLine {
+  bundleRef: string;
+  /** What the target registry serves under the tag once pushed: the upstream digest of the manifest or index pushed. */
+  digest: string;
+  push: ManifestPush;
+  /** `os/arch[/variant]` of the manifest the bundle holds: for an index, the platform picked from it. */
+  platform: string;
+}
+
+/** images/manifests.txt: `<bundleRef>\t<digest>\t<push>\t<platform>` a line, sorted by reference (C order). */
+export function formatImageManifests(lines: readonly ImageManifestLine[]): string {
+  const sorted = [...lines].sort((a, b) => (a.bundleRef < b.bundleRef ? -1 : a.bundleRef > b.bundleRef ? 1 : 0));
+  return sorted.map((line) => `${line.bundleRef}\t${line.digest}\t${line.push}\t${line.platform}\n`).join('');
+}
 
 /** The wait types install.sh knows; a `.waits` line of another type is refused there. */
 export const WAIT_TYPES = ['established', 'label', 'available', 'endpoints'] as const satisfies readonly PlanWait['type'][];
@@ -142,6 +171,17 @@ export interface BundleImage {
   digest: string | undefined;
   /** The pinned digest, present only for references pinned by digest. */
   pinnedDigest?: string;
+  /**
+   * Built from registries only: the single-platform image manifest the bundle holds, exactly as served. Equal to
+   * `digest` unless the reference names a multi-platform index (then `digest` is the index's).
+   */
+  manifestDigest?: string;
+  /** With `manifestDigest`: its media type (Docker schema 2 or OCI). */
+  manifestMediaType?: string;
+  /** With `manifestDigest`: its platform, `os/arch[/variant]` (for an index, the one picked from it). */
+  platform?: string;
+  /** With `manifestDigest`, when `digest` is an index's: whether the bundle holds every manifest the index lists. */
+  indexComplete?: boolean;
   /** Engine image ID (config digest). */
   imageId: string;
   /** Uncompressed size in bytes as the engine reports it. */

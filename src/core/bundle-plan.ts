@@ -8,6 +8,7 @@ import {
   BUNDLE_FILES,
   BUNDLE_FORMAT_VERSION,
   contentDigestInput,
+  formatImageManifests,
   formatWaits,
   phaseManifestPath,
   phaseWaitsPath,
@@ -16,6 +17,7 @@ import {
   type BundleImage,
   type BundleMetadata,
   type BundlePhase,
+  type ImageManifestLine,
 } from './bundle-layout.js';
 import { formatChecksums } from './checksums.js';
 import { rewriteAwsPartition, type AwsPartition } from './aws-partition.js';
@@ -132,6 +134,8 @@ export function planBundle(input: BundlePlanInput): BundlePlan {
   }
   const imageRefs = [...new Set(images.map((image) => image.bundleRef))].sort();
   if (imageRefs.length > 0) files.push(plannedFile(BUNDLE_FILES.imageRefs, `${imageRefs.join('\n')}\n`));
+  const manifestLines = imageManifestLines(images);
+  if (manifestLines.length > 0) files.push(plannedFile(BUNDLE_FILES.imageManifests, formatImageManifests(manifestLines)));
   const installer = installerValuesFor(input.tool.version, options.registry);
   files.push(plannedFile(BUNDLE_FILES.installer, renderInstaller(input.tool.installerTemplate, installer), true));
 
@@ -194,6 +198,22 @@ export function sealBundle(plan: BundlePlan, archive: WrittenArchive | undefined
   const metadataText = `${JSON.stringify(metadata, null, 2)}\n`;
   const checksumsText = formatChecksums([...files, { path: BUNDLE_FILES.metadata, sha256: sha256(metadataText) }]);
   return { metadata, metadataText, checksumsText };
+}
+
+/**
+ * What a push keeps of each reference's manifests, for the images whose manifests the bundle holds as served (built
+ * from registries; an engine's save writes manifests of its own, so those images have none). One line a reference.
+ */
+function imageManifestLines(images: readonly BundleImage[]): ImageManifestLine[] {
+  const lines = new Map<string, ImageManifestLine>();
+  for (const image of images) {
+    const { bundleRef, digest, manifestDigest, platform } = image;
+    if (manifestDigest === undefined || digest === undefined || platform === undefined || lines.has(bundleRef)) continue;
+    if (digest === manifestDigest) lines.set(bundleRef, { bundleRef, digest, push: 'manifest', platform });
+    else if (image.indexComplete === true) lines.set(bundleRef, { bundleRef, digest, push: 'index', platform });
+    else lines.set(bundleRef, { bundleRef, digest: manifestDigest, push: 'platform', platform });
+  }
+  return [...lines.values()];
 }
 
 /**

@@ -27,6 +27,7 @@ export type InstallerPlaceholder =
   | 'IMAGES_TAR'
   | 'ARCHIVE_PART_GLOB'
   | 'IMAGE_REFS'
+  | 'IMAGE_MANIFESTS'
   | 'MANIFESTS_DIR'
   | 'REGISTRY_MANIFESTS_DIR'
   | 'PHASE_GLOB'
@@ -51,6 +52,7 @@ export function installerValuesFor(toolVersion: string, buildRegistry: string | 
     IMAGES_TAR: BUNDLE_FILES.imagesTar,
     ARCHIVE_PART_GLOB: digitsGlob(ARCHIVE_PART_DIGITS),
     IMAGE_REFS: BUNDLE_FILES.imageRefs,
+    IMAGE_MANIFESTS: BUNDLE_FILES.imageManifests,
     MANIFESTS_DIR: BUNDLE_FILES.manifestsDir,
     REGISTRY_MANIFESTS_DIR: BUNDLE_FILES.registryManifestsDir,
     PHASE_GLOB: `${digitsGlob(PHASE_NUMBER_DIGITS)}-*${PHASE_MANIFEST_SUFFIX}`,

@@ -8,6 +8,7 @@ import type { EngineImage, ImageStore, PullOptions } from '../app/ports.js';
 import { KfbundleError } from '../core/errors.js';
 import { formatImageRef, imageName, parseImageRef } from '../core/image-ref.js';
 import { servedDigest, type Platform, type RegistryImage } from '../core/registry-image.js';
+import { formatPlatform, parseManifest } from '../core/registry-manifest.js';
 import { saveArchiveLayout, type ImageToSave } from '../core/save-archive-layout.js';
 import { registryArchive } from './registry-archive-writer.js';
 import type { RegistryClient } from './registry-client.js';
@@ -23,6 +24,15 @@ const normalised = (ref: string) => formatImageRef(parseImageRef(ref));
 /** Bytes of an image as the archive holds it: config and layers as served. */
 function servedSize(image: RegistryImage): number {
   return image.config.size + image.layers.reduce((sum, layer) => sum + layer.size, 0);
+}
+
+/**
+ * Whether the archive holds every manifest the image's index lists: it holds the one platform's manifest only, so
+ * only an index that lists nothing else could be pushed whole to a registry (which refuses one with missing manifests).
+ */
+function holdsWholeIndex(image: RegistryImage): boolean {
+  const index = parseManifest(image.indexBytes!, image.indexMediaType);
+  return index.kind === 'index' && index.manifests.every((entry) => entry.digest === image.manifestDigest);
 }
 
 export class RegistryImageStore implements ImageStore {
@@ -62,6 +72,12 @@ export class RegistryImageStore implements ImageStore {
       // The digest a pull reports: the list's, when the reference named one.
       repoDigests: [`${imageName(parseImageRef(key))}@${servedDigest(image)}`],
       size: servedSize(image),
+      manifest: {
+        digest: image.manifestDigest,
+        mediaType: image.manifestMediaType,
+        platform: formatPlatform(image.platform),
+        ...(image.indexBytes === undefined ? {} : { indexComplete: holdsWholeIndex(image) }),
+      },
     };
   }
 

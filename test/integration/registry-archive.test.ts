@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyFile, lstat, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -21,7 +21,8 @@ import { archiveHeader, registryArchive } from '../../src/io/registry-archive-wr
 import { TarNormalizer } from '../../src/io/tar-normalizer.js';
 import { registryDigest } from '../helpers/registry-client.js';
 import { fetchRegistryImage, getBlob, MEDIA, mountBlob, pushBlob, putManifest, registryBlobSource, sha256, type ManifestJson } from '../helpers/registry-blobs.js';
-import { loudHook, REPO_ROOT, useTestEnv, type TestEnv } from '../helpers/test-env.js';
+import { textFiles } from '../helpers/compressible-images.js';
+import { loudHook, useTestEnv, type TestEnv } from '../helpers/test-env.js';
 import { makeTempDir } from '../helpers/tmp.js';
 
 const COMMAND_TIMEOUT_MS = 180_000;
@@ -67,38 +68,6 @@ function concatenated(files: readonly string[]): Readable {
       for (const file of files) yield* createReadStream(file);
     })(),
   );
-}
-
-const COMPRESSED = /\.(gz|xz|bz2|zst|zip|png|jpe?g|gif|pyc|so(\.\d+)*)$/;
-
-/** Real text files of this machine (compressible as real images are), `budget` bytes of them, in a fixed order. */
-async function textFiles(budget: number, skip: number): Promise<string[]> {
-  const roots = ['/usr/share/perl', '/usr/lib/python3', ...(await readdir('/usr/lib')).filter((name) => /^python3\.\d+$/.test(name)).map((name) => `/usr/lib/${name}`), join(REPO_ROOT, 'node_modules/typescript/lib')];
-  const files: string[] = [];
-  let total = 0;
-  let skipped = 0;
-  const walk = async (dir: string): Promise<boolean> => {
-    const names = await readdir(dir).catch(() => [] as string[]);
-    for (const name of names.sort()) {
-      const path = join(dir, name);
-      const info = await lstat(path);
-      if (info.isDirectory()) {
-        if (name !== '__pycache__' && (await walk(path))) return true;
-      } else if (info.isFile() && !COMPRESSED.test(name) && info.size > 0) {
-        if (skipped < skip) {
-          skipped += info.size;
-          continue;
-        }
-        files.push(path);
-        total += info.size;
-        if (total >= budget) return true;
-      }
-    }
-    return false;
-  };
-  for (const root of roots) if (await walk(root)) break;
-  assert.ok(total >= budget, `found only ${total} bytes of text files for the test images`);
-  return files;
 }
 
 async function copyInto(dir: string, files: readonly string[]): Promise<void> {

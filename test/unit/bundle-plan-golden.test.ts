@@ -27,7 +27,7 @@ function firstDifference(expected: string, actual: string): string {
 for (const goldenCase of GOLDEN_CASES) {
   test(`${goldenCase.name}: the plan's files equal test/golden/${goldenCase.name}`, async () => {
     const dir = join(GOLDEN_DIR, goldenCase.name);
-    const files = goldenFiles(await planFor(goldenCase));
+    const files = goldenFiles(await planFor(goldenCase), goldenCase);
     if (UPDATE) {
       await rm(dir, { recursive: true, force: true });
       for (const [path, text] of files) {

@@ -18,12 +18,16 @@ PHASE_GLOB='[0-9][0-9]-*.yaml'
 PHASE_SUFFIX='.yaml'
 WAITS_SUFFIX='.waits'
 IMAGE_REFS='images/refs.txt'
+IMAGE_MANIFESTS='images/manifests.txt'
 MANIFESTS_DIR='manifests'
 REGISTRY_MANIFESTS_DIR='registry-manifests'
 REGISTRY_PLACEHOLDER='kfbundle-registry.invalid'
 BUILD_REGISTRY=''
 # The containerd namespace kubelet's CRI plugin keeps its images in; images elsewhere are invisible to pods.
 CONTAINERD_NAMESPACE=k8s.io
+# On Docker nodes, --registry pushes through containerd from a namespace of the installer's own (docker push would
+# recompress every layer): invisible to Docker and to kubelet, and emptied once the images are pushed.
+PUSH_NAMESPACE=kfbundle-push
 
 usage() {
   cat <<'USAGE'
@@ -39,8 +43,11 @@ Options:
                        (default: the runtime kubelet is configured with, else the one that answers; it says why)
   --registry REGISTRY  HOST[:PORT][/PREFIX]: push every image there and apply manifests that name images only
                        there (gcr.io/x/y:1 becomes REGISTRY/gcr.io/x/y:1); the default for a bundle built
-                       with kfbundle build --registry
-  --registry-plain-http  push to the registry over plain HTTP (containerd; Docker uses its insecure-registries)
+                       with kfbundle build --registry. Pushed with containerd's ctr, which keeps the upstream
+                       manifest digests of a bundle built from registries: on Docker nodes too when ctr
+                       answers (docker push, the fallback, changes them)
+  --registry-plain-http  push over plain HTTP with ctr (loopback registries always are); docker push
+                       decides by Docker's insecure-registries
   --images-only        verify and load (or push) images, then stop; without a registry, run this on every node
   --skip-images        verify and apply manifests without loading images (images already loaded on every node)
   --verify-only        verify the bundle and stop
@@ -55,7 +62,8 @@ Options:
 Environment:
   DOCKER_HOST          the Docker engine to load into (default: the local one)
   CONTAINERD_ADDRESS   containerd's socket for ctr (default: /run/containerd/containerd.sock)
-  KFB_REGISTRY_AUTH    USER:PASSWORD for pushes with containerd (with Docker, run docker login first)
+  KFB_REGISTRY_AUTH    USER:PASSWORD for pushes with ctr, on Docker nodes too (ctr does not read
+                       docker login's credentials; docker push does)
   KFB_KUBELET_CONFIG   kubelet's config file read by --runtime auto (default: /var/lib/kubelet/config.yaml)
   KFB_HASHER           sha256sum to verify with coreutils even where openssl (faster) is present
   KUBECONFIG           the cluster to apply to (default: kubectl's own default)
@@ -71,6 +79,7 @@ USAGE
 }
 
 say() { printf 'kfbundle install: %s\n' "$*"; }
+warn() { printf 'kfbundle install: warning: %s\n' "$*" >&2; }
 die() { printf 'kfbundle install: error: %s\n' "$*" >&2; exit 1; }
 
 images=yes
@@ -286,43 +295,55 @@ with_retries() {
   done
 }
 
+# The archive's files (archive_files) and how messages name it; false when the bundle has no images.
+archive_parts=()
+archive_name=''
+find_archive() {
+  mapfile -t archive_parts < <(archive_files)
+  [ "${#archive_parts[@]}" -gt 0 ] || return 1
+  archive_name=$IMAGES_TAR
+  if [ "${archive_parts[0]}" != "$IMAGES_TAR" ]; then archive_name="$IMAGES_TAR in ${#archive_parts[@]} parts, streamed in order"; fi
+}
+
+# The parts are concatenated on the way into the runtime: no joined copy is written to disk.
+ctr_import() {
+  local namespace=$1
+  shift
+  if [ "${#archive_parts[@]}" -eq 1 ]; then
+    ctr -n "$namespace" images import "$@" "${archive_parts[0]}"
+  else
+    cat "${archive_parts[@]}" | ctr -n "$namespace" images import "$@" -
+  fi
+}
+
 load_images() {
-  local parts=()
-  mapfile -t parts < <(archive_files)
-  if [ "${#parts[@]}" -eq 0 ]; then say "no images in this bundle"; return 0; fi
-  local described="$IMAGES_TAR"
-  if [ "${parts[0]}" != "$IMAGES_TAR" ]; then described="$IMAGES_TAR in ${#parts[@]} parts, streamed in order"; fi
-  pick_runtime
-  # The parts are concatenated on the way into the runtime: no joined copy is written to disk.
   case "$runtime" in
     docker)
       command -v docker >/dev/null || die "docker not found on this node (use --runtime containerd on containerd nodes)"
-      say "loading images from $described into the Docker engine"
-      if [ "${#parts[@]}" -eq 1 ]; then
-        docker load --input "${parts[0]}" || die "docker load failed for $described"
+      say "loading images from $archive_name into the Docker engine"
+      if [ "${#archive_parts[@]}" -eq 1 ]; then
+        docker load --input "${archive_parts[0]}" || die "docker load failed for $archive_name"
       else
-        cat "${parts[@]}" | docker load || die "docker load failed for $described"
+        cat "${archive_parts[@]}" | docker load || die "docker load failed for $archive_name"
       fi
+      check_images_present docker
       ;;
     containerd)
       command -v ctr >/dev/null || die "ctr not found on this node (it comes with containerd)"
-      say "importing images from $described into containerd (namespace $CONTAINERD_NAMESPACE)"
-      if [ "${#parts[@]}" -eq 1 ]; then
-        ctr -n "$CONTAINERD_NAMESPACE" images import "${parts[0]}" || die "ctr images import failed for $described"
-      else
-        cat "${parts[@]}" | ctr -n "$CONTAINERD_NAMESPACE" images import - || die "ctr images import failed for $described"
-      fi
+      say "importing images from $archive_name into containerd (namespace $CONTAINERD_NAMESPACE)"
+      ctr_import "$CONTAINERD_NAMESPACE" || die "ctr images import failed for $archive_name"
+      check_images_present containerd "$CONTAINERD_NAMESPACE"
       ;;
   esac
-  check_images_present
 }
 
 # The manifests name images by these exact references; a missing one would be an ImagePullBackOff later.
 check_images_present() {
-  local ref missing=() present count
+  local store=$1 namespace=${2:-} where=$1 ref missing=() present count
   count=$(wc -l < "$IMAGE_REFS")
-  if [ "$runtime" = containerd ]; then
-    present=$(ctr -n "$CONTAINERD_NAMESPACE" images ls -q)
+  if [ "$store" = containerd ]; then
+    [ "$namespace" = "$CONTAINERD_NAMESPACE" ] || where="containerd (namespace $namespace)"
+    present=$(ctr -n "$namespace" images ls -q)
     while IFS= read -r ref; do
       grep -qxF "$ref" <<< "$present" || missing+=("$ref")
     done < "$IMAGE_REFS"
@@ -336,34 +357,133 @@ check_images_present() {
       done
     fi
   fi
-  [ "${#missing[@]}" -eq 0 ] || die "after loading, $runtime lacks ${#missing[@]} of the $count images the manifests name: ${missing[*]}"
-  say "all $count images present in $runtime"
+  [ "${#missing[@]}" -eq 0 ] || die "after loading, $where lacks ${#missing[@]} of the $count images the manifests name: ${missing[*]}"
+  say "all $count images present in $where"
 }
 
-push_image() {
-  local source=$1 target=$2
+# Verify, load or push: what --images-only does. With a registry, the pushes come from containerd wherever it
+# answers, since it keeps the bundle's manifests byte for byte (upstream digests, images/manifests.txt says which);
+# Docker recompresses every layer it pushes, which gives every manifest a new digest.
+install_images() {
+  if ! find_archive; then say "no images in this bundle"; return 0; fi
+  pick_runtime
+  if [ -z "$registry" ]; then load_images; return 0; fi
   if [ "$runtime" = containerd ]; then
-    local flags=()
-    [ "$plain_http" = yes ] && flags+=(--plain-http)
-    [ -n "${KFB_REGISTRY_AUTH:-}" ] && flags+=(--user "$KFB_REGISTRY_AUTH")
-    ctr -n "$CONTAINERD_NAMESPACE" images tag --force "$source" "$target" >/dev/null &&
-      ctr -n "$CONTAINERD_NAMESPACE" images push "${flags[@]}" "$target"
+    load_images
+    push_namespace=$CONTAINERD_NAMESPACE
+  elif [ -f "$IMAGE_MANIFESTS" ] && ctr_answers; then
+    import_for_push
+    push_namespace=$PUSH_NAMESPACE
   else
-    docker tag "$source" "$target" && docker push "$target"
+    load_images
+    push_namespace=''
+    if [ -f "$IMAGE_MANIFESTS" ]; then
+      warn "no containerd answers on this node (ctr at ${CONTAINERD_ADDRESS:-/run/containerd/containerd.sock}), so the images are pushed with docker push, which recompresses every layer: the pushed images get new digests, and references pinned to the upstream digests will not resolve on $registry (the bundle's manifests name images by tag and are not affected). Push where ctr answers to keep the upstream digests."
+    fi
+  fi
+  push_images
+  if [ "$push_namespace" = "$PUSH_NAMESPACE" ]; then
+    clear_push_namespace
+    trap - EXIT
   fi
 }
 
+# On a Docker node: the archive into the installer's own containerd namespace, for pushing only. Not unpacked (no
+# snapshots: nothing runs from there), and an index keeps the platform the bundle holds, whatever this node's is.
+import_for_push() {
+  local flags=(--no-unpack) platform leftovers
+  say "pushing with containerd's ctr, from its namespace $PUSH_NAMESPACE (emptied afterwards): it keeps the upstream digests, where docker push would recompress every layer"
+  if [ -z "${KFB_REGISTRY_AUTH:-}" ]; then say "ctr does not read docker login's credentials: if ${registry%%/*} needs a login, set KFB_REGISTRY_AUTH=USER:PASSWORD"; fi
+  leftovers=$(ctr -n "$PUSH_NAMESPACE" images ls -q 2>/dev/null | wc -l) || true
+  if [ "$leftovers" -gt 0 ]; then say "removing $leftovers images an earlier run left in containerd namespace $PUSH_NAMESPACE"; clear_push_namespace; fi
+  trap clear_push_namespace EXIT
+  platform=$(awk -F'\t' '$3 != "manifest" { print $4; exit }' "$IMAGE_MANIFESTS")
+  if [ -n "$platform" ]; then flags+=(--platform "$platform"); fi
+  say "importing images from $archive_name into containerd (namespace $PUSH_NAMESPACE)"
+  ctr_import "$PUSH_NAMESPACE" "${flags[@]}" || die "ctr images import failed for $archive_name (into namespace $PUSH_NAMESPACE)"
+  check_images_present containerd "$PUSH_NAMESPACE"
+}
+
+# Removes what the installer imported into its own namespace (--sync: with the content containerd then collects),
+# then the namespace. Also run on exit, so a failed push leaves nothing behind.
+clear_push_namespace() {
+  local refs=()
+  mapfile -t refs < <(ctr -n "$PUSH_NAMESPACE" images ls -q 2>/dev/null)
+  if [ "${#refs[@]}" -gt 0 ]; then ctr -n "$PUSH_NAMESPACE" images rm --sync "${refs[@]}" >/dev/null 2>&1 || true; fi
+  ctr namespaces rm "$PUSH_NAMESPACE" >/dev/null 2>&1 || true
+}
+
+# The containerd namespace pushes come from; empty: docker push.
+push_namespace=''
+
+ctr_registry_flags=()
+if [ "$plain_http" = yes ]; then ctr_registry_flags+=(--plain-http); fi
+if [ -n "${KFB_REGISTRY_AUTH:-}" ]; then ctr_registry_flags+=(--user "$KFB_REGISTRY_AUTH"); fi
+
+# images/manifests.txt's line for a reference, checked: `<digest>\t<push>\t<platform>`, or nothing.
+manifest_line() {
+  [ -f "$IMAGE_MANIFESTS" ] || return 0
+  local line
+  line=$(awk -F'\t' -v ref="$1" '$1 == ref { print $2 "\t" $3 "\t" $4; exit }' "$IMAGE_MANIFESTS")
+  [ -n "$line" ] || return 0
+  [[ "$line" =~ ^sha256:[0-9a-f]{64}$'\t'(manifest|index|platform)$'\t'[a-z0-9._-]+/[a-z0-9._-]+(/[a-z0-9._-]+)?$ ]] ||
+    die "$IMAGE_MANIFESTS has a malformed line for $1: $line"
+  printf '%s' "$line"
+}
+
+# With ctr the manifests go as imported; for an index the bundle holds one platform of (`platform`), that
+# platform's manifest goes under the tag, since a registry refuses an index whose other manifests it lacks.
+push_image() {
+  local source=$1 target=$2 push=$3 platform=$4
+  if [ -z "$push_namespace" ]; then
+    docker tag "$source" "$target" && docker push "$target"
+    return
+  fi
+  local flags=("${ctr_registry_flags[@]}")
+  if [ "$push" = platform ]; then flags+=(--platform "$platform"); fi
+  ctr -n "$push_namespace" images tag --force "$source" "$target" >/dev/null &&
+    ctr -n "$push_namespace" images push "${flags[@]}" "$target"
+}
+
+# The digest the registry serves under the tag now (what a pull by tag resolves to), read back with ctr.
+served_digest() {
+  local bytes
+  bytes=$(ctr -n "$push_namespace" content fetch-object "${ctr_registry_flags[@]}" "$1" 2>/dev/null | sha256sum) || return 1
+  printf 'sha256:%s' "${bytes%% *}"
+}
+
 push_images() {
-  local ref index=0 count
+  local ref index=0 count line digest push platform checked=0 kept=0 one_platform=0 served login="docker login $registry"
   count=$(wc -l < "$IMAGE_REFS")
+  if [ -n "$push_namespace" ]; then login="KFB_REGISTRY_AUTH=USER:PASSWORD for ctr"; fi
   say "pushing $count images to $registry"
   while IFS= read -r ref <&3; do
     index=$((index + 1))
+    digest='' push='' platform=''
+    if [ -n "$push_namespace" ]; then
+      line=$(manifest_line "$ref") || exit 1
+      if [ -n "$line" ]; then IFS=$'\t' read -r digest push platform <<< "$line"; fi
+    fi
     say "  image $index of $count: $registry/$ref"
-    with_retries "push of $registry/$ref" push_image "$ref" "$registry/$ref" < /dev/null ||
-      die "could not push $registry/$ref (last error above): check that the registry is reachable and that you are logged in (docker login $registry, or KFB_REGISTRY_AUTH for containerd); resume with: $0 --images-only --registry $registry"
+    with_retries "push of $registry/$ref" push_image "$ref" "$registry/$ref" "$push" "$platform" < /dev/null ||
+      die "could not push $registry/$ref (last error above): check that the registry is reachable and that you are logged in ($login); resume with: $0 --images-only --registry $registry"
+    [ -n "$digest" ] || continue
+    checked=$((checked + 1))
+    if [ "$push" = platform ]; then one_platform=$((one_platform + 1)); fi
+    if ! served=$(served_digest "$registry/$ref"); then
+      warn "could not read $registry/$ref back to check its digest (upstream: $digest)"
+    elif [ "$served" != "$digest" ]; then
+      warn "$registry serves $registry/$ref as $served, not as the upstream $digest: references pinned to $digest will not resolve there (the bundle's manifests name images by tag and are not affected)"
+    else
+      kept=$((kept + 1))
+    fi
   done 3< "$IMAGE_REFS"
   say "all $count images pushed to $registry"
+  [ "$checked" -gt 0 ] || return 0
+  say "$kept of $checked read back from $registry with their upstream digests: references pinned to those digests resolve there"
+  if [ "$one_platform" -gt 0 ]; then
+    say "$one_platform of them name a multi-platform index upstream, of which the bundle holds one platform: the tag names that platform's manifest, so pins to it resolve on $registry and pins to the index do not"
+  fi
 }
 
 phase_files() {
@@ -488,9 +608,6 @@ describe_targets() {
 check_format
 if [ "$dry_run" = yes ]; then describe_targets; print_plan; exit 0; fi
 verify_bundle
-if [ "$images" = yes ]; then
-  load_images
-  if [ -n "$registry" ] && [ -f "$IMAGE_REFS" ]; then push_images; fi
-fi
+if [ "$images" = yes ]; then install_images; fi
 if [ "$manifests" = yes ]; then apply_manifests; fi
 say "done"
