@@ -3,7 +3,7 @@
 
 import pLimit from 'p-limit';
 import type { BundleImage } from '../core/bundle-layout.js';
-import { ENGINE_FAILURES, KfbundleError, isKfbundleError } from '../core/errors.js';
+import { ENGINE_FAILURES, KfbundleError, LOCAL_FAILURES, isKfbundleError } from '../core/errors.js';
 import type { ImageTier } from '../core/discover-images.js';
 import { bundleRefFor, imageName, parseImageRef, pullRefFor, type ImageRef } from '../core/image-ref.js';
 import { mirrorCandidates, type Mirror } from '../core/mirrors.js';
@@ -143,9 +143,12 @@ function servedManifestFacts(manifest: ServedManifest | undefined): Pick<BundleI
   };
 }
 
-/** The engine itself failed (gone, refused us, too old): no other source can help, and no retry of a source will. */
+/**
+ * The engine itself failed (gone, refused us, too old), or this machine did (the blob cache's disk): no other source
+ * can help, and no retry of a source will.
+ */
 function isEngineFailure(error: unknown): boolean {
-  return isKfbundleError(error) && ENGINE_FAILURES.has(error.code);
+  return isKfbundleError(error) && (ENGINE_FAILURES.has(error.code) || LOCAL_FAILURES.has(error.code));
 }
 
 async function pullWithRetries(ref: string, pulledFrom: string, registry: string, options: PullImagesOptions, deps: PullImagesDeps): Promise<void> {

@@ -110,3 +110,6 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
 
 /** Failures of the engine itself rather than of an image's source: no other mirror can help with them. */
 export const ENGINE_FAILURES: ReadonlySet<ErrorCode> = new Set(['DOCKER_UNREACHABLE', 'DOCKER_PERMISSION_DENIED', 'DOCKER_CONNECTION_LOST', 'DOCKER_API_TOO_OLD']);
+
+/** This machine refused (the blob cache's disk, open files): another source or a retry cannot help. */
+export const LOCAL_FAILURES: ReadonlySet<ErrorCode> = new Set(['PERMISSION_DENIED', 'READ_ONLY_FILE_SYSTEM', 'TOO_MANY_OPEN_FILES', 'IO_ERROR', 'DISK_FULL']);

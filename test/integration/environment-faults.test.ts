@@ -424,6 +424,24 @@ test('a blob cache on a read-only file system: exit 12, naming the cache; no bun
   }
 });
 
+test('a blob cache that fills up mid-download: exit 11 naming the cache, and no other source is tried', async ({ env, work }) => {
+  const mount = join(work.path, 'small-cache');
+  await mkdir(mount);
+  // Room for the manifests and the probe, not for LARGE's 12 MB of layers.
+  const mounted = await runCommand('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mount], { timeoutMs: QUICK_MS });
+  assert.is(mounted.code, 0, mounted.stderr);
+  try {
+    const manifests = await podManifests(work.path, 'small-cache', [LARGE]);
+    const result = await runKfbundle(['build', '--manifests', manifests, '--out', join(work.path, 'small-cache-bundle'), '--cache', mount, '--mirror', `gcr.io=${env.registry}/gcr.io`, '--no-progress', '--json']);
+    assertFault(result, 11, 'DISK_FULL', [mount, 'blob cache']);
+    // The origin (gcr.io itself) is never asked: the fault is this machine's, not the mirror's.
+    assert.not.match(result.stderr, /pull \S+ from gcr\.io|ENOTFOUND|https:\/\/gcr\.io/);
+    assert.equal(await leftovers(work.path, 'small-cache-bundle'), []);
+  } finally {
+    await runCommand('umount', [mount], { timeoutMs: QUICK_MS });
+  }
+});
+
 test('an output directory the user may not write: exit 12, naming the path', async ({ env, work }) => {
   const parent = join(work.path, 'root-only');
   await mkdir(parent, { mode: 0o755 });
