@@ -1,5 +1,6 @@
 // Shows a build's progress: bars and a spinner on a terminal, plain timestamped lines anywhere else (CI logs, files).
 
+import { BUNDLE_FILES } from '../core/bundle-layout.js';
 import cliProgress from 'cli-progress';
 import ora, { type Ora } from 'ora';
 import type { BuildEvent } from '../app/build-bundle.js';
@@ -166,7 +167,7 @@ class TerminalReporter implements Reporter {
         this.pullBars.get(event.ref)?.update({ size: 'FAILED' });
         break;
       case 'save-progress':
-        this.saveBar ??= this.multiBar().create(Math.max(event.estimatedTotal, 1), 0, { name: 'images.tar', size: '' });
+        this.saveBar ??= this.multiBar().create(Math.max(event.estimatedTotal, 1), 0, { name: BUNDLE_FILES.imagesTar, size: '' });
         // The estimate grows as each batch's images are pulled.
         this.saveBar.setTotal(Math.max(event.estimatedTotal, 1));
         this.saveBar.update(Math.min(event.bytes, event.estimatedTotal), { size: formatBytes(event.bytes) });

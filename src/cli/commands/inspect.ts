@@ -1,6 +1,7 @@
 // `kfbundle inspect`: a bundle's contents at a glance, or as JSON.
 
 import { inspectBundle } from '../../app/inspect-bundle.js';
+import { BUNDLE_FILES } from '../../core/bundle-layout.js';
 import { DirectoryBundleReader } from '../../io/bundle-reader.js';
 import { formatBytes } from '../../ui/format.js';
 import { writeJson, type CliContext } from '../context.js';
@@ -24,11 +25,11 @@ export async function runInspect(bundle: string, options: InspectCommandOptions,
     ...(summary.notBundled.length === 0 ? [] : [`  not bundled ${summary.notBundled.length} (${[...new Set(summary.notBundled.map((i) => i.tier))].join(', ')}); see bundle.json resolution.notBundled`]),
     ...(summary.archive === null
       ? []
-      : [`archive    ${formatBytes(summary.archive.bytes)}${summary.archive.partSize === null ? ' in images/images.tar' : ` in ${summary.archive.parts} parts of at most ${formatBytes(summary.archive.partSize)}`}`]),
+      : [`archive    ${formatBytes(summary.archive.bytes)}${summary.archive.partSize === null ? ` in ${BUNDLE_FILES.imagesTar}` : ` in ${summary.archive.parts} parts of at most ${formatBytes(summary.archive.partSize)}`}`]),
     `registry   ${summary.registry === null ? 'none at build time (install.sh --registry R can push and relocate)' : `${summary.registry} (manifests/ name every image there; install.sh pushes there)`}`,
     `phases     ${summary.phases.length}`,
     ...summary.phases.map((p) => `  ${p.name.padEnd(36)} ${String(p.objects).padStart(4)} objects, ${p.waits} waits`),
-    `signature  ${summary.signed ? 'SHA256SUMS.sig present (check it: kfbundle verify BUNDLE --key PUB)' : 'unsigned'}`,
+    `signature  ${summary.signed ? `${BUNDLE_FILES.signature} present (check it: kfbundle verify BUNDLE --key PUB)` : 'unsigned'}`,
     `size       ${formatBytes(summary.totalBytes)} in ${summary.files} files`,
     ...(summary.warnings > 0 ? [`warnings   ${summary.warnings} (bundle.json resolution.warnings, plan.warnings)`] : []),
   ];
