@@ -1,7 +1,7 @@
 // An HTTP proxy on 127.0.0.1 in front of the local registry that answers some requests with faults first (429, 5xx,
 // access denied), the way a throttled or unfriendly registry does, and forwards everything else untouched.
 
-import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, request, type ClientRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface FaultRule {
@@ -27,6 +27,10 @@ export class FaultProxy {
   private readonly target: { host: string; port: number };
   private readonly rules: { rule: FaultRule; used: number }[];
   readonly requests: ProxiedRequest[] = [];
+  /** Requests held back by a delay rule, and requests under way to the registry: a stopped proxy leaves none. */
+  private readonly delayed = new Set<NodeJS.Timeout>();
+  private readonly upstreams = new Set<ClientRequest>();
+  private stopped = false;
   /** `127.0.0.1:PORT`, set by start(). */
   address = '';
 
@@ -44,6 +48,10 @@ export class FaultProxy {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of this.delayed) clearTimeout(timer);
+    this.delayed.clear();
+    for (const upstream of this.upstreams) upstream.destroy();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -58,7 +66,11 @@ export class FaultProxy {
     const fault = this.rules.find((entry) => entry.rule.match.test(line) && entry.used < entry.rule.times);
     if (fault !== undefined && fault.rule.status === 0) {
       fault.used++;
-      setTimeout(() => this.forward(incoming, response, line), fault.rule.delayMs ?? 0);
+      const timer = setTimeout(() => {
+        this.delayed.delete(timer);
+        this.forward(incoming, response, line);
+      }, fault.rule.delayMs ?? 0);
+      this.delayed.add(timer);
       return;
     }
     if (fault !== undefined) {
@@ -77,6 +89,10 @@ export class FaultProxy {
   }
 
   private forward(incoming: IncomingMessage, response: ServerResponse, line: string): void {
+    if (this.stopped) {
+      response.destroy();
+      return;
+    }
     const upstream = request(
       { ...this.target, method: incoming.method, path: incoming.url, headers: { ...incoming.headers, host: `${this.target.host}:${this.target.port}` } },
       (reply) => {
@@ -85,6 +101,8 @@ export class FaultProxy {
         reply.pipe(response);
       },
     );
+    this.upstreams.add(upstream);
+    upstream.on('close', () => this.upstreams.delete(upstream));
     upstream.on('error', (error) => {
       this.requests.push({ line, status: 502, fault: false });
       response.writeHead(502).end(error.message);
