@@ -6,6 +6,7 @@
 import { Readable } from 'node:stream';
 import type { EngineImage, ImageStore, PullOptions } from '../app/ports.js';
 import { KfbundleError } from '../core/errors.js';
+import { isRegistryError } from '../core/registry-error.js';
 import { formatImageRef, imageName, parseImageRef } from '../core/image-ref.js';
 import { servedDigest, type Platform, type RegistryImage } from '../core/registry-image.js';
 import { formatPlatform, parseManifest } from '../core/registry-manifest.js';
@@ -40,6 +41,8 @@ export class RegistryImageStore implements ImageStore {
   private readonly platform: Platform | undefined;
   /** Normalised reference (as pulled, and as tagged) -> the image it names. */
   private readonly images = new Map<string, RegistryImage>();
+  /** Registries whose digest question failed as unreachable, with that answer. */
+  private readonly unreachable = new Map<string, Error>();
 
   constructor(options: RegistryImageStoreOptions) {
     this.client = options.client;
@@ -81,8 +84,21 @@ export class RegistryImageStore implements ImageStore {
     };
   }
 
+  /**
+   * The origin's digest, asked when a mirror may serve the image instead. An origin found unreachable (a blocked
+   * registry whose name does not even resolve) is not asked again in this build: each try can cost a resolver's
+   * timeout, and every pull would wait for it.
+   */
   async remoteDigest(ref: string): Promise<string> {
-    return servedDigest(await this.client.resolve(ref, this.platform));
+    const registry = parseImageRef(ref).registry;
+    const known = this.unreachable.get(registry);
+    if (known !== undefined) throw known;
+    try {
+      return servedDigest(await this.client.resolve(ref, this.platform));
+    } catch (error) {
+      if (isRegistryError(error) && error.kind === 'unreachable') this.unreachable.set(registry, error);
+      throw error;
+    }
   }
 
   async tag(source: string, target: string): Promise<void> {
