@@ -36,8 +36,8 @@ export interface VerifyDeps {
  *   bundle is of a newer format than this kfbundle reads (its files may have other names or meanings).
  */
 export async function verifyBundle(deps: VerifyDeps): Promise<VerifyResult> {
-  const metadataFirst = await deps.reader.readText(BUNDLE_FILES.metadata);
-  const newer = metadataFirst === undefined ? undefined : newerFormat(metadataFirst);
+  const metadataRead = await deps.reader.readText(BUNDLE_FILES.metadata);
+  const newer = metadataRead === undefined ? undefined : newerFormat(metadataRead);
   if (newer !== undefined) {
     throw new KfbundleError('BUNDLE_FORMAT', newer, { hint: 'verify it with the kfbundle version named above, or a newer one' });
   }
@@ -75,7 +75,7 @@ export async function verifyBundle(deps: VerifyDeps): Promise<VerifyResult> {
     bytes += actual.size;
     if (actual.sha256 !== entry.sha256) problems.push({ path: entry.path, problem: 'changed' });
   }
-  const metadataText = entries.some((e) => e.path === BUNDLE_FILES.metadata) ? await deps.reader.readText(BUNDLE_FILES.metadata) : undefined;
+  const metadataText = entries.some((e) => e.path === BUNDLE_FILES.metadata) ? metadataRead : undefined;
   if (metadataText !== undefined) {
     const recorded = recordedContentDigest(metadataText);
     const actual = createHash('sha256').update(contentDigestInput(text)).digest('hex');

@@ -12,7 +12,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isSupportedDigest } from '../core/registry-manifest.js';
 import { DigestVerifyingStream, digestOf } from './digest-verifying-stream.js';
-import { errnoOf, fileFault } from './system-errors.js';
+import { errnoOf, fileFault, isFileSystemRefusal } from './system-errors.js';
 
 export interface BlobCacheOptions {
   /** Told when an entry fails its digest and is deleted. */
@@ -20,8 +20,6 @@ export interface BlobCacheOptions {
 }
 
 const TEMP_SUFFIX = '.tmp';
-// Refusals of the cache's own file system; anything else (a registry connection reset mid-blob) is the source's.
-const FILE_SYSTEM_ERRNOS = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'EMFILE', 'ENFILE', 'EIO', 'ENOTDIR']);
 // A temporary file this old is left by a build that died; a live build writes its temporaries far faster.
 const STALE_TEMP_MS = 24 * 60 * 60 * 1000;
 
@@ -196,7 +194,8 @@ export class BlobCache {
 
   /** A refusal of the cache directory as the user can act on it (exit 12, or 11 for a full disk), naming the cache. */
   private fault(error: unknown): unknown {
-    if (!FILE_SYSTEM_ERRNOS.has(errnoOf(error) ?? '')) return error;
+    // Anything else (a registry connection reset mid-blob) is the source's to report.
+    if (!isFileSystemRefusal(error)) return error;
     return fileFault(error, { what: 'the blob cache', path: this.dir, action: 'write' });
   }
 

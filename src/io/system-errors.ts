@@ -88,6 +88,14 @@ export function fileFault(error: unknown, context: FileFaultContext): unknown {
   return new KfbundleError(fault.code, fault.message, { hint: fault.hint, cause: error });
 }
 
+// Refusals of the file system itself (a disk, its permissions, its limits), as opposed to a network peer's errno
+// (ECONNRESET) that a stream passing through a file writer may carry.
+const FILE_SYSTEM_REFUSALS = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'EMFILE', 'ENFILE', 'EIO', 'ENOTDIR']);
+
+export function isFileSystemRefusal(error: unknown): boolean {
+  return FILE_SYSTEM_REFUSALS.has(errnoOf(error) ?? '');
+}
+
 /** Whether the file is simply not there (a missing file, or a path through something that is not a directory). */
 export function isMissingFile(error: unknown): boolean {
   const errno = errnoOf(error);
