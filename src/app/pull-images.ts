@@ -91,7 +91,7 @@ async function pullOne(image: ImageToPull, options: PullImagesOptions, deps: Pul
       alreadyPresent = await presentWithDigest(pulledFrom, expected, deps);
       if (!alreadyPresent) await pullWithRetries(image.ref, pulledFrom, candidate.registry, options, deps);
     } catch (error) {
-      if (options.signal?.aborted || isEngineFailure(error)) throw error;
+      if (options.signal?.aborted || noSourceCanHelp(error)) throw error;
       failures.push({ from: pulledFrom, message: (error as Error).message, mismatch: false });
       deps.report({ type: 'pull-source-failed', ref: image.ref, from: pulledFrom, message: (error as Error).message });
       continue;
@@ -147,7 +147,7 @@ function servedManifestFacts(manifest: ServedManifest | undefined): Pick<BundleI
  * The engine itself failed (gone, refused us, too old), or this machine did (the blob cache's disk): no other source
  * can help, and no retry of a source will.
  */
-function isEngineFailure(error: unknown): boolean {
+function noSourceCanHelp(error: unknown): boolean {
   return isKfbundleError(error) && (ENGINE_FAILURES.has(error.code) || LOCAL_FAILURES.has(error.code));
 }
 
@@ -230,9 +230,9 @@ async function collectPulls(
     }
   });
   if (options.signal?.aborted) throw options.signal.reason;
-  // An engine that went away fails every image after it; the engine's error says what to do, a list would not.
-  const engineFailure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected' && isEngineFailure(r.reason));
-  if (engineFailure !== undefined) throw engineFailure.reason;
+  // An engine that went away (or a cache disk that is full) fails every image after it; its error says what to do.
+  const fatal = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected' && noSourceCanHelp(r.reason));
+  if (fatal !== undefined) throw fatal.reason;
   if (failures.length > 0) {
     const first = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected')?.reason;
     throw new KfbundleError(
