@@ -280,7 +280,7 @@ try {
     const set = await makeImageSet(builder, registry, `rss${String(gb).replace('.', 'p')}`, count, 32, uniqueMb);
     const out = join(work, `rss-${gb}`);
     const build = await timed(process.execPath, buildArgs(set.manifests, out));
-    const size = (JSON.parse(build.stdout) as { metadata: { imagesArchive: { size: number } } }).metadata.imagesArchive.size;
+    const size = (JSON.parse(build.stdout) as { metadata: { imageArchives: { size: number }[] } }).metadata.imageArchives.reduce((sum, archive) => sum + archive.size, 0);
     console.log(`peak RSS at ${(size / 1e9).toFixed(2)} GB archive: ${build.peakRssMb.toFixed(0)} MB (build ${build.seconds.toFixed(1)} s)`);
     await rm(out, { recursive: true, force: true });
     await removeAll(builder);

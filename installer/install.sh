@@ -12,7 +12,7 @@ METADATA_DIGEST_FIELD='@@METADATA_DIGEST_FIELD@@'
 METADATA_TOOL_VERSION_FIELD='@@METADATA_TOOL_VERSION_FIELD@@'
 CHECKSUMS='@@CHECKSUMS@@'
 SIGNATURE='@@SIGNATURE@@'
-IMAGES_TAR='@@IMAGES_TAR@@'
+IMAGE_ARCHIVES='@@IMAGE_ARCHIVES@@'
 ARCHIVE_PART_GLOB='@@ARCHIVE_PART_GLOB@@'
 PHASE_GLOB='@@PHASE_GLOB@@'
 PHASE_SUFFIX='@@PHASE_SUFFIX@@'
@@ -49,6 +49,8 @@ Options:
   --registry-plain-http  push over plain HTTP with ctr (loopback registries always are); docker push
                        decides by Docker's insecure-registries
   --images-only        verify and load (or push) images, then stop; without a registry, run this on every node
+  --parallel N         image archives loaded (or imported) at once (default: one per core); each load unpacks
+                       its layers on one core, so on a slow disk fewer may be faster
   --skip-images        verify and apply manifests without loading images (images already loaded on every node)
   --verify-only        verify the bundle and stop
   --key PUBLIC_KEY     require a valid Ed25519 signature by this key over SHA256SUMS (checked with openssl, first)
@@ -93,6 +95,7 @@ timeout=600
 retries=5
 retry_delay=5
 key=''
+parallel=''
 need_number() { case "$2" in ''|*[!0-9]*) die "$1 needs a whole number, got '$2'" ;; esac; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -110,6 +113,7 @@ while [ $# -gt 0 ]; do
     --timeout) need_number "$1" "${2:-}"; timeout=$2; shift ;;
     --retries) need_number "$1" "${2:-}"; retries=$2; shift ;;
     --retry-delay) need_number "$1" "${2:-}"; retry_delay=$2; shift ;;
+    --parallel) need_number "$1" "${2:-}"; parallel=$((10#$2)); shift ;;
     --key)
       [ -n "${2:-}" ] || die "--key needs a public key file"
       [ -f "$2" ] || die "public key not found: $2"
@@ -123,6 +127,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 [ "$retries" -ge 1 ] || die "--retries must be at least 1"
+[ -z "$parallel" ] || [ "$parallel" -ge 1 ] || die "--parallel must be at least 1"
 # Checked here because the registry goes into a sed expression and into image names.
 if [ -n "$registry" ] && ! [[ "$registry" =~ ^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*$ ]]; then
   die "--registry '$registry' is not HOST[:PORT][/PREFIX] in lowercase without a scheme, e.g. harbor.example.cn/kubeflow"
@@ -223,10 +228,10 @@ check_sums_openssl() {
   printf '%s\n' "${differing:-$CHECKSUMS: the files could not be hashed and compared}"
 }
 
-# The image archive's files in stream order: images.tar, or its parts images.tar.0000, … (kfbundle build --split-size).
+# One archive's files in stream order: the archive, or its parts ARCHIVE.0000, … (kfbundle build --split-size).
 archive_files() {
-  if [ -f "$IMAGES_TAR" ]; then printf '%s\n' "$IMAGES_TAR"; return 0; fi
-  find "$(dirname "$IMAGES_TAR")" -maxdepth 1 -type f -name "$(basename "$IMAGES_TAR").$ARCHIVE_PART_GLOB" 2>/dev/null | LC_ALL=C sort
+  if [ -f "$1" ]; then printf '%s\n' "$1"; return 0; fi
+  find "$(dirname "$1")" -maxdepth 1 -type f -name "$(basename "$1").$ARCHIVE_PART_GLOB" 2>/dev/null | LC_ALL=C sort
 }
 
 # kubelet's runtime endpoint, from its running process, its config file, or kubeadm's flags file.
@@ -295,43 +300,85 @@ with_retries() {
   done
 }
 
-# The archive's files (archive_files) and how messages name it; false when the bundle has no images.
-archive_parts=()
-archive_name=''
-find_archive() {
-  mapfile -t archive_parts < <(archive_files)
-  [ "${#archive_parts[@]}" -gt 0 ] || return 1
-  archive_name=$IMAGES_TAR
-  if [ "${archive_parts[0]}" != "$IMAGES_TAR" ]; then archive_name="$IMAGES_TAR in ${#archive_parts[@]} parts, streamed in order"; fi
+# The image archives (images/archives.txt, largest first); false when the bundle has no images. Each holds every
+# layer of its images, so each loads on its own.
+archives=()
+find_archives() {
+  [ -f "$IMAGE_ARCHIVES" ] || return 1
+  mapfile -t archives < "$IMAGE_ARCHIVES"
+  [ "${#archives[@]}" -gt 0 ] || return 1
+  local archive
+  for archive in "${archives[@]}"; do
+    [ -n "$(archive_files "$archive")" ] || die "$IMAGE_ARCHIVES names $archive, which is not in the bundle"
+  done
 }
 
-# The parts are concatenated on the way into the runtime: no joined copy is written to disk.
-ctr_import() {
-  local namespace=$1
+# Streams one archive into a command given its file, or - for standard input: the parts are concatenated on the way
+# in, so no joined copy is written to disk. Messages name the archive and, when split, its parts.
+stream_archive() {
+  local archive=$1 parts=()
   shift
-  if [ "${#archive_parts[@]}" -eq 1 ]; then
-    ctr -n "$namespace" images import "$@" "${archive_parts[0]}"
+  mapfile -t parts < <(archive_files "$archive")
+  if [ "${#parts[@]}" -eq 1 ]; then
+    "$@" "${parts[0]}"
   else
-    cat "${archive_parts[@]}" | ctr -n "$namespace" images import "$@" -
+    say "  $archive is in ${#parts[@]} parts, streamed in order"
+    cat "${parts[@]}" | "$@" -
   fi
+}
+
+docker_load_from() { if [ "$1" = - ]; then docker load; else docker load --input "$1"; fi; }
+
+# One archive into a containerd namespace: ctr_import ARCHIVE NAMESPACE [FLAGS...].
+ctr_import() {
+  local archive=$1 namespace=$2
+  shift 2
+  say "importing images from $archive into containerd (namespace $namespace)"
+  stream_archive "$archive" ctr -n "$namespace" images import "$@" || { warn "ctr images import failed for $archive (into namespace $namespace)"; return 1; }
+}
+
+docker_load() {
+  say "loading images from $1 into the Docker engine"
+  stream_archive "$1" docker_load_from || { warn "docker load failed for $1"; return 1; }
+}
+
+# Runs COMMAND ARCHIVE [ARGS...] for every archive, --parallel at once (default one per core): a load or import
+# gunzips and unpacks its layers on one core. Lanes take the archives in turn, largest first, and every archive is
+# tried even when one fails; failed_archives names those that did.
+failed_archives=''
+each_archive() {
+  local command=$1 jobs lane pid failed_dir
+  shift
+  jobs=${parallel:-$(nproc 2>/dev/null || echo 1)}
+  [ "$jobs" -le "${#archives[@]}" ] || jobs=${#archives[@]}
+  [ "$jobs" -ge 1 ] || jobs=1
+  if [ "${#archives[@]}" -gt 1 ]; then say "${#archives[@]} image archives, $jobs at a time"; fi
+  failed_dir=$(mktemp -d)
+  local pids=()
+  for ((lane = 0; lane < jobs; lane++)); do
+    (
+      for ((i = lane; i < ${#archives[@]}; i += jobs)); do
+        "$command" "${archives[$i]}" "$@" || printf '%s\n' "${archives[$i]}" >> "$failed_dir/$lane"
+      done
+    ) &
+    pids+=("$!")
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || true; done
+  failed_archives=$(cat "$failed_dir"/* 2>/dev/null | LC_ALL=C sort | paste -sd ' ' -) || true
+  rm -rf "$failed_dir"
+  [ -z "$failed_archives" ]
 }
 
 load_images() {
   case "$runtime" in
     docker)
       command -v docker >/dev/null || die "docker not found on this node (use --runtime containerd on containerd nodes)"
-      say "loading images from $archive_name into the Docker engine"
-      if [ "${#archive_parts[@]}" -eq 1 ]; then
-        docker load --input "${archive_parts[0]}" || die "docker load failed for $archive_name"
-      else
-        cat "${archive_parts[@]}" | docker load || die "docker load failed for $archive_name"
-      fi
+      each_archive docker_load || die "docker load failed for $failed_archives"
       check_images_present docker
       ;;
     containerd)
       command -v ctr >/dev/null || die "ctr not found on this node (it comes with containerd)"
-      say "importing images from $archive_name into containerd (namespace $CONTAINERD_NAMESPACE)"
-      ctr_import "$CONTAINERD_NAMESPACE" || die "ctr images import failed for $archive_name"
+      each_archive ctr_import "$CONTAINERD_NAMESPACE" || die "ctr images import failed for $failed_archives"
       check_images_present containerd "$CONTAINERD_NAMESPACE"
       ;;
   esac
@@ -365,7 +412,7 @@ check_images_present() {
 # answers, since it keeps the bundle's manifests byte for byte (upstream digests, images/manifests.txt says which);
 # Docker recompresses every layer it pushes, which gives every manifest a new digest.
 install_images() {
-  if ! find_archive; then say "no images in this bundle"; return 0; fi
+  if ! find_archives; then say "no images in this bundle"; return 0; fi
   pick_runtime
   if [ -z "$registry" ]; then load_images; return 0; fi
   if [ "$runtime" = containerd ]; then
@@ -399,8 +446,7 @@ import_for_push() {
   trap clear_push_namespace EXIT
   platform=$(awk -F'\t' '$3 != "manifest" { print $4; exit }' "$IMAGE_MANIFESTS")
   if [ -n "$platform" ]; then flags+=(--platform "$platform"); fi
-  say "importing images from $archive_name into containerd (namespace $PUSH_NAMESPACE)"
-  ctr_import "$PUSH_NAMESPACE" "${flags[@]}" || die "ctr images import failed for $archive_name (into namespace $PUSH_NAMESPACE)"
+  each_archive ctr_import "$PUSH_NAMESPACE" "${flags[@]}" || die "ctr images import failed for $failed_archives (into namespace $PUSH_NAMESPACE)"
   check_images_present containerd "$PUSH_NAMESPACE"
 }
 

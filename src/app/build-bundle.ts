@@ -1,8 +1,8 @@
 // `kfbundle build`: stage → render and resolve → pull and save → plan (core/bundle-plan.ts) → write the plan →
 // commit. Everything goes into a staging directory that becomes the bundle only when every step has succeeded.
 
-import { BUNDLE_FILES, MAX_ARCHIVE_PARTS, type BundleImage, type BundleMetadata } from '../core/bundle-layout.js';
-import { planBundle, sealBundle } from '../core/bundle-plan.js';
+import { BUNDLE_FILES, imageArchivePath, MAX_ARCHIVE_PARTS, type BundleImage, type BundleMetadata } from '../core/bundle-layout.js';
+import { planBundle, sealBundle, type WrittenArchive } from '../core/bundle-plan.js';
 import type { Mirror } from '../core/mirrors.js';
 import type { BundleSpec } from '../core/bundle-spec.js';
 import type { ImageTier } from '../core/discover-images.js';
@@ -10,7 +10,7 @@ import { describeWarning, resolveRelease } from '../core/resolve-release.js';
 import type { AwsPartition } from '../core/aws-partition.js';
 import { KfbundleError } from '../core/errors.js';
 import { archiveSizeBounds } from '../core/disk-space.js';
-import type { BundleOutput, ImageStore, ManifestSource, RegistryAuth, Sleeper, StagedBundle, WrittenStream } from './ports.js';
+import type { BundleOutput, ImageStore, ManifestSource, RegistryAuth, Sleeper, StagedBundle } from './ports.js';
 import { startPulls, type ImageToPull, type PullEvent, type StartedPulls } from './pull-images.js';
 import { planSaveBatches } from '../core/save-batches.js';
 import { bundleRefFor } from '../core/image-ref.js';
@@ -28,8 +28,10 @@ export interface BuildOptions {
   registry?: string | undefined;
   /** Move every `arn:aws:` ARN to this partition (aws-cn for AWS China). */
   awsPartition?: AwsPartition | undefined;
-  /** Write the image archive as parts of at most this many bytes (`--split-size`). */
+  /** Write each image archive as parts of at most this many bytes (`--split-size`). */
   splitSize?: number | undefined;
+  /** Up to this many image archives, loaded at once on the target (`--archives`); the store's default otherwise. */
+  maxArchives?: number | undefined;
   force: boolean;
   concurrency: number;
   attempts: number;
@@ -105,19 +107,20 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
     // A failed pull is the cause; the save it stopped is not worth reporting.
     if (pulled.status === 'rejected') throw pulled.reason;
     if (saved.status === 'rejected') throw saved.reason;
-    const archive = saved.value;
-    if (archive !== undefined) timings.hash = archive.hashMs;
+    const archives = saved.value;
+    timings.hash = archives.reduce((sum, archive) => sum + archive.hashMs, 0);
 
     const metadata = await timed('write', options.outDir, async () => {
       const plan = planBundle({
         release,
         rendered,
         images: pulled.value,
+        archives: archives.map((archive) => archive.path),
         options,
         tool: { version: deps.toolVersion, installerTemplate: deps.installerTemplate },
       });
       for (const file of plan.files) await staged.writeText(file.path, file.text, { executable: file.executable });
-      const sealed = sealBundle(plan, archive, options.splitSize);
+      const sealed = sealBundle(plan, archives, options.splitSize);
       await staged.writeText(BUNDLE_FILES.metadata, sealed.metadataText);
       // SHA256SUMS (and its signature) are written last: their presence marks the content as complete.
       await staged.writeText(BUNDLE_FILES.checksums, sealed.checksumsText);
@@ -168,8 +171,8 @@ function formatSize(bytes: number): string {
 }
 
 /**
- * Saves the images in batches, each as soon as its images are pulled, into one archive. Stops at the first failed
- * pull (the pulls go on, so the error can name every image that failed).
+ * Saves the images in batches, each as soon as its images are pulled, into the store's archives, written one after
+ * another. Stops at the first failed pull (the pulls go on, so the error can name every image that failed).
  */
 async function saveImagesAsPulled(
   staged: StagedBundle,
@@ -178,14 +181,14 @@ async function saveImagesAsPulled(
   options: BuildOptions,
   deps: BuildDeps,
   timings: BuildTimings,
-): Promise<WrittenStream | undefined> {
+): Promise<(WrittenArchive & { hashMs: number })[]> {
   const byRef = new Map<string, number[]>();
   toPull.forEach((image, index) => {
     const ref = bundleRefFor(image.parsed);
     byRef.set(ref, [...(byRef.get(ref) ?? []), index]);
   });
   const batches = planSaveBatches([...byRef.entries()]);
-  if (batches.length === 0) return undefined;
+  if (batches.length === 0) return [];
 
   const stop = new AbortController();
   const signal = options.signal === undefined ? stop.signal : AbortSignal.any([options.signal, stop.signal]);
@@ -210,14 +213,22 @@ async function saveImagesAsPulled(
     }
   }
   try {
-    return await staged.writeStream(BUNDLE_FILES.imagesTar, deps.store.saveBatches(refBatches(), signal), {
-      signal,
-      partSize: options.splitSize,
-      onBytes: (bytes) => {
-        written = bytes;
-        deps.report({ type: 'save-progress', bytes, estimatedTotal });
-      },
-    });
+    const streams = await deps.store.saveArchives(refBatches(), { maxArchives: options.maxArchives, signal });
+    const archives: (WrittenArchive & { hashMs: number })[] = [];
+    for (const [index, { refs, stream }] of streams.entries()) {
+      const path = imageArchivePath(index, streams.length);
+      const before = written;
+      const result = await staged.writeStream(path, stream, {
+        signal,
+        partSize: options.splitSize,
+        onBytes: (bytes) => {
+          written = before + bytes;
+          deps.report({ type: 'save-progress', bytes: written, estimatedTotal });
+        },
+      });
+      archives.push({ path, ...result, refs: refs ?? [...byRef.keys()] });
+    }
+    return archives;
   } finally {
     if (started !== undefined) timings.save = deps.now() - started;
   }

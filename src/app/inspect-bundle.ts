@@ -15,14 +15,34 @@ export interface BundleSummary {
   images: { tier: ImageTier; count: number; bytes: number; refs: string[] }[];
   notBundled: BundleMetadata['resolution']['notBundled'];
   phases: { name: string; objects: number; waits: number }[];
-  /** The image archive's files: one, or the parts of a split archive; null without images. */
-  archive: { parts: number; bytes: number; partSize: number | null } | null;
+  /** The image archives, largest first (empty without images): each loads on its own, install.sh loads them at once. */
+  archives: { path: string; parts: number; bytes: number; partSize: number | null; images: number }[];
   /** The registry manifests/ names images under (`build --registry`), or null. */
   registry: string | null;
   signed: boolean;
   files: number;
   totalBytes: number;
   warnings: number;
+}
+
+/** Format 1 had one archive, under `imagesArchive`, holding every image. */
+interface FormatOneArchive {
+  imagesArchive?: { parts: string[]; size: number; partSize?: number };
+}
+
+function archivesOf(metadata: BundleMetadata & FormatOneArchive): BundleSummary['archives'] {
+  const legacy = metadata.imagesArchive;
+  if (metadata.imageArchives === undefined) {
+    if (legacy === undefined) return [];
+    return [{ path: BUNDLE_FILES.imagesTar, parts: legacy.parts.length, bytes: legacy.size, partSize: legacy.partSize ?? null, images: new Set(metadata.images.map((image) => image.bundleRef)).size }];
+  }
+  return metadata.imageArchives.map((archive) => ({
+    path: archive.path,
+    parts: archive.parts.length,
+    bytes: archive.size,
+    partSize: archive.partSize ?? null,
+    images: archive.refs.length,
+  }));
 }
 
 /** @throws KfbundleError BUNDLE_FORMAT when bundle.json is missing, unreadable, or from a newer kfbundle. */
@@ -55,10 +75,7 @@ export async function inspectBundle(reader: BundleReader): Promise<BundleSummary
     images,
     notBundled: metadata.resolution?.notBundled ?? [],
     phases: (metadata.plan?.phases ?? []).map((phase) => ({ name: phase.name, objects: phase.objects, waits: phase.waits.length })),
-    archive:
-      metadata.imagesArchive === undefined
-        ? null
-        : { parts: metadata.imagesArchive.parts.length, bytes: metadata.imagesArchive.size, partSize: metadata.imagesArchive.partSize ?? null },
+    archives: archivesOf(metadata),
     registry: metadata.relocation?.registry ?? null,
     signed: listed.includes(BUNDLE_FILES.signature),
     files: listed.length,

@@ -61,11 +61,25 @@ export interface ImageStore {
   /** Size and shared size of the images with these IDs, as the engine accounts them (`docker system df -v`). */
   usage(imageIds: readonly string[]): Promise<{ id: string; size: number; sharedSize: number }[]>;
   /**
-   * One `docker save` archive of every reference, from one save per batch, each started when `batches` yields it (so
-   * a save can wait for its pulls); entries an earlier save gave are not repeated, the image lists are merged, and
-   * entry times and owners are normalised, so the same images always give the same bytes.
+   * The `docker save` archives of every reference `batches` yields (a batch as soon as its images are pulled), each
+   * loadable on its own, so an installer can load them at once: one archive from an engine (one save per batch,
+   * merged), up to `maxArchives` from registries (core/archive-groups.ts). Each stream is read once, in order; the
+   * same images always give the same bytes.
    */
-  saveBatches(batches: AsyncIterable<readonly string[]>, signal?: AbortSignal): Readable;
+  saveArchives(batches: AsyncIterable<readonly string[]>, options: SaveArchivesOptions): Promise<ImageArchiveStream[]>;
+}
+
+export interface SaveArchivesOptions {
+  /** Up to this many archives (`--archives`); a store that writes one archive ignores it. */
+  maxArchives?: number | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/** One archive's bytes, started only when read. */
+export interface ImageArchiveStream {
+  /** The references it holds; undefined: every one saved. */
+  refs: readonly string[] | undefined;
+  stream: Readable;
 }
 
 export interface RenderedManifests {

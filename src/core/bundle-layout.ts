@@ -9,8 +9,10 @@ import type { DiscoveryWarning, ImageTier } from './discover-images.js';
 /**
  * Raised whenever a reader of an older kfbundle would misread a bundle of this one. Readers refuse a bundle whose
  * formatVersion is higher than theirs, naming the kfbundle that wrote it (metadata `tool.version`).
+ * 2: the images may be in several archives (images/archives.txt lists them; bundle.json `imageArchives`), which an
+ * installer of format 1 would not load.
  */
-export const BUNDLE_FORMAT_VERSION = 1;
+export const BUNDLE_FORMAT_VERSION = 2;
 
 export const BUNDLE_FILES = {
   metadata: 'bundle.json',
@@ -19,11 +21,14 @@ export const BUNDLE_FILES = {
   signature: 'SHA256SUMS.sig',
   installer: 'install.sh',
   imagesDir: 'images',
+  /** The image archive when there is one; several are imageArchivePath's. */
   imagesTar: 'images/images.tar',
-  /** Every reference images.tar holds, one per line, normalised: what install.sh checks after loading and pushes. */
+  /** The image archives, one path a line, largest first: the order install.sh starts their loads in. */
+  imageArchives: 'images/archives.txt',
+  /** Every reference the image archives hold, one per line, normalised: what install.sh checks after loading and pushes. */
   imageRefs: 'images/refs.txt',
   /**
-   * Per reference, the manifest images.tar holds as the registry served it (formatImageManifests): what a push with
+   * Per reference, the manifest the image archives hold as the registry served it (formatImageManifests): what a push with
    * containerd keeps, so the target registry serves the upstream digest. Only bundles built from registries have it.
    */
   imageManifests: 'images/manifests.txt',
@@ -42,6 +47,19 @@ export const METADATA_FIELDS = {
 /** Digits of a split archive's part suffix: `images.tar.0000` … `images.tar.9999`. */
 export const ARCHIVE_PART_DIGITS = 4;
 export const MAX_ARCHIVE_PARTS = 10 ** ARCHIVE_PART_DIGITS;
+
+/**
+ * Archive `index` (0-based) of `count`: `images/images.tar` when there is one, else `images/images-1.tar` …; each
+ * holds every blob of its images, so it loads on its own.
+ */
+export function imageArchivePath(index: number, count: number): string {
+  return count === 1 ? BUNDLE_FILES.imagesTar : `${BUNDLE_FILES.imagesDir}/images-${index + 1}.tar`;
+}
+
+/** images/archives.txt: the archives' paths, one a line, in the order given. */
+export function formatImageArchives(paths: readonly string[]): string {
+  return paths.map((path) => `${path}\n`).join('');
+}
 
 /** `images/images.tar.0003`: part `index` of a split archive; the parts concatenated in name order are the archive. */
 export function archivePartPath(path: string, index: number): string {
@@ -81,7 +99,7 @@ export type PlanWait =
   | { type: 'endpoints'; namespace: string; service: string };
 
 /**
- * What a push of a reference keeps of the manifests images.tar holds for it (the third column of images/manifests.txt):
+ * What a push of a reference keeps of the manifests the image archives hold for it (the third column of images/manifests.txt):
  * - `manifest`: a single-platform manifest, pushed as it is;
  * - `index`: a multi-platform index the bundle holds every manifest of, pushed as it is;
  * - `platform`: an index the bundle holds one platform's manifest of; that manifest is pushed under the tag, since a
@@ -163,7 +181,7 @@ export interface BundleImage {
   ref: string;
   /** Why it is needed: install, runtime, catalog, conditional or example (docs/image-discovery.md). */
   tier: ImageTier;
-  /** Reference stored in images.tar and used by the bundle's manifests (differs from `ref` for digest pins). */
+  /** Reference stored in the image archive and used by the bundle's manifests (differs from `ref` for digest pins). */
   bundleRef: string;
   /** Reference actually pulled (a mirror's, when one served it). */
   pulledFrom: string;
@@ -188,6 +206,20 @@ export interface BundleImage {
   size: number;
   /** Where the manifests reference it. */
   locations: { object: string; path: string }[];
+}
+
+/**
+ * One image archive: `path` (imageArchivePath) written whole, or with `--split-size` as the parts `path.0000`, …
+ * whose concatenation in name order is the archive.
+ */
+export interface ImageArchiveFacts {
+  path: string;
+  parts: string[];
+  size: number;
+  sha256: string;
+  partSize: number | undefined;
+  /** The references it holds (bundle references, sorted). */
+  refs: string[];
 }
 
 export interface BundleFile {
@@ -223,11 +255,8 @@ export interface BundleMetadata {
     warnings: DiscoveryWarning[];
   };
   images: BundleImage[];
-  /**
-   * The image archive: one `images/images.tar`, or with `--split-size` the parts `images/images.tar.0000`, … whose
-   * concatenation in name order is the archive. Absent when there are no images.
-   */
-  imagesArchive: { parts: string[]; size: number; sha256: string; partSize: number | undefined } | undefined;
+  /** The image archives, largest first (images/archives.txt); empty when there are no images. */
+  imageArchives: ImageArchiveFacts[];
   manifests: {
     /** Edits made to the release's objects: pull policies and digest-pin references. */
     changes: number;

@@ -8,6 +8,7 @@ import {
   BUNDLE_FILES,
   BUNDLE_FORMAT_VERSION,
   contentDigestInput,
+  formatImageArchives,
   formatImageManifests,
   formatWaits,
   phaseManifestPath,
@@ -17,6 +18,7 @@ import {
   type BundleImage,
   type BundleMetadata,
   type BundlePhase,
+  type ImageArchiveFacts,
   type ImageManifestLine,
 } from './bundle-layout.js';
 import { formatChecksums } from './checksums.js';
@@ -37,6 +39,8 @@ export interface BundlePlanInput {
   rendered: { kind: BundleMetadata['input']['kind']; description: string; text: string };
   /** The images as pulled, in pull order. */
   images: readonly BundleImage[];
+  /** The image archives' paths (imageArchivePath), largest first, as the save wrote them. */
+  archives: readonly string[];
   options: {
     mirrors: readonly Mirror[];
     spec?: BundleSpec | undefined;
@@ -56,7 +60,7 @@ export interface PlannedFile {
 }
 
 /** bundle.json without the fields the archive stream and the final file list fill in (sealBundle). */
-export type PlannedMetadata = Omit<BundleMetadata, 'contentDigest' | 'imagesArchive' | 'files'>;
+export type PlannedMetadata = Omit<BundleMetadata, 'contentDigest' | 'imageArchives' | 'files'>;
 
 /** One object of the release as the bundle applies it. */
 export interface PlannedObject {
@@ -82,11 +86,13 @@ export interface BundlePlan {
   metadata: PlannedMetadata;
 }
 
-/** The image archive as written: known only once its stream has ended. */
+/** An image archive as written: known only once its stream has ended. */
 export interface WrittenArchive {
+  path: string;
   files: BundleFile[];
   size: number;
   sha256: string;
+  refs: readonly string[];
 }
 
 export interface SealedBundle {
@@ -134,6 +140,7 @@ export function planBundle(input: BundlePlanInput): BundlePlan {
   }
   const imageRefs = [...new Set(images.map((image) => image.bundleRef))].sort();
   if (imageRefs.length > 0) files.push(plannedFile(BUNDLE_FILES.imageRefs, `${imageRefs.join('\n')}\n`));
+  if (input.archives.length > 0) files.push(plannedFile(BUNDLE_FILES.imageArchives, formatImageArchives(input.archives)));
   const manifestLines = imageManifestLines(images);
   if (manifestLines.length > 0) files.push(plannedFile(BUNDLE_FILES.imageManifests, formatImageManifests(manifestLines)));
   const installer = installerValuesFor(input.tool.version, options.registry);
@@ -173,11 +180,20 @@ export function planBundle(input: BundlePlanInput): BundlePlan {
 }
 
 /**
- * bundle.json and SHA256SUMS once the archive is written. The archive's parts are listed, the contentDigest ties
+ * bundle.json and SHA256SUMS once the archives are written. The archives' parts are listed, the contentDigest ties
  * bundle.json to SHA256SUMS, and SHA256SUMS, which lists bundle.json too, is what a signature covers.
  */
-export function sealBundle(plan: BundlePlan, archive: WrittenArchive | undefined, splitSize: number | undefined): SealedBundle {
-  const files: BundleFile[] = [...(archive?.files ?? []), ...plan.files.map(({ path, size, sha256: digest }) => ({ path, size, sha256: digest }))].sort(byPath);
+export function sealBundle(plan: BundlePlan, archives: readonly WrittenArchive[], splitSize: number | undefined): SealedBundle {
+  const archiveFiles = archives.flatMap((archive) => archive.files);
+  const files: BundleFile[] = [...archiveFiles, ...plan.files.map(({ path, size, sha256: digest }) => ({ path, size, sha256: digest }))].sort(byPath);
+  const imageArchives: ImageArchiveFacts[] = archives.map((archive) => ({
+    path: archive.path,
+    parts: archive.files.map((file) => file.path),
+    size: archive.size,
+    sha256: archive.sha256,
+    partSize: splitSize,
+    refs: [...archive.refs].sort(),
+  }));
   const { formatVersion, tool, ...rest } = plan.metadata;
   const { input, mirrors, resolution, images, manifests, relocation, plan: installPlan } = rest;
   // Field order is the order bundle.json has always had: its bytes stay the same for the same content.
@@ -189,7 +205,7 @@ export function sealBundle(plan: BundlePlan, archive: WrittenArchive | undefined
     mirrors,
     resolution,
     images,
-    imagesArchive: archive === undefined ? undefined : { parts: archive.files.map((file) => file.path), size: archive.size, sha256: archive.sha256, partSize: splitSize },
+    imageArchives,
     manifests,
     relocation,
     plan: installPlan,

@@ -24,7 +24,7 @@ export type InstallerPlaceholder =
   | 'METADATA_TOOL_VERSION_FIELD'
   | 'CHECKSUMS'
   | 'SIGNATURE'
-  | 'IMAGES_TAR'
+  | 'IMAGE_ARCHIVES'
   | 'ARCHIVE_PART_GLOB'
   | 'IMAGE_REFS'
   | 'IMAGE_MANIFESTS'
@@ -49,7 +49,7 @@ export function installerValuesFor(toolVersion: string, buildRegistry: string | 
     METADATA_TOOL_VERSION_FIELD: METADATA_FIELDS.toolVersion,
     CHECKSUMS: BUNDLE_FILES.checksums,
     SIGNATURE: BUNDLE_FILES.signature,
-    IMAGES_TAR: BUNDLE_FILES.imagesTar,
+    IMAGE_ARCHIVES: BUNDLE_FILES.imageArchives,
     ARCHIVE_PART_GLOB: digitsGlob(ARCHIVE_PART_DIGITS),
     IMAGE_REFS: BUNDLE_FILES.imageRefs,
     IMAGE_MANIFESTS: BUNDLE_FILES.imageManifests,

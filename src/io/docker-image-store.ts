@@ -10,7 +10,7 @@ import { engineGetStream, type EngineAddress } from './engine-raw-get.js';
 import { ENGINE_LOST_HINT, ENGINE_UNREACHABLE_HINT, engineAnswerOf, engineConnectionFault, pullFailure } from './engine-errors.js';
 import { KfbundleError, type ErrorCode } from '../core/errors.js';
 import { imageName, parseImageRef } from '../core/image-ref.js';
-import type { EngineImage, ImageStore, PullOptions } from '../app/ports.js';
+import type { EngineImage, ImageArchiveStream, ImageStore, PullOptions, SaveArchivesOptions } from '../app/ports.js';
 import { PullStatusSink } from './pull-progress-parser.js';
 
 export interface DockerImageStoreOptions {
@@ -234,7 +234,17 @@ export class DockerImageStore implements ImageStore {
     return archive.pipe(normalizer);
   }
 
+  /**
+   * One archive of every reference, from one save per batch, each started when `batches` yields it (so a save can
+   * wait for its pulls); entries an earlier save gave are not repeated, the image lists are merged, and entry times
+   * and owners are normalised, so the same images always give the same bytes.
+   */
   saveBatches(batches: AsyncIterable<readonly string[]>, signal?: AbortSignal): Readable {
     return mergeSaves(batches, (refs) => this.save(refs, signal));
+  }
+
+  /** One archive: the engine's layers are uncompressed, and `docker load` of them is bound by the disk, not a core. */
+  async saveArchives(batches: AsyncIterable<readonly string[]>, options: SaveArchivesOptions): Promise<ImageArchiveStream[]> {
+    return [{ refs: undefined, stream: this.saveBatches(batches, options.signal) }];
   }
 }

@@ -1,10 +1,11 @@
 // The build's image store without an engine: a "pull" resolves the manifest on the registry and downloads the blobs
-// the cache lacks; the "save" writes one `docker save` archive from the cache with every layer as the registry
-// served it (core/save-archive-layout.ts). The use case sees the same port as with the Docker engine, so mirror
+// the cache lacks; the "save" writes `docker save` archives from the cache with every layer as the registry served it
+// (core/save-archive-layout.ts), as several as the images allow for loading them at once (core/archive-groups.ts). The use case sees the same port as with the Docker engine, so mirror
 // chains, digest checks, retries, progress and failure reports are the same for both sources.
 
 import { Readable } from 'node:stream';
-import type { EngineImage, ImageStore, PullOptions } from '../app/ports.js';
+import type { EngineImage, ImageArchiveStream, ImageStore, PullOptions, SaveArchivesOptions } from '../app/ports.js';
+import { archiveGroups } from '../core/archive-groups.js';
 import { KfbundleError } from '../core/errors.js';
 import { isRegistryError } from '../core/registry-error.js';
 import { formatImageRef, imageName, parseImageRef } from '../core/image-ref.js';
@@ -122,24 +123,30 @@ export class RegistryImageStore implements ImageStore {
   }
 
   /**
-   * One archive of every reference of every batch. Its layout lists blobs in digest order, so it is written once all
-   * batches are known; the blobs are in the cache by then, and the write is a local copy.
+   * The archives of every reference of every batch (core/archive-groups.ts: images that share blobs together). Each
+   * layout lists blobs in digest order, so the archives are laid out once all batches are known; the blobs are in the
+   * cache by then, and each write is a local copy.
    */
-  saveBatches(batches: AsyncIterable<readonly string[]>, signal?: AbortSignal): Readable {
-    const images = this.images;
-    const client = this.client;
-    async function* archive(): AsyncGenerator<Buffer> {
-      const tags = new Map<RegistryImage, string[]>();
-      for await (const batch of batches) {
-        for (const ref of batch) {
-          const image = images.get(normalised(ref));
-          if (image === undefined) throw new KfbundleError('SAVE_FAILED', `${ref} is to be saved but was never fetched`);
-          tags.set(image, [...(tags.get(image) ?? []), ref]);
-        }
+  async saveArchives(batches: AsyncIterable<readonly string[]>, options: SaveArchivesOptions): Promise<ImageArchiveStream[]> {
+    const tags = new Map<RegistryImage, string[]>();
+    for await (const batch of batches) {
+      for (const ref of batch) {
+        const image = this.images.get(normalised(ref));
+        if (image === undefined) throw new KfbundleError('SAVE_FAILED', `${ref} is to be saved but was never fetched`);
+        tags.set(image, [...(tags.get(image) ?? []), ref]);
       }
-      const toSave: ImageToSave[] = [...tags.entries()].map(([image, refs]) => ({ image, tags: refs }));
-      yield* registryArchive(saveArchiveLayout(toSave), client, { signal });
     }
-    return Readable.from(archive(), { objectMode: false });
+    const toSave: ImageToSave[] = [...tags.entries()].map(([image, refs]) => ({ image, tags: refs }));
+    // Laid out whole once: a tag two images claim is refused even when they would go to different archives.
+    saveArchiveLayout(toSave);
+    return archiveGroups(toSave, { maxArchives: options.maxArchives }).map((group) => ({
+      refs: group.flatMap((item) => item.tags),
+      stream: Readable.from(this.archiveBytes(group, options.signal), { objectMode: false }),
+    }));
+  }
+
+  /** Laid out and read only when the archive's turn comes. */
+  private async *archiveBytes(group: readonly ImageToSave[], signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
+    yield* registryArchive(saveArchiveLayout(group), this.client, { signal });
   }
 }

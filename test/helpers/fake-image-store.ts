@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { mergeSaves } from '../../src/io/archive-merger.js';
-import type { EngineImage, ImageStore } from '../../src/app/ports.js';
+import type { EngineImage, ImageArchiveStream, ImageStore } from '../../src/app/ports.js';
 import { parseImageRef, formatImageRef, imageName } from '../../src/core/image-ref.js';
 
 export interface FakeImageStoreOptions {
@@ -95,8 +95,8 @@ export class FakeImageStore implements ImageStore {
     });
   }
 
-  saveBatches(batches: AsyncIterable<readonly string[]>): Readable {
-    return mergeSaves(batches, (refs) => this.save(refs));
+  async saveArchives(batches: AsyncIterable<readonly string[]>): Promise<ImageArchiveStream[]> {
+    return [{ refs: undefined, stream: mergeSaves(batches, (refs) => this.save(refs)) }];
   }
 }
 

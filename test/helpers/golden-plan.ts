@@ -62,10 +62,13 @@ export async function planFor(goldenCase: GoldenCase): Promise<BundlePlan> {
   // v1.8.1 has no curated spec (issue 17 will decide its defaults): its plan is the one without a spec.
   const spec = goldenCase.release === 'v1.8.1' ? undefined : await readShippedSpec(goldenCase.release);
   const release = resolveRelease(text, 'rendered.yaml', spec);
+  const images = standInImages(release);
   return planBundle({
     release,
     rendered: { kind: 'file', description: 'rendered.yaml', text },
-    images: standInImages(release),
+    images,
+    // The archives are the save's to lay out; one stands for them.
+    archives: images.length === 0 ? [] : [BUNDLE_FILES.imagesTar],
     options: { mirrors: [], spec, registry: goldenCase.registry },
     tool: { version: '0.0.0-golden', installerTemplate: await readInstallerTemplate() },
   });

@@ -10,9 +10,12 @@ import { runCommand, runKfbundle } from '../helpers/cli.js';
 import { buildWithFakeStore } from '../helpers/fake-build.js';
 import { deploymentYaml } from '../helpers/manifests.js';
 import { withTempDir } from '../helpers/tmp.js';
+import { BUNDLE_FORMAT_VERSION } from '../../src/core/bundle-layout.js';
 
 const test = suite('bundle format version');
 const sha = (bytes: string) => createHash('sha256').update(bytes).digest('hex');
+const CURRENT = BUNDLE_FORMAT_VERSION;
+const NEWER = BUNDLE_FORMAT_VERSION + 1;
 
 /** Sets bundle.json's formatVersion and its SHA256SUMS line, so only a format check can tell. */
 async function setFormatVersion(bundle: string, version: number): Promise<void> {
@@ -34,7 +37,7 @@ async function builtBundle(dir: string): Promise<string> {
 test('the current format, resealed the same way, passes verify, inspect and install.sh --verify-only', async () => {
   await withTempDir(async (dir) => {
     const bundle = await builtBundle(dir);
-    await setFormatVersion(bundle, 1);
+    await setFormatVersion(bundle, CURRENT);
     assert.is((await runKfbundle(['verify', bundle])).code, 0);
     assert.is((await runKfbundle(['inspect', bundle])).code, 0);
     const install = await runCommand('bash', [join(bundle, 'install.sh'), '--verify-only']);
@@ -42,20 +45,20 @@ test('the current format, resealed the same way, passes verify, inspect and inst
   });
 });
 
-test('format 2 is refused by verify and inspect (exit 8) and by install.sh, naming the kfbundle that wrote it', async () => {
+test('a newer format is refused by verify and inspect (exit 8) and by install.sh, naming the kfbundle that wrote it', async () => {
   await withTempDir(async (dir) => {
     const bundle = await builtBundle(dir);
-    await setFormatVersion(bundle, 2);
+    await setFormatVersion(bundle, NEWER);
     const verify = await runKfbundle(['verify', bundle, '--json']);
     assert.is(verify.code, 8, verify.stderr);
     assert.is(JSON.parse(verify.stdout).error.code, 'BUNDLE_FORMAT');
-    assert.match(verify.stderr, /format 2, written by kfbundle 0\.0\.0-test; this kfbundle reads formats up to 1: use kfbundle 0\.0\.0-test or newer/);
+    assert.match(verify.stderr, `format ${NEWER}, written by kfbundle 0.0.0-test; this kfbundle reads formats up to ${CURRENT}: use kfbundle 0.0.0-test or newer`);
     const inspect = await runKfbundle(['inspect', bundle]);
     assert.is(inspect.code, 8, inspect.stderr);
-    assert.match(inspect.stderr, /format 2, written by kfbundle 0\.0\.0-test/);
+    assert.match(inspect.stderr, `format ${NEWER}, written by kfbundle 0.0.0-test`);
     const install = await runCommand('bash', [join(bundle, 'install.sh'), '--verify-only']);
     assert.is.not(install.code, 0);
-    assert.match(install.stderr, /the bundle is format 2, written by kfbundle 0\.0\.0-test; this installer reads formats up to 1/);
+    assert.match(install.stderr, `the bundle is format ${NEWER}, written by kfbundle 0.0.0-test; this installer reads formats up to ${CURRENT}`);
     assert.not.match(install.stdout, /bundle verified/);
   });
 });

@@ -107,9 +107,10 @@ test('--split-size: parts that are the same archive, verified part by part, load
   const built = await runKfbundle([...buildArgs(context, split), '--split-size', '5Mi']);
   assert.is(built.code, 0, built.stderr);
   const metadata = JSON.parse(await readFile(join(split, 'bundle.json'), 'utf8')) as BundleMetadata;
-  const archive = metadata.imagesArchive!;
+  const [archive] = metadata.imageArchives;
+  assert.ok(archive !== undefined && metadata.imageArchives.length === 1);
   assert.ok(archive.parts.length >= 4, `${archive.parts.length} parts`);
-  assert.is(archive.sha256, context.reference.metadata.imagesArchive!.sha256, 'the parts concatenate to the unsplit archive');
+  assert.is(archive.sha256, context.reference.metadata.imageArchives[0]!.sha256, 'the parts concatenate to the unsplit archive');
   assert.is(archive.sha256, context.reference.metadata.files.find((f) => f.path === 'images/images.tar')!.sha256);
   assert.is((await runKfbundle(['verify', split])).code, 0);
 
@@ -131,7 +132,7 @@ test('--split-size: parts that are the same archive, verified part by part, load
       env: { CONTAINERD_ADDRESS: context.env.containerdAddress, DOCKER_HOST: context.env.targetHost },
     });
     assert.is(installed.code, 0, installed.stderr);
-    assert.match(installed.stdout, `images/images.tar in ${archive.parts.length} parts, streamed in order`);
+    assert.match(installed.stdout, `images/images.tar is in ${archive.parts.length} parts, streamed in order`);
     assert.match(installed.stdout, `all ${REFS.length} images present in ${runtime}`);
   }
   const target = dockerFor(context.env.targetHost);

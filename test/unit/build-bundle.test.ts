@@ -39,6 +39,7 @@ test('writes every file and lists each in SHA256SUMS', async () => {
     const sums = await readFile(join(options.outDir, 'SHA256SUMS'), 'utf8');
     assert.equal(sums.trim().split('\n').map((line) => line.slice(66)), [
       'bundle.json',
+      'images/archives.txt',
       'images/images.tar',
       'images/refs.txt',
       'install.sh',
@@ -47,6 +48,7 @@ test('writes every file and lists each in SHA256SUMS', async () => {
       'registry-manifests/00-resources.yaml',
     ]);
     assert.is(await readFile(join(options.outDir, 'images/refs.txt'), 'utf8'), 'docker.io/library/busybox:latest\ngcr.io/x/a:1\n');
+    assert.is(await readFile(join(options.outDir, 'images/archives.txt'), 'utf8'), 'images/images.tar\n');
     assert.is(result.metadata.files.find((f) => f.path === 'images/images.tar')!.size, 100_352);
     assert.equal(result.metadata.images.map((i) => i.ref), ['docker.io/library/busybox:latest', 'gcr.io/x/a:1']);
   } finally {
@@ -177,7 +179,8 @@ test('--split-size writes numbered parts, each listed in SHA256SUMS, that concat
   const { dir, options, deps } = await setup(new FakeImageStore({ saveBytes: 250_368 }));
   try {
     const result = await buildBundle({ ...options, splitSize: 100_000 }, deps);
-    const archive = result.metadata.imagesArchive!;
+    const [archive] = result.metadata.imageArchives;
+    assert.ok(archive !== undefined && result.metadata.imageArchives.length === 1);
     assert.equal(archive.parts, ['images/images.tar.0000', 'images/images.tar.0001', 'images/images.tar.0002']);
     const parts = await Promise.all(archive.parts.map((part) => readFile(join(options.outDir, part))));
     assert.equal(parts.map((part) => part.length), [100_000, 100_000, 50_368]);

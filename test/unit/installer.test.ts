@@ -21,7 +21,7 @@ async function render(): Promise<string> {
 test('every placeholder is filled', async () => {
   const script = await render();
   assert.not.match(script, /@@[A-Z_]+@@/);
-  assert.match(script, "IMAGES_TAR='images/images.tar'");
+  assert.match(script, "IMAGE_ARCHIVES='images/archives.txt'");
   assert.throws(() => renderInstaller('@@NOPE@@', installerValuesFor('', undefined)), /NOPE/);
 });
 

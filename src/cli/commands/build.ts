@@ -20,6 +20,8 @@ import { RegistryClient } from '../../io/registry-client.js';
 import { dockerConfigCredentials } from '../../io/registry-credentials.js';
 import { RegistryImageStore } from '../../io/registry-image-store.js';
 import { KfbundleError } from '../../core/errors.js';
+import { MAX_ARCHIVES } from '../../core/archive-groups.js';
+import type { ImageArchiveFacts } from '../../core/bundle-layout.js';
 import type { ImageStore } from '../../app/ports.js';
 import { createBuildReporter } from '../../ui/build-reporter.js';
 import { formatBytes } from '../../ui/format.js';
@@ -37,6 +39,7 @@ export interface BuildCommandOptions {
   registry: string | undefined;
   awsPartition: string | undefined;
   splitSize: string | undefined;
+  archives: number | undefined;
   force: boolean;
   concurrency: number;
   attempts: number;
@@ -79,6 +82,25 @@ async function imageStoreFor(source: ImageSourceKind, options: BuildCommandOptio
   return { store: new RegistryImageStore({ client }), close: () => client.close() };
 }
 
+/** `--archives`: several archives are laid out by shared layers, which only the registry source knows before saving. */
+function archivesOption(archives: number | undefined, source: ImageSourceKind): number | undefined {
+  if (archives === undefined) return undefined;
+  if (archives > MAX_ARCHIVES) {
+    throw new KfbundleError('USAGE', `--archives ${archives} is more than ${MAX_ARCHIVES}`, { hint: `choose 1 to ${MAX_ARCHIVES}; install.sh loads one archive per core at a time` });
+  }
+  if (source === 'engine' && archives > 1) {
+    throw new KfbundleError('USAGE', '--archives above 1 is for the registry source', { hint: 'with --source engine the images go into one archive; drop --archives' });
+  }
+  return archives;
+}
+
+function describeArchives(archives: readonly ImageArchiveFacts[]): string {
+  const bytes = formatBytes(archives.reduce((sum, archive) => sum + archive.size, 0));
+  const parts = archives.reduce((sum, archive) => sum + archive.parts.length, 0);
+  const split = parts > archives.length ? ` in ${parts} parts` : '';
+  return archives.length === 1 ? `${bytes}${split}` : `${bytes} in ${archives.length} archives${split}`;
+}
+
 export async function runBuild(options: BuildCommandOptions, context: CliContext): Promise<number> {
   const imageSource = sourceOption(options.source);
   if (imageSource === 'registry' && options.dockerHost !== undefined) {
@@ -89,6 +111,7 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
   const registry = options.registry === undefined ? undefined : parseRegistryTarget(options.registry);
   const awsPartition = options.awsPartition === undefined ? undefined : parseAwsPartition(options.awsPartition);
   const splitSize = options.splitSize === undefined ? undefined : parseByteSize(options.splitSize);
+  const maxArchives = archivesOption(options.archives, imageSource);
   const { source, input, spec } = await resolveManifestInput(options, context.signal, true, context.env);
   // Read and check the key before minutes of pulls, not after.
   const signingKey = options.sign === undefined ? undefined : await readKey(options.sign);
@@ -112,6 +135,7 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
         registry,
         awsPartition,
         splitSize,
+        maxArchives,
         force: options.force,
         concurrency: options.concurrency,
         attempts: options.attempts,
@@ -132,13 +156,13 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
       },
     );
     reporter.close();
-    const archive = result.metadata.imagesArchive;
+    const archives = result.metadata.imageArchives;
     if (options.json) {
       writeJson(context, { bundle: options.out, metadata: result.metadata, timingsMs: result.timings });
     } else {
       context.stdout.write(
         `bundle written to ${options.out}: ${result.metadata.images.length} images` +
-          `${archive === undefined ? '' : ` (${formatBytes(archive.size)}${archive.parts.length > 1 ? ` in ${archive.parts.length} parts` : ''})`}, ` +
+          `${archives.length === 0 ? '' : ` (${describeArchives(archives)})`}, ` +
           `${result.metadata.input.objects} objects, ` +
           `${result.metadata.manifests.changes} manifest edits\n` +
           (registry === undefined ? '' : `manifests/ name every image under ${registry}; install.sh pushes them there\n`) +

@@ -1,6 +1,6 @@
 // `kfbundle inspect`: a bundle's contents at a glance, or as JSON.
 
-import { inspectBundle } from '../../app/inspect-bundle.js';
+import { inspectBundle, type BundleSummary } from '../../app/inspect-bundle.js';
 import { BUNDLE_FILES } from '../../core/bundle-layout.js';
 import { DirectoryBundleReader } from '../../io/bundle-reader.js';
 import { formatBytes } from '../../ui/format.js';
@@ -23,9 +23,7 @@ export async function runInspect(bundle: string, options: InspectCommandOptions,
     `images     ${summary.images.reduce((n, g) => n + g.count, 0)} bundled, tiers ${summary.tiers.join(', ')}`,
     ...summary.images.map((g) => `  ${g.tier.padEnd(11)} ${String(g.count).padStart(4)}  ${formatBytes(g.bytes)} uncompressed`),
     ...(summary.notBundled.length === 0 ? [] : [`  not bundled ${summary.notBundled.length} (${[...new Set(summary.notBundled.map((i) => i.tier))].join(', ')}); see bundle.json resolution.notBundled`]),
-    ...(summary.archive === null
-      ? []
-      : [`archive    ${formatBytes(summary.archive.bytes)}${summary.archive.partSize === null ? ` in ${BUNDLE_FILES.imagesTar}` : ` in ${summary.archive.parts} parts of at most ${formatBytes(summary.archive.partSize)}`}`]),
+    ...archiveLines(summary.archives),
     `registry   ${summary.registry === null ? 'none at build time (install.sh --registry R can push and relocate)' : `${summary.registry} (manifests/ name every image there; install.sh pushes there)`}`,
     `phases     ${summary.phases.length}`,
     ...summary.phases.map((p) => `  ${p.name.padEnd(36)} ${String(p.objects).padStart(4)} objects, ${p.waits} waits`),
@@ -36,4 +34,16 @@ export async function runInspect(bundle: string, options: InspectCommandOptions,
   if (options.images) for (const group of summary.images) lines.push(`${group.tier}:`, ...group.refs.map((ref) => `  ${ref}`));
   context.stdout.write(`${lines.join('\n')}\n`);
   return 0;
+}
+
+function archiveLines(archives: BundleSummary['archives']): string[] {
+  if (archives.length === 0) return [];
+  const where = (archive: BundleSummary['archives'][number]) =>
+    `${archive.path}${archive.partSize === null ? '' : ` in ${archive.parts} parts of at most ${formatBytes(archive.partSize)}`}`;
+  if (archives.length === 1) return [`archive    ${formatBytes(archives[0]!.bytes)} in ${where(archives[0]!)}`];
+  const total = archives.reduce((sum, archive) => sum + archive.bytes, 0);
+  return [
+    `archives   ${formatBytes(total)} in ${archives.length} archives that install.sh loads at once (each on its own)`,
+    ...archives.map((archive) => `  ${formatBytes(archive.bytes).padStart(9)}  ${String(archive.images).padStart(3)} images  ${where(archive)}`),
+  ];
 }
