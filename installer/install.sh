@@ -300,16 +300,33 @@ with_retries() {
   done
 }
 
-# The image archives (images/archives.txt, largest first); false when the bundle has no images. Each holds every
-# layer of its images, so each loads on its own.
-archives=()
+# The image archives (images/archives.txt: stage, tab, path; stage 1 first, each stage's largest first); false when
+# the bundle has no images. The archives of stage 2 hold only the layers their images do not share: the shared ones
+# come from stage 1, which is loaded first.
+all_archives=()
+archive_stages=()
 find_archives() {
   [ -f "$IMAGE_ARCHIVES" ] || return 1
-  mapfile -t archives < "$IMAGE_ARCHIVES"
-  [ "${#archives[@]}" -gt 0 ] || return 1
-  local archive
-  for archive in "${archives[@]}"; do
+  local stage archive
+  while IFS=$'\t' read -r stage archive; do
+    case "$stage" in ''|*[!0-9]*) die "$IMAGE_ARCHIVES has a line that is not <stage><tab><archive>: $stage $archive" ;; esac
     [ -n "$(archive_files "$archive")" ] || die "$IMAGE_ARCHIVES names $archive, which is not in the bundle"
+    all_archives+=("$archive")
+    archive_stages+=("$stage")
+  done < "$IMAGE_ARCHIVES"
+  [ "${#all_archives[@]}" -gt 0 ]
+}
+
+# Runs each_archive over every stage in turn: COMMAND ARCHIVE [ARGS...] for each archive of the stage, at once.
+each_stage() {
+  local stage index
+  for stage in $(printf '%s\n' "${archive_stages[@]}" | LC_ALL=C sort -n -u); do
+    archives=()
+    for index in "${!all_archives[@]}"; do
+      if [ "${archive_stages[$index]}" = "$stage" ]; then archives+=("${all_archives[$index]}"); fi
+    done
+    if [ "$stage" != "${archive_stages[0]}" ]; then say "stage $stage: the images that take their shared base layers from the archives loaded before"; fi
+    each_archive "$@" || return 1
   done
 }
 
@@ -342,9 +359,10 @@ docker_load() {
   stream_archive "$1" docker_load_from || { warn "docker load failed for $1"; return 1; }
 }
 
-# Runs COMMAND ARCHIVE [ARGS...] for every archive, --parallel at once (default one per core): a load or import
-# gunzips and unpacks its layers on one core. Lanes take the archives in turn, largest first, and every archive is
-# tried even when one fails; failed_archives names those that did.
+# Runs COMMAND ARCHIVE [ARGS...] for every archive in $archives, --parallel at once (default one per core): a load or
+# import gunzips and unpacks its layers on one core. Lanes take the archives in turn, largest first, and every archive
+# is tried even when one fails; failed_archives names those that did.
+archives=()
 failed_archives=''
 each_archive() {
   local command=$1 jobs lane pid failed_dir
@@ -373,12 +391,12 @@ load_images() {
   case "$runtime" in
     docker)
       command -v docker >/dev/null || die "docker not found on this node (use --runtime containerd on containerd nodes)"
-      each_archive docker_load || die "docker load failed for $failed_archives"
+      each_stage docker_load || die "docker load failed for $failed_archives"
       check_images_present docker
       ;;
     containerd)
       command -v ctr >/dev/null || die "ctr not found on this node (it comes with containerd)"
-      each_archive ctr_import "$CONTAINERD_NAMESPACE" || die "ctr images import failed for $failed_archives"
+      each_stage ctr_import "$CONTAINERD_NAMESPACE" || die "ctr images import failed for $failed_archives"
       check_images_present containerd "$CONTAINERD_NAMESPACE"
       ;;
   esac
@@ -446,7 +464,7 @@ import_for_push() {
   trap clear_push_namespace EXIT
   platform=$(awk -F'\t' '$3 != "manifest" { print $4; exit }' "$IMAGE_MANIFESTS")
   if [ -n "$platform" ]; then flags+=(--platform "$platform"); fi
-  each_archive ctr_import "$PUSH_NAMESPACE" "${flags[@]}" || die "ctr images import failed for $failed_archives (into namespace $PUSH_NAMESPACE)"
+  each_stage ctr_import "$PUSH_NAMESPACE" "${flags[@]}" || die "ctr images import failed for $failed_archives (into namespace $PUSH_NAMESPACE)"
   check_images_present containerd "$PUSH_NAMESPACE"
 }
 

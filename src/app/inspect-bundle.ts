@@ -15,8 +15,8 @@ export interface BundleSummary {
   images: { tier: ImageTier; count: number; bytes: number; refs: string[] }[];
   notBundled: BundleMetadata['resolution']['notBundled'];
   phases: { name: string; objects: number; waits: number }[];
-  /** The image archives, largest first (empty without images): each loads on its own, install.sh loads them at once. */
-  archives: { path: string; parts: number; bytes: number; partSize: number | null; images: number }[];
+  /** The image archives in load order (empty without images): install.sh loads each stage's at once, stage by stage. */
+  archives: { path: string; stage: number; parts: number; bytes: number; partSize: number | null; images: number }[];
   /** The registry manifests/ names images under (`build --registry`), or null. */
   registry: string | null;
   signed: boolean;
@@ -34,10 +34,11 @@ function archivesOf(metadata: BundleMetadata & FormatOneArchive): BundleSummary[
   const legacy = metadata.imagesArchive;
   if (metadata.imageArchives === undefined) {
     if (legacy === undefined) return [];
-    return [{ path: BUNDLE_FILES.imagesTar, parts: legacy.parts.length, bytes: legacy.size, partSize: legacy.partSize ?? null, images: new Set(metadata.images.map((image) => image.bundleRef)).size }];
+    return [{ path: BUNDLE_FILES.imagesTar, stage: 1, parts: legacy.parts.length, bytes: legacy.size, partSize: legacy.partSize ?? null, images: new Set(metadata.images.map((image) => image.bundleRef)).size }];
   }
   return metadata.imageArchives.map((archive) => ({
     path: archive.path,
+    stage: archive.stage,
     parts: archive.parts.length,
     bytes: archive.size,
     partSize: archive.partSize ?? null,

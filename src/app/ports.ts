@@ -61,10 +61,10 @@ export interface ImageStore {
   /** Size and shared size of the images with these IDs, as the engine accounts them (`docker system df -v`). */
   usage(imageIds: readonly string[]): Promise<{ id: string; size: number; sharedSize: number }[]>;
   /**
-   * The `docker save` archives of every reference `batches` yields (a batch as soon as its images are pulled), each
-   * loadable on its own, so an installer can load them at once: one archive from an engine (one save per batch,
-   * merged), up to `maxArchives` from registries (core/archive-groups.ts). Each stream is read once, in order; the
-   * same images always give the same bytes.
+   * The `docker save` archives of every reference `batches` yields (a batch as soon as its images are pulled); the
+   * archives of a stage load at once, after those of the stages before: one archive from an engine (one save per
+   * batch, merged), up to `maxArchives` per stage from registries (core/archive-groups.ts). Each stream is read
+   * once, in order; the same images always give the same bytes.
    */
   saveArchives(batches: AsyncIterable<readonly string[]>, options: SaveArchivesOptions): Promise<ImageArchiveStream[]>;
 }
@@ -77,6 +77,8 @@ export interface SaveArchivesOptions {
 
 /** One archive's bytes, started only when read. */
 export interface ImageArchiveStream {
+  /** Archives of stage 1 are loaded before those of stage 2, which use layers they hold. */
+  stage: number;
   /** The references it holds; undefined: every one saved. */
   refs: readonly string[] | undefined;
   stream: Readable;

@@ -9,8 +9,8 @@ import type { DiscoveryWarning, ImageTier } from './discover-images.js';
 /**
  * Raised whenever a reader of an older kfbundle would misread a bundle of this one. Readers refuse a bundle whose
  * formatVersion is higher than theirs, naming the kfbundle that wrote it (metadata `tool.version`).
- * 2: the images may be in several archives (images/archives.txt lists them; bundle.json `imageArchives`), which an
- * installer of format 1 would not load.
+ * 2: the images may be in several archives, loaded in stages (images/archives.txt lists them; bundle.json
+ * `imageArchives`), which an installer of format 1 would not load.
  */
 export const BUNDLE_FORMAT_VERSION = 2;
 
@@ -23,7 +23,7 @@ export const BUNDLE_FILES = {
   imagesDir: 'images',
   /** The image archive when there is one; several are imageArchivePath's. */
   imagesTar: 'images/images.tar',
-  /** The image archives, one path a line, largest first: the order install.sh starts their loads in. */
+  /** The image archives (formatImageArchives): what install.sh loads, in stages, each stage's archives at once. */
   imageArchives: 'images/archives.txt',
   /** Every reference the image archives hold, one per line, normalised: what install.sh checks after loading and pushes. */
   imageRefs: 'images/refs.txt',
@@ -48,17 +48,17 @@ export const METADATA_FIELDS = {
 export const ARCHIVE_PART_DIGITS = 4;
 export const MAX_ARCHIVE_PARTS = 10 ** ARCHIVE_PART_DIGITS;
 
-/**
- * Archive `index` (0-based) of `count`: `images/images.tar` when there is one, else `images/images-1.tar` …; each
- * holds every blob of its images, so it loads on its own.
- */
+/** Archive `index` (0-based) of `count`: `images/images.tar` when there is one, else `images/images-1.tar` …. */
 export function imageArchivePath(index: number, count: number): string {
   return count === 1 ? BUNDLE_FILES.imagesTar : `${BUNDLE_FILES.imagesDir}/images-${index + 1}.tar`;
 }
 
-/** images/archives.txt: the archives' paths, one a line, in the order given. */
-export function formatImageArchives(paths: readonly string[]): string {
-  return paths.map((path) => `${path}\n`).join('');
+/**
+ * images/archives.txt: `<stage>\t<path>` a line, in the order given (stage 1 first, each stage's largest first).
+ * Every archive of a stage is loaded before any of the next, whose images use layers the earlier stage holds.
+ */
+export function formatImageArchives(archives: readonly { stage: number; path: string }[]): string {
+  return archives.map((archive) => `${archive.stage}\t${archive.path}\n`).join('');
 }
 
 /** `images/images.tar.0003`: part `index` of a split archive; the parts concatenated in name order are the archive. */
@@ -214,6 +214,8 @@ export interface BundleImage {
  */
 export interface ImageArchiveFacts {
   path: string;
+  /** Loaded after every archive of a lower stage (formatImageArchives). */
+  stage: number;
   parts: string[];
   size: number;
   sha256: string;
@@ -255,7 +257,7 @@ export interface BundleMetadata {
     warnings: DiscoveryWarning[];
   };
   images: BundleImage[];
-  /** The image archives, largest first (images/archives.txt); empty when there are no images. */
+  /** The image archives in load order (images/archives.txt); empty when there are no images. */
   imageArchives: ImageArchiveFacts[];
   manifests: {
     /** Edits made to the release's objects: pull policies and digest-pin references. */

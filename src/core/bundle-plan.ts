@@ -39,8 +39,8 @@ export interface BundlePlanInput {
   rendered: { kind: BundleMetadata['input']['kind']; description: string; text: string };
   /** The images as pulled, in pull order. */
   images: readonly BundleImage[];
-  /** The image archives' paths (imageArchivePath), largest first, as the save wrote them. */
-  archives: readonly string[];
+  /** The image archives (imageArchivePath) in load order, as the save wrote them. */
+  archives: readonly { stage: number; path: string }[];
   options: {
     mirrors: readonly Mirror[];
     spec?: BundleSpec | undefined;
@@ -89,6 +89,7 @@ export interface BundlePlan {
 /** An image archive as written: known only once its stream has ended. */
 export interface WrittenArchive {
   path: string;
+  stage: number;
   files: BundleFile[];
   size: number;
   sha256: string;
@@ -188,6 +189,7 @@ export function sealBundle(plan: BundlePlan, archives: readonly WrittenArchive[]
   const files: BundleFile[] = [...archiveFiles, ...plan.files.map(({ path, size, sha256: digest }) => ({ path, size, sha256: digest }))].sort(byPath);
   const imageArchives: ImageArchiveFacts[] = archives.map((archive) => ({
     path: archive.path,
+    stage: archive.stage,
     parts: archive.files.map((file) => file.path),
     size: archive.size,
     sha256: archive.sha256,

@@ -99,11 +99,12 @@ function jsonEntry(name: string, value: unknown): InlineEntry {
 
 /**
  * The archive for `images`; the same images give the same layout whatever their order. An image listed twice (by
- * manifest digest) is stored once under all its tags.
+ * manifest digest) is stored once under all its tags. Blobs in `heldEarlier` are listed in the image lists but not
+ * stored: an archive loaded before this one holds them (core/archive-groups.ts).
  * @throws Error when a tag is claimed by two different images, a blob is described with two sizes, or a digest is
  * not sha256: inconsistent input that no archive could load correctly.
  */
-export function saveArchiveLayout(images: readonly ImageToSave[]): SaveArchiveLayout {
+export function saveArchiveLayout(images: readonly ImageToSave[], heldEarlier: ReadonlySet<string> = new Set()): SaveArchiveLayout {
   const blobs = new Map<string, ArchiveEntry>();
   const addInline = (image: RegistryImage, digest: string, bytes: Buffer) => {
     const name = blobPath(checkedDigest(digest, `the manifest of ${image.ref}`));
@@ -115,7 +116,7 @@ export function saveArchiveLayout(images: readonly ImageToSave[]): SaveArchiveLa
     if (known?.kind === 'blob' && known.size !== size) {
       throw new Error(`blob ${digest} is ${known.size} bytes in ${known.image.ref} but ${size} in ${image.ref}`);
     }
-    if (known === undefined) blobs.set(name, { kind: 'blob', name, digest, size, image });
+    if (known === undefined && !heldEarlier.has(digest)) blobs.set(name, { kind: 'blob', name, digest, size, image });
   };
 
   // Images in a fixed order first, so the image a shared blob is fetched through does not depend on the input order.

@@ -245,6 +245,6 @@ export class DockerImageStore implements ImageStore {
 
   /** One archive: the engine's layers are uncompressed, and `docker load` of them is bound by the disk, not a core. */
   async saveArchives(batches: AsyncIterable<readonly string[]>, options: SaveArchivesOptions): Promise<ImageArchiveStream[]> {
-    return [{ refs: undefined, stream: this.saveBatches(batches, options.signal) }];
+    return [{ stage: 1, refs: undefined, stream: this.saveBatches(batches, options.signal) }];
   }
 }

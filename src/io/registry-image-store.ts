@@ -5,7 +5,7 @@
 
 import { Readable } from 'node:stream';
 import type { EngineImage, ImageArchiveStream, ImageStore, PullOptions, SaveArchivesOptions } from '../app/ports.js';
-import { archiveGroups } from '../core/archive-groups.js';
+import { archiveGroups, type ArchiveGroup } from '../core/archive-groups.js';
 import { KfbundleError } from '../core/errors.js';
 import { isRegistryError } from '../core/registry-error.js';
 import { formatImageRef, imageName, parseImageRef } from '../core/image-ref.js';
@@ -123,7 +123,7 @@ export class RegistryImageStore implements ImageStore {
   }
 
   /**
-   * The archives of every reference of every batch (core/archive-groups.ts: images that share blobs together). Each
+   * The archives of every reference of every batch, in stages (core/archive-groups.ts). Each
    * layout lists blobs in digest order, so the archives are laid out once all batches are known; the blobs are in the
    * cache by then, and each write is a local copy.
    */
@@ -140,13 +140,14 @@ export class RegistryImageStore implements ImageStore {
     // Laid out whole once: a tag two images claim is refused even when they would go to different archives.
     saveArchiveLayout(toSave);
     return archiveGroups(toSave, { maxArchives: options.maxArchives }).map((group) => ({
-      refs: group.flatMap((item) => item.tags),
+      stage: group.stage,
+      refs: group.images.flatMap((item) => item.tags),
       stream: Readable.from(this.archiveBytes(group, options.signal), { objectMode: false }),
     }));
   }
 
   /** Laid out and read only when the archive's turn comes. */
-  private async *archiveBytes(group: readonly ImageToSave[], signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
-    yield* registryArchive(saveArchiveLayout(group), this.client, { signal });
+  private async *archiveBytes(group: ArchiveGroup, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
+    yield* registryArchive(saveArchiveLayout(group.images, group.heldEarlier), this.client, { signal });
   }
 }

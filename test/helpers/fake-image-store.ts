@@ -96,7 +96,7 @@ export class FakeImageStore implements ImageStore {
   }
 
   async saveArchives(batches: AsyncIterable<readonly string[]>): Promise<ImageArchiveStream[]> {
-    return [{ refs: undefined, stream: mergeSaves(batches, (refs) => this.save(refs)) }];
+    return [{ stage: 1, refs: undefined, stream: mergeSaves(batches, (refs) => this.save(refs)) }];
   }
 }
 

@@ -68,7 +68,7 @@ export async function planFor(goldenCase: GoldenCase): Promise<BundlePlan> {
     rendered: { kind: 'file', description: 'rendered.yaml', text },
     images,
     // The archives are the save's to lay out; one stands for them.
-    archives: images.length === 0 ? [] : [BUNDLE_FILES.imagesTar],
+    archives: images.length === 0 ? [] : [{ stage: 1, path: BUNDLE_FILES.imagesTar }],
     options: { mirrors: [], spec, registry: goldenCase.registry },
     tool: { version: '0.0.0-golden', installerTemplate: await readInstallerTemplate() },
   });

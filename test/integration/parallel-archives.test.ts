@@ -1,6 +1,7 @@
-// Several image archives from the registry source (`build --archives N`): images that share a layer stay in one
-// archive, no blob is in two, each archive loads on its own, and install.sh loads them at once into a real Docker
-// engine and into containerd, with the image IDs and upstream digests a pull gives; a failed load names its archives.
+// Several image archives from the registry source (`build --archives N`), in two stages: the shared base once in
+// stage 1 with one image on it, the other image on it in stage 2 without it; no blob is in two archives; install.sh
+// loads each stage's archives at once into a real Docker engine and into containerd, with the image IDs and upstream
+// digests a pull gives; stage 2 alone fails, and a failed load names its archives.
 
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -122,6 +123,22 @@ async function removeFromTarget(context: Context): Promise<void> {
   if (refs.length > 0) await runCommand('ctr', ['--address', context.env.containerdAddress, '-n', 'k8s.io', 'images', 'rm', ...refs]);
 }
 
+/** One entry of a tar archive, as text. */
+async function tarText(file: string, name: string): Promise<string> {
+  let text: string | undefined;
+  const parser = new Parser({
+    onReadEntry: (entry: ReadEntry) => {
+      if (entry.path !== name) return entry.resume();
+      const chunks: Buffer[] = [];
+      entry.on('data', (chunk: Buffer) => chunks.push(chunk));
+      entry.on('end', () => (text = Buffer.concat(chunks).toString('utf8')));
+    },
+  });
+  await pipeline(createReadStream(file), parser);
+  assert.ok(text !== undefined, `${name} in ${file}`);
+  return text;
+}
+
 /** Blob names of a tar archive's entries. */
 async function blobsIn(file: string): Promise<string[]> {
   const names: string[] = [];
@@ -137,15 +154,13 @@ async function blobsIn(file: string): Promise<string[]> {
 
 const short = (ref: string) => ref.replace(/^[^/]+\/kfb-parallel\//, '');
 
-test('images that share a layer are in one archive, no blob is in two, and archives.txt lists them largest first', async (context) => {
+test('stage 1 holds the base once, with one image on it and the images that need no base; stage 2 the other image, without the base', async (context) => {
   const { metadata, bundle } = context;
-  assert.is(metadata.imageArchives.length, 3);
-  assert.equal(metadata.imageArchives.map((archive) => archive.path), ['images/images-1.tar', 'images/images-2.tar', 'images/images-3.tar']);
-  assert.is(await readFile(join(bundle, 'images/archives.txt'), 'utf8'), 'images/images-1.tar\nimages/images-2.tar\nimages/images-3.tar\n');
-  assert.equal(metadata.imageArchives[0]!.refs.map(short), ['web:1', 'worker:1'], 'the family on one base, the largest, first');
-  assert.equal(metadata.imageArchives.slice(1).map((archive) => archive.refs.map(short)).sort(), [['other:2'], ['solo:1']]);
-  const sizes = metadata.imageArchives.map((archive) => archive.size);
-  assert.equal([...sizes].sort((a, b) => b - a), sizes);
+  const layout = metadata.imageArchives.map((archive) => [archive.stage, archive.path, ...archive.refs.map(short)]);
+  assert.equal(layout.slice(0, 1), [[1, 'images/images-1.tar', 'web:1']], 'the base image with the fewest bytes of its own, the largest archive, first');
+  assert.equal(layout.slice(1, 3).map((entry) => entry.slice(0, 1).concat(entry.slice(2))).sort(), [[1, 'other:2'], [1, 'solo:1']]);
+  assert.equal(layout[3], [2, 'images/images-4.tar', 'worker:1']);
+  assert.is(await readFile(join(bundle, 'images/archives.txt'), 'utf8'), metadata.imageArchives.map((archive) => `${archive.stage}\t${archive.path}\n`).join(''));
 
   const seen = new Map<string, string>();
   for (const archive of metadata.imageArchives) {
@@ -157,20 +172,32 @@ test('images that share a layer are in one archive, no blob is in two, and archi
       seen.set(blob, archive.path);
     }
   }
+  // The worker's archive names the base layer in its image list, and stage 1's archive holds it.
+  const listed = JSON.parse(await tarText(join(bundle, 'images/images-4.tar'), 'manifest.json')) as { Layers: string[] }[];
+  const [baseLayer] = listed[0]!.Layers;
+  assert.is(seen.get(baseLayer!), 'images/images-1.tar');
   assert.is((await runKfbundle(['verify', bundle])).code, 0);
   const inspect = await runKfbundle(['inspect', bundle]);
-  assert.match(inspect.stdout, /in 3 archives that install\.sh loads at once/);
+  assert.match(inspect.stdout, /in 4 archives, loaded in 2 stages/);
 });
 
-test('each archive loads on its own: docker load of one gives its images, with the IDs a pull gives', async (context) => {
+test('a stage 1 archive loads on its own; stage 2 alone fails naming the missing layer, and loads once stage 1 is in', async (context) => {
   const target = dockerFor(context.env.targetHost);
   await removeFromTarget(context);
-  const last = context.metadata.imageArchives[2]!;
-  const loaded = await runCommand('docker', ['-H', context.env.targetHost, 'load', '-i', join(context.bundle, last.path)], { timeoutMs: INSTALL_MS });
-  assert.is(loaded.code, 0, loaded.stderr);
-  for (const image of context.images) {
-    const present = await target.getImage(image.ref).inspect().then((info) => info.Id, () => undefined);
-    assert.is(present, last.refs.includes(image.ref) ? image.imageId : undefined, image.ref);
+  const load = (path: string) => runCommand('docker', ['-H', context.env.targetHost, 'load', '-i', join(context.bundle, path)], { timeoutMs: INSTALL_MS });
+  const idOf = (ref: string) => target.getImage(ref).inspect().then((info) => info.Id, () => undefined);
+  const alone = await load('images/images-4.tar');
+  assert.is.not(alone.code, 0, 'the worker without its base');
+  assert.match(alone.stderr, /blobs\/sha256\/[0-9a-f]{64}: no such file or directory/);
+  const solo = context.metadata.imageArchives.find((archive) => archive.refs.some((ref) => ref.includes('/solo:')))!;
+  assert.is((await load(solo.path)).code, 0);
+  for (const image of context.images) assert.is(await idOf(image.ref), image.ref.includes('/solo:') ? image.imageId : undefined, image.ref);
+  assert.is((await load('images/images-1.tar')).code, 0);
+  const after = await load('images/images-4.tar');
+  assert.is(after.code, 0, after.stderr);
+  for (const ref of ['web', 'worker']) {
+    const image = context.images.find((candidate) => candidate.ref.includes(`/${ref}:`))!;
+    assert.is(await idOf(image.ref), image.imageId, image.ref);
   }
   await removeFromTarget(context);
 });
@@ -183,6 +210,7 @@ test('install.sh loads the archives at once into Docker: every image, with the I
   });
   assert.is(installed.code, 0, installed.stderr);
   assert.match(installed.stdout, '3 image archives, 3 at a time');
+  assert.match(installed.stdout, /stage 2: the images that take their shared base layers from the archives loaded before\n.*loading images from images\/images-4\.tar/);
   for (const archive of context.metadata.imageArchives) assert.match(installed.stdout, `loading images from ${archive.path} into the Docker engine`);
   assert.match(installed.stdout, 'all 4 images present in docker');
   const target = dockerFor(context.env.targetHost);
@@ -198,6 +226,7 @@ test('install.sh imports the archives at once into containerd, keeping the diges
   });
   assert.is(installed.code, 0, installed.stderr);
   assert.match(installed.stdout, /3 image archives, [23] at a time/);
+  assert.match(installed.stdout, 'stage 2:');
   const listed = await runCommand('ctr', ['--address', context.env.containerdAddress, '-n', 'k8s.io', 'images', 'ls']);
   const digests = new Map(listed.stdout.trim().split('\n').slice(1).map((line) => line.split(/\s+/)).map(([name, , digest]) => [name!, digest!]));
   for (const image of context.images) assert.is(digests.get(image.ref), image.digest, image.ref);
@@ -222,13 +251,14 @@ test('split into parts, one archive at a time: each archive is its own parts, st
   await removeFromTarget(context);
 });
 
-test('a load that fails names every archive it failed for, and install.sh exits non-zero', async (context) => {
+test('a load that fails names every archive of the stage it failed for, and install.sh exits non-zero', async (context) => {
   const installed = await runCommand('bash', [join(context.bundle, 'install.sh'), '--images-only', '--runtime', 'docker'], {
     env: { DOCKER_HOST: `unix://${join(context.dir.path, 'nobody.sock')}` },
     timeoutMs: INSTALL_MS,
   });
   assert.is.not(installed.code, 0);
   assert.match(installed.stderr, 'docker load failed for images/images-1.tar images/images-2.tar images/images-3.tar');
+  assert.not.match(installed.stdout, 'images-4.tar', 'stage 2 is not tried once stage 1 failed');
 });
 
 test('--archives 1 writes one images.tar of every image; the default keeps a small bundle whole; the engine source takes none above 1', async (context) => {

@@ -48,7 +48,7 @@ test('writes every file and lists each in SHA256SUMS', async () => {
       'registry-manifests/00-resources.yaml',
     ]);
     assert.is(await readFile(join(options.outDir, 'images/refs.txt'), 'utf8'), 'docker.io/library/busybox:latest\ngcr.io/x/a:1\n');
-    assert.is(await readFile(join(options.outDir, 'images/archives.txt'), 'utf8'), 'images/images.tar\n');
+    assert.is(await readFile(join(options.outDir, 'images/archives.txt'), 'utf8'), '1\timages/images.tar\n');
     assert.is(result.metadata.files.find((f) => f.path === 'images/images.tar')!.size, 100_352);
     assert.equal(result.metadata.images.map((i) => i.ref), ['docker.io/library/busybox:latest', 'gcr.io/x/a:1']);
   } finally {

@@ -42,8 +42,10 @@ function archiveLines(archives: BundleSummary['archives']): string[] {
     `${archive.path}${archive.partSize === null ? '' : ` in ${archive.parts} parts of at most ${formatBytes(archive.partSize)}`}`;
   if (archives.length === 1) return [`archive    ${formatBytes(archives[0]!.bytes)} in ${where(archives[0]!)}`];
   const total = archives.reduce((sum, archive) => sum + archive.bytes, 0);
+  const stages = new Set(archives.map((archive) => archive.stage)).size;
+  const how = stages === 1 ? 'that install.sh loads at once' : `, loaded in ${stages} stages (each stage's at once)`;
   return [
-    `archives   ${formatBytes(total)} in ${archives.length} archives that install.sh loads at once (each on its own)`,
-    ...archives.map((archive) => `  ${formatBytes(archive.bytes).padStart(9)}  ${String(archive.images).padStart(3)} images  ${where(archive)}`),
+    `archives   ${formatBytes(total)} in ${archives.length} archives${stages === 1 ? ' ' : ''}${how}`,
+    ...archives.map((archive) => `  stage ${archive.stage}  ${formatBytes(archive.bytes).padStart(9)}  ${String(archive.images).padStart(3)} images  ${where(archive)}`),
   ];
 }
