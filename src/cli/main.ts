@@ -68,7 +68,7 @@ Exit codes are listed in docs/exit-codes.md.`,
     .option('--registry <HOST[:PORT][/PREFIX]>', 'write manifests/ with every image under this private registry; install.sh pushes the images there (install.sh --registry can also choose it later)')
     .option('--aws-partition <partition>', 'rewrite every arn:aws: ARN in the manifests to this partition, e.g. aws-cn for AWS China')
     .option('--split-size <size>', 'write the image archive as parts of at most this size, e.g. 4G for FAT32 disks (4,000,000,000 bytes), 4.7G for DVDs, 512Mi')
-    .option('--archives <n>', `with the registry source: write the images as up to n archives (at most ${MAX_ARCHIVES}) that install.sh loads at once, one per core; images that share layers stay in one archive (default: up to ${DEFAULT_MAX_ARCHIVES}, one per 128 MiB; 1: one images.tar)`, parsePositiveInt('--archives'))
+    .option('--archives <n>', `with the registry source: write the images as up to n archives a stage (at most ${MAX_ARCHIVES}), which install.sh loads at once, one per core; shared base layers are stored once, in stage 1 (default: up to ${DEFAULT_MAX_ARCHIVES}, one per 128 MiB; 1: one images.tar)`, parsePositiveInt('--archives'))
     .option('--force', 'replace the output directory if it exists', false)
     .option('--concurrency <n>', 'images pulled at the same time', parsePositiveInt('--concurrency'), 2)
     .option('--attempts <n>', 'tries per image before a pull counts as failed', parsePositiveInt('--attempts'), 4)

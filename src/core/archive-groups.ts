@@ -10,7 +10,8 @@
 // import` take a layer that is present without reading it from the archive (measured with Docker 20.10 and
 // containerd 1.6: without stage 1 they fail, naming the missing layer). Within a stage, images whose blobs overlap
 // stay in one archive, so no blob is in two archives and the archives of a stage load at once; they are packed
-// largest first into the emptiest archive.
+// largest first into the emptiest archive. Images that share nothing need no stage 1: they go there while they fit
+// beside its largest archive (a lane that would idle), else to stage 2.
 
 import type { ImageToSave } from './save-archive-layout.js';
 

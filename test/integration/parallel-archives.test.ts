@@ -15,6 +15,7 @@ import * as assert from 'uvu/assert';
 import type { BundleMetadata } from '../../src/core/bundle-layout.js';
 import { PullStatusSink } from '../../src/io/pull-progress-parser.js';
 import { runCommand, runKfbundle } from '../helpers/cli.js';
+import { registryDigest } from '../helpers/registry-client.js';
 import { deploymentYaml } from '../helpers/manifests.js';
 import { dockerFor, pushImage } from '../helpers/synthetic-images.js';
 import { loudHook, useTestEnv, type TestEnv } from '../helpers/test-env.js';
@@ -231,6 +232,18 @@ test('install.sh imports the archives at once into containerd, keeping the diges
   const digests = new Map(listed.stdout.trim().split('\n').slice(1).map((line) => line.split(/\s+/)).map(([name, , digest]) => [name!, digest!]));
   for (const image of context.images) assert.is(digests.get(image.ref), image.digest, image.ref);
   await removeFromTarget(context);
+});
+
+test('install.sh --registry on a Docker node pushes through containerd, stage by stage, with the upstream digests', async (context) => {
+  const registry = `${context.env.registry}/staged-push`;
+  const installed = await runCommand('bash', [join(context.bundle, 'install.sh'), '--images-only', '--runtime', 'docker', '--registry', registry], {
+    env: { DOCKER_HOST: context.env.targetHost, CONTAINERD_ADDRESS: context.env.containerdAddress },
+    timeoutMs: INSTALL_MS,
+  });
+  assert.is(installed.code, 0, `${installed.stdout}\n${installed.stderr}`);
+  assert.match(installed.stdout, 'stage 2:');
+  assert.match(installed.stdout, `4 of 4 read back from ${registry} with their upstream digests`);
+  for (const image of context.images) assert.is(await registryDigest(`${registry}/${image.ref}`), image.digest, image.ref);
 });
 
 test('split into parts, one archive at a time: each archive is its own parts, streamed in order', async (context) => {
