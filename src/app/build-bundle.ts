@@ -30,7 +30,7 @@ export interface BuildOptions {
   awsPartition?: AwsPartition | undefined;
   /** Write each image archive as parts of at most this many bytes (`--split-size`). */
   splitSize?: number | undefined;
-  /** Up to this many image archives, loaded at once on the target (`--archives`); the store's default otherwise. */
+  /** Up to this many image archives a stage, each stage's loaded at once on the target (`--archives`). */
   maxArchives?: number | undefined;
   force: boolean;
   concurrency: number;
