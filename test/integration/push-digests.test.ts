@@ -13,7 +13,7 @@ import * as assert from 'uvu/assert';
 import { QUICK_MS, runCommand, runKfbundle } from '../helpers/cli.js';
 import { buildCompressibleImage } from '../helpers/compressible-images.js';
 import { deploymentYaml } from '../helpers/manifests.js';
-import { fetchRegistryImage, getBlob, MEDIA, mountBlob, pushBlob, putManifest } from '../helpers/registry-blobs.js';
+import { fetchRegistryImage, getBlob, MEDIA, mountBlob, pushBlob, pushTwoPlatformList, putManifest } from '../helpers/registry-blobs.js';
 import { dockerFor, pushImage } from '../helpers/synthetic-images.js';
 import { loudHook, useTestEnv, type TestEnv } from '../helpers/test-env.js';
 import { makeTempDir } from '../helpers/tmp.js';
@@ -90,24 +90,6 @@ async function republish(staged: string, repository: string): Promise<{ bytes: B
   return { bytes, digest, configDigest: image.config.digest };
 }
 
-/** `repository:tag` as a two-platform list: the manifest for linux/amd64, and one for linux/arm64 that no bundle holds. */
-async function publishTwoPlatformList(repository: string, tag: string, amd64: { bytes: Buffer; digest: string; configDigest: string }): Promise<void> {
-  const manifest = JSON.parse(amd64.bytes.toString('utf8')) as { config: { digest: string; size: number } };
-  const config = JSON.parse((await getBlob(repository, amd64.configDigest)).toString('utf8')) as Record<string, unknown>;
-  const armConfig = Buffer.from(JSON.stringify({ ...config, architecture: 'arm64' }));
-  const armConfigDigest = await pushBlob(repository, armConfig);
-  const armManifest = Buffer.from(JSON.stringify({ ...manifest, config: { ...manifest.config, digest: armConfigDigest, size: armConfig.length } }));
-  await putManifest(repository, sha256(armManifest), armManifest, MEDIA.dockerManifest);
-  const list = {
-    schemaVersion: 2,
-    mediaType: MEDIA.dockerList,
-    manifests: [
-      { mediaType: MEDIA.dockerManifest, size: armManifest.length, digest: sha256(armManifest), platform: { architecture: 'arm64', os: 'linux' } },
-      { mediaType: MEDIA.dockerManifest, size: amd64.bytes.length, digest: amd64.digest, platform: { architecture: 'amd64', os: 'linux' } },
-    ],
-  };
-  await putManifest(repository, tag, Buffer.from(JSON.stringify(list)), MEDIA.dockerList);
-}
 
 /** `repository:tag` as an OCI index listing one manifest, copied from `from`: an index a bundle holds whole. */
 async function publishOnePlatformIndex(repository: string, tag: string, from: string, image: { bytes: Buffer; digest: string }): Promise<void> {
@@ -200,7 +182,7 @@ test.before(
     await stage(env, `${env.registry}/${ns}/staged/multi:1`, 700_000);
     const single = await republish(`${env.registry}/${ns}/staged/single:1`, `${source}/single`);
     await putManifest(`${source}/single`, '1', single.bytes, MEDIA.dockerManifest);
-    await publishTwoPlatformList(`${source}/multi`, '1', await republish(`${env.registry}/${ns}/staged/multi:1`, `${source}/multi`));
+    await pushTwoPlatformList(`${source}/multi`, '1', { ...(await republish(`${env.registry}/${ns}/staged/multi:1`, `${source}/multi`)), mediaType: MEDIA.dockerManifest });
     await publishOnePlatformIndex(`${source}/whole`, '1', `${source}/single`, single);
 
     const multiIndex = await servedDigest(`${source}/multi`, '1');

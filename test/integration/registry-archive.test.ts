@@ -20,7 +20,7 @@ import { stageBundle } from '../../src/io/bundle-directory.js';
 import { archiveHeader, registryArchive } from '../../src/io/registry-archive-writer.js';
 import { TarNormalizer } from '../../src/io/tar-normalizer.js';
 import { registryDigest } from '../helpers/registry-client.js';
-import { fetchRegistryImage, getBlob, MEDIA, mountBlob, pushBlob, putManifest, registryBlobSource, sha256, type ManifestJson } from '../helpers/registry-blobs.js';
+import { fetchRegistryImage, getBlob, MEDIA, mountBlob, pushTwoPlatformList, putManifest, registryBlobSource, sha256 } from '../helpers/registry-blobs.js';
 import { textFiles } from '../helpers/compressible-images.js';
 import { loudHook, useTestEnv, type TestEnv } from '../helpers/test-env.js';
 import { makeTempDir } from '../helpers/tmp.js';
@@ -170,22 +170,8 @@ async function build(context: Context, tag: string, dockerfile: string, contextD
 /** A second platform for `image` (same layers, a config saying arm64) and an index of both, pushed as `repo:tag`. */
 async function pushTwoPlatformIndex(image: RegistryImage, repository: string, tag: string): Promise<void> {
   for (const blob of [image.config, ...image.layers]) await mountBlob(repository, blob.digest, image.repository);
-  const config = JSON.parse((await getBlob(image.repository, image.config.digest)).toString('utf8')) as Record<string, unknown>;
-  const armConfig = Buffer.from(JSON.stringify({ ...config, architecture: 'arm64' }));
-  const armConfigDigest = await pushBlob(repository, armConfig);
-  const manifest = JSON.parse(image.manifestBytes.toString('utf8')) as ManifestJson;
-  const armManifest = Buffer.from(JSON.stringify({ ...manifest, config: { ...manifest.config, digest: armConfigDigest, size: armConfig.length } }, null, 3));
-  await putManifest(repository, sha256(armManifest), armManifest, image.manifestMediaType);
   await putManifest(repository, image.manifestDigest, image.manifestBytes, image.manifestMediaType);
-  const index = {
-    schemaVersion: 2,
-    mediaType: MEDIA.dockerList,
-    manifests: [
-      { mediaType: image.manifestMediaType, size: armManifest.length, digest: sha256(armManifest), platform: { architecture: 'arm64', os: 'linux' } },
-      { mediaType: image.manifestMediaType, size: image.manifestBytes.length, digest: image.manifestDigest, platform: { architecture: 'amd64', os: 'linux' } },
-    ],
-  };
-  await putManifest(repository, tag, Buffer.from(JSON.stringify(index, null, 3)), MEDIA.dockerList);
+  await pushTwoPlatformList(repository, tag, { bytes: image.manifestBytes, digest: image.manifestDigest, mediaType: image.manifestMediaType, configDigest: image.config.digest });
 }
 
 /** The same image under an OCI manifest (OCI media types, the same blobs), pushed as `repo:tag`. */

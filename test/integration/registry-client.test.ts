@@ -86,6 +86,17 @@ async function fetchAll(registryClient: RegistryClient, image: RegistryImage): P
   return blobs;
 }
 
+/** Runs `body` with a fault-injecting proxy in front of the registry (stopped afterwards) and the app's reference through it. */
+async function throughFaultProxy(context: Context, body: (proxy: BlobFaultProxy, ref: string) => Promise<void>): Promise<void> {
+  const proxy = new BlobFaultProxy(context.env.registry);
+  const address = await proxy.start();
+  try {
+    await body(proxy, context.app.ref.replace(context.env.registry, address));
+  } finally {
+    await proxy.stop();
+  }
+}
+
 /** The largest layer: the one a mid-blob fault can cut. */
 function largest(image: RegistryImage) {
   return [...image.layers].sort((a, b) => b.size - a.size)[0]!;
@@ -212,11 +223,8 @@ test('streams every blob with the bytes skopeo copies, each checked against its 
   }
 });
 
-test('with a cache, a second build fetches no blob and no manifest; a corrupt entry is fetched again', async (context) => {
-  const proxy = new BlobFaultProxy(context.env.registry);
-  const address = await proxy.start();
-  try {
-    const ref = context.app.ref.replace(context.env.registry, address);
+test('with a cache, a second build fetches no blob and no manifest; a corrupt entry is fetched again', async (context) =>
+  throughFaultProxy(context, async (proxy, ref) => {
     const cacheDir = join(context.work.path, 'cache-rerun');
     const first = client(context, { cache: new BlobCache(cacheDir) });
     const image = await first.resolve(ref);
@@ -241,10 +249,8 @@ test('with a cache, a second build fetches no blob and no manifest; a corrupt en
     assert.ok(repaired.equals(blobs.get(layer.digest)!));
     assert.equal(proxy.requests.map((seen) => seen.line), [`GET /v2/${context.prefix}/app/blobs/${layer.digest}`]);
     assert.is(sha256(await readFile(path)), layer.digest);
-  } finally {
-    await proxy.stop();
-  }
-});
+  }),
+);
 
 test('two builds sharing a fresh cache fetch the same blobs at once and both succeed', async (context) => {
   const cacheDir = join(context.work.path, 'cache-shared');
@@ -260,11 +266,8 @@ test('two builds sharing a fresh cache fetch the same blobs at once and both suc
   for (const digest of blobsA.keys()) assert.ok(names.includes(digest.slice(7)));
 });
 
-test('429 with Retry-After in seconds or as a date is waited out; 503 and 500 are retried, and bounded', async (context) => {
-  const proxy = new BlobFaultProxy(context.env.registry);
-  const address = await proxy.start();
-  try {
-    const ref = context.app.ref.replace(context.env.registry, address);
+test('429 with Retry-After in seconds or as a date is waited out; 503 and 500 are retried, and bounded', async (context) =>
+  throughFaultProxy(context, async (proxy, ref) => {
     const manifests = /^GET \/v2\/.*\/manifests\//;
     const throttled = (retryAfter: string) => ({ kind: 'status' as const, status: 429, headers: { 'retry-after': retryAfter }, body: registryErrorBody('TOOMANYREQUESTS', 'slow down') });
 
@@ -299,16 +302,11 @@ test('429 with Retry-After in seconds or as a date is waited out; 503 and 500 ar
     const limited = await failure(client(context).resolve(ref));
     assert.match(limited.message, /asks to wait 3600 s/);
     assert.ok(Date.now() - started < 5000, 'an hour-long Retry-After fails at once');
-  } finally {
-    await proxy.stop();
-  }
-});
+  }),
+);
 
-test('404, 403 and a 401 without a challenge are answered once, never retried', async (context) => {
-  const proxy = new BlobFaultProxy(context.env.registry);
-  const address = await proxy.start();
-  try {
-    const ref = context.app.ref.replace(context.env.registry, address);
+test('404, 403 and a 401 without a challenge are answered once, never retried', async (context) =>
+  throughFaultProxy(context, async (proxy, ref) => {
     const manifests = /^GET \/v2\/.*\/manifests\//;
     const cases: [number, string][] = [
       [404, 'not-found'],
@@ -325,16 +323,11 @@ test('404, 403 and a 401 without a challenge are answered once, never retried', 
     const closed = await failure(client(context, { attempts: 2 }).resolve(`127.0.0.1:9/${context.prefix}/app:1`));
     assert.is(closed.kind, 'transient');
     assert.match(closed.message, /127\.0\.0\.1:9/);
-  } finally {
-    await proxy.stop();
-  }
-});
+  }),
+);
 
-test('a connection dropped mid-blob is resumed with a Range request, or fetched again when Range is ignored', async (context) => {
-  const proxy = new BlobFaultProxy(context.env.registry);
-  const address = await proxy.start();
-  try {
-    const ref = context.app.ref.replace(context.env.registry, address);
+test('a connection dropped mid-blob is resumed with a Range request, or fetched again when Range is ignored', async (context) =>
+  throughFaultProxy(context, async (proxy, ref) => {
     const image = await client(context).resolve(ref);
     const layer = largest(image);
     const blob = new RegExp(`^GET .*/blobs/${layer.digest}$`);
@@ -362,16 +355,11 @@ test('a connection dropped mid-blob is resumed with a Range request, or fetched 
     assert.match(seen[1]!.range ?? '', /^bytes=\d+-$/);
     assert.is(seen[1]!.status, 200, 'the server ignored the Range and sent it all');
     assert.is(sha256(await readFile(join(cacheDir, 'blobs/sha256', layer.digest.slice(7)))), layer.digest);
-  } finally {
-    await proxy.stop();
-  }
-});
+  }),
+);
 
-test('a blob whose bytes do not match its digest is refused, and never enters the cache', async (context) => {
-  const proxy = new BlobFaultProxy(context.env.registry);
-  const address = await proxy.start();
-  try {
-    const ref = context.app.ref.replace(context.env.registry, address);
+test('a blob whose bytes do not match its digest is refused, and never enters the cache', async (context) =>
+  throughFaultProxy(context, async (proxy, ref) => {
     const image = await client(context).resolve(ref);
     const layer = largest(image);
     const blob = new RegExp(`^GET .*/blobs/${layer.digest}$`);
@@ -389,10 +377,8 @@ test('a blob whose bytes do not match its digest is refused, and never enters th
     assert.not.ok(await cache.has(layer.digest));
     assert.equal((await readdir(join(cacheDir, 'blobs/sha256'))).filter((name) => name.includes(layer.digest.slice(7))), []);
     assert.is(proxy.matching(blob).length, 2, 'refused, not fetched again behind the caller\'s back');
-  } finally {
-    await proxy.stop();
-  }
-});
+  }),
+);
 
 test('no more blob downloads at once than the concurrency allows', async (context) => {
   const registryClient = client(context, { concurrency: 2 });
