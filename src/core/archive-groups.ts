@@ -92,7 +92,7 @@ function seedsOf(all: readonly Member[]): Set<Member> {
   return seeds;
 }
 
-/** Groups of members whose `blobsOf` overlap, directly or through others, each with its bytes. */
+/** Images that go together (a group whose blobs overlap, or an archive being packed) and the bytes of their blobs. */
 interface Component {
   members: Member[];
   bytes: number;
@@ -100,6 +100,7 @@ interface Component {
   key: string;
 }
 
+/** Groups of members whose `blobsOf` overlap, directly or through others. */
 function components(list: readonly Member[], blobsOf: (member: Member) => ReadonlyMap<string, number>): Component[] {
   const parent = list.map((_, index) => index);
   const root = (index: number): number => {
@@ -123,29 +124,25 @@ function components(list: readonly Member[], blobsOf: (member: Member) => Readon
   });
 }
 
-interface Bin {
-  members: Member[];
-  bytes: number;
-  key: string;
-}
+const largestFirst = (a: Component, b: Component) => b.bytes - a.bytes || compare(a.key, b.key);
+/** The bin with the fewest bytes; among equals the first, so the result depends on sizes and digests only. */
+const emptiest = (bins: readonly Component[]) => bins.reduce((least, candidate) => (candidate.bytes < least.bytes ? candidate : least));
 
-const largestFirst = (a: { bytes: number; key: string }, b: { bytes: number; key: string }) => b.bytes - a.bytes || compare(a.key, b.key);
-
-function place(bin: Bin, part: Component): void {
+function place(bin: Component, part: Component): void {
   bin.members.push(...part.members);
   bin.bytes += part.bytes;
   if (bin.key === '' || part.key < bin.key) bin.key = part.key;
 }
 
-/** Components packed largest first into `count` bins, each into the emptiest (the first of equals). */
-function pack(parts: readonly Component[], count: number): Bin[] {
-  const bins: Bin[] = Array.from({ length: Math.max(1, count) }, () => ({ members: [], bytes: 0, key: '' }));
-  for (const part of [...parts].sort(largestFirst)) place(bins.reduce((least, candidate) => (candidate.bytes < least.bytes ? candidate : least)), part);
+/** Components packed largest first into `count` bins, each into the emptiest. */
+function pack(parts: readonly Component[], count: number): Component[] {
+  const bins: Component[] = Array.from({ length: Math.max(1, count) }, () => ({ members: [], bytes: 0, key: '' }));
+  for (const part of [...parts].sort(largestFirst)) place(emptiest(bins), part);
   return bins;
 }
 
 /** The bins with something in them, largest first, their images in manifest order. */
-function archivesOf(bins: readonly Bin[]): Member[][] {
+function archivesOf(bins: readonly Component[]): Member[][] {
   return bins
     .filter((bin) => bin.members.length > 0)
     .sort(largestFirst)
@@ -185,9 +182,9 @@ export function archiveGroups(images: readonly ImageToSave[], options: ArchiveGr
   const longest = Math.max(...firstBins.map((bin) => bin.bytes));
   const later: Component[] = [];
   for (const part of [...secondParts].sort(largestFirst)) {
-    const emptiest = firstBins.reduce((least, candidate) => (candidate.bytes < least.bytes ? candidate : least));
+    const bin = emptiest(firstBins);
     const alone = part.members.every((member) => member.sharedPrefix === 0);
-    if (alone && (first.size === 0 || emptiest.bytes + part.bytes <= longest)) place(emptiest, part);
+    if (alone && (first.size === 0 || bin.bytes + part.bytes <= longest)) place(bin, part);
     else later.push(part);
   }
   const heldByFirst = new Set(firstBins.flatMap((bin) => bin.members.flatMap((member) => [...member.all.keys()])));
