@@ -82,7 +82,8 @@ export class BlobCache {
   /**
    * The entry's bytes, or undefined when it is absent or was corrupt (then it is deleted). The first read by this
    * cache object hashes the whole entry before handing it out, so bad bytes are found before any reach a consumer
-   * and the caller can fetch them again.
+   * and the caller can fetch them again. One entry at a time, so the stream handed out reads what the hash just
+   * brought into the page cache, not the disk a second time.
    */
   async read(digest: string, size: number, signal?: AbortSignal): Promise<Readable | undefined> {
     const path = this.pathFor(digest);
