@@ -115,7 +115,7 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
         release,
         rendered,
         images: pulled.value,
-        archives: archives.map(({ stage, path }) => ({ stage, path })),
+        archives: archives.map(({ stage, path, push }) => ({ stage, path, push })),
         options,
         tool: { version: deps.toolVersion, installerTemplate: deps.installerTemplate },
       });
@@ -215,7 +215,7 @@ async function saveImagesAsPulled(
   try {
     const streams = await deps.store.saveArchives(refBatches(), { maxArchives: options.maxArchives, signal });
     const archives: (WrittenArchive & { hashMs: number })[] = [];
-    for (const [index, { stage, refs, stream }] of streams.entries()) {
+    for (const [index, { stage, refs, stream, push }] of streams.entries()) {
       const path = imageArchivePath(index, streams.length);
       const before = written;
       const result = await staged.writeStream(path, stream, {
@@ -226,7 +226,7 @@ async function saveImagesAsPulled(
           deps.report({ type: 'save-progress', bytes: written, estimatedTotal });
         },
       });
-      archives.push({ path, stage, ...result, refs: refs ?? [...byRef.keys()] });
+      archives.push({ path, stage, ...result, refs: refs ?? [...byRef.keys()], push });
     }
     return archives;
   } finally {

@@ -3,6 +3,7 @@
 import type { Readable } from 'node:stream';
 import type { BundleFile } from '../core/bundle-layout.js';
 import type { RegistryCredentials } from '../core/docker-auth.js';
+import type { PushAction } from '../core/registry-push-plan.js';
 
 /** Credentials sent with a pull, as the engine's X-Registry-Auth header expects them. */
 export type RegistryAuth = RegistryCredentials;
@@ -82,6 +83,11 @@ export interface ImageArchiveStream {
   /** The references it holds; undefined: every one saved. */
   refs: readonly string[] | undefined;
   stream: Readable;
+  /**
+   * From registries: what pushing its images over the registry HTTP API reads from this archive (offsets in the
+   * stream). Absent from an engine's save, whose layers the engine re-wrote.
+   */
+  push?: readonly PushAction[] | undefined;
 }
 
 export interface RenderedManifests {

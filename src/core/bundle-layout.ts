@@ -5,6 +5,7 @@
 
 import type { AwsPartition } from './aws-partition.js';
 import type { DiscoveryWarning, ImageTier } from './discover-images.js';
+import type { PushAction } from './registry-push-plan.js';
 
 /**
  * Raised whenever a reader of an older kfbundle would misread a bundle of this one. Readers refuse a bundle whose
@@ -32,6 +33,11 @@ export const BUNDLE_FILES = {
    * containerd keeps, so the target registry serves the upstream digest. Only bundles built from registries have it.
    */
   imageManifests: 'images/manifests.txt',
+  /**
+   * What a push over the registry HTTP API sends, and where each byte is in the archives (formatImagePush): how
+   * install.sh pushes with curl alone. Only bundles built from registries have it.
+   */
+  imagePush: 'images/push.txt',
   manifestsDir: 'manifests',
   /** The phases again, every image reference under the registry placeholder, for `install.sh --registry`. */
   registryManifestsDir: 'registry-manifests',
@@ -59,6 +65,30 @@ export function imageArchivePath(index: number, count: number): string {
  */
 export function formatImageArchives(archives: readonly { stage: number; path: string }[]): string {
   return archives.map((archive) => `${archive.stage}\t${archive.path}\n`).join('');
+}
+
+/**
+ * images/push.txt, tab-separated, one action a line, in the order to run them: every archive's blobs, then every
+ * archive's manifests (a registry refuses a manifest whose blobs it lacks):
+ * - `blob <archive> <offset> <size> <digest> <repository>[ <repository>…]`: upload to the first repository, mount into
+ *   the others;
+ * - `manifest <archive> <offset> <size> <digest> <mediaType> <repository> <reference>`: put under the tag (or, for an
+ *   index's child, the digest).
+ * `<offset>` counts bytes in the archive's stream (its parts concatenated); repositories are named as in the bundle's
+ * references (`gcr.io/ml-pipeline/api-server`), below the registry's path prefix once pushed.
+ */
+export function formatImagePush(archives: readonly { path: string; push?: readonly PushAction[] | undefined }[]): string {
+  const lines = (kind: PushAction['kind']) =>
+    archives.flatMap(({ path, push = [] }) =>
+      push
+        .filter((action) => action.kind === kind)
+        .map((action) =>
+          action.kind === 'blob'
+            ? `blob\t${path}\t${action.offset}\t${action.size}\t${action.digest}\t${action.repositories.join(' ')}\n`
+            : `manifest\t${path}\t${action.offset}\t${action.size}\t${action.digest}\t${action.mediaType}\t${action.repository}\t${action.reference}\n`,
+        ),
+    );
+  return [...lines('blob'), ...lines('manifest')].join('');
 }
 
 /** `images/images.tar.0003`: part `index` of a split archive; the parts concatenated in name order are the archive. */

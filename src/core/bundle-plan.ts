@@ -9,6 +9,7 @@ import {
   BUNDLE_FORMAT_VERSION,
   contentDigestInput,
   formatImageArchives,
+  formatImagePush,
   formatImageManifests,
   formatWaits,
   phaseManifestPath,
@@ -30,6 +31,7 @@ import { planInstall } from './install-plan.js';
 import { installerValuesFor, renderInstaller, type InstallerValues } from './installer-script.js';
 import { describeObject, objectTexts, type KubernetesObject } from './k8s-object.js';
 import type { Mirror } from './mirrors.js';
+import type { PushAction } from './registry-push-plan.js';
 import { patchManifests, type ManifestChange } from './patch-manifests.js';
 import { REGISTRY_PLACEHOLDER, relocateManifests, unrelocatedImages } from './relocate-images.js';
 import type { ResolvedRelease } from './resolve-release.js';
@@ -39,8 +41,8 @@ export interface BundlePlanInput {
   rendered: { kind: BundleMetadata['input']['kind']; description: string; text: string };
   /** The images as pulled, in pull order. */
   images: readonly BundleImage[];
-  /** The image archives (imageArchivePath) in load order, as the save wrote them. */
-  archives: readonly { stage: number; path: string }[];
+  /** The image archives (imageArchivePath) in load order, as the save wrote them, with what a push reads of each. */
+  archives: readonly { stage: number; path: string; push?: readonly PushAction[] | undefined }[];
   options: {
     mirrors: readonly Mirror[];
     spec?: BundleSpec | undefined;
@@ -94,6 +96,7 @@ export interface WrittenArchive {
   size: number;
   sha256: string;
   refs: readonly string[];
+  push?: readonly PushAction[] | undefined;
 }
 
 export interface SealedBundle {
@@ -144,6 +147,10 @@ export function planBundle(input: BundlePlanInput): BundlePlan {
   if (input.archives.length > 0) files.push(plannedFile(BUNDLE_FILES.imageArchives, formatImageArchives(input.archives)));
   const manifestLines = imageManifestLines(images);
   if (manifestLines.length > 0) files.push(plannedFile(BUNDLE_FILES.imageManifests, formatImageManifests(manifestLines)));
+  // All or nothing: a push plan that missed one archive would leave its images out of the registry.
+  if (input.archives.length > 0 && input.archives.every((archive) => archive.push !== undefined)) {
+    files.push(plannedFile(BUNDLE_FILES.imagePush, formatImagePush(input.archives)));
+  }
   const installer = installerValuesFor(input.tool.version, options.registry);
   files.push(plannedFile(BUNDLE_FILES.installer, renderInstaller(input.tool.installerTemplate, installer), true));
 

@@ -28,6 +28,7 @@ export type InstallerPlaceholder =
   | 'ARCHIVE_PART_GLOB'
   | 'IMAGE_REFS'
   | 'IMAGE_MANIFESTS'
+  | 'IMAGE_PUSH'
   | 'MANIFESTS_DIR'
   | 'REGISTRY_MANIFESTS_DIR'
   | 'PHASE_GLOB'
@@ -53,6 +54,7 @@ export function installerValuesFor(toolVersion: string, buildRegistry: string | 
     ARCHIVE_PART_GLOB: digitsGlob(ARCHIVE_PART_DIGITS),
     IMAGE_REFS: BUNDLE_FILES.imageRefs,
     IMAGE_MANIFESTS: BUNDLE_FILES.imageManifests,
+    IMAGE_PUSH: BUNDLE_FILES.imagePush,
     MANIFESTS_DIR: BUNDLE_FILES.manifestsDir,
     REGISTRY_MANIFESTS_DIR: BUNDLE_FILES.registryManifestsDir,
     PHASE_GLOB: `${digitsGlob(PHASE_NUMBER_DIGITS)}-*${PHASE_MANIFEST_SUFFIX}`,
@@ -61,6 +63,26 @@ export function installerValuesFor(toolVersion: string, buildRegistry: string | 
     REGISTRY_PLACEHOLDER,
     BUILD_REGISTRY: buildRegistry ?? '',
   };
+}
+
+/** A line of the template that stands for one of installer/'s parts: `# @@include registry-http.sh@@`. */
+const INCLUDE_LINE = /^# @@include ([a-z0-9-]+\.sh)@@$/gm;
+
+/** The parts of the template names, in the order it names them. */
+export function installerPartsNamed(template: string): string[] {
+  return [...template.matchAll(INCLUDE_LINE)].map((match) => match[1]!);
+}
+
+/**
+ * The template with each include line replaced by that part's text (its own `#!` line dropped): the bundle carries
+ * one install.sh, while installer/ keeps one file per job. A part named but not given is a packaging bug.
+ */
+export function inlineInstallerParts(template: string, parts: Readonly<Record<string, string>>): string {
+  return template.replace(INCLUDE_LINE, (_, name: string) => {
+    const text = parts[name];
+    if (text === undefined) throw new Error(`installer template includes ${name}, which is not in installer/`);
+    return text.replace(/^#!.*\n/, '').replace(/\n$/, '');
+  });
 }
 
 /**

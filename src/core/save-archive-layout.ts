@@ -177,3 +177,19 @@ export function entrySizeOf(entry: ArchiveEntry): number {
 export function archiveSize(entries: readonly ArchiveEntry[]): number {
   return entries.reduce((total, entry) => total + BLOCK + paddedSize(entrySizeOf(entry)), END_OF_ARCHIVE_BYTES);
 }
+
+/**
+ * Where each entry's data starts in the archive's stream, and its length: every entry has a header of one block
+ * (names are short and sizes past the octal field are written in base-256, so no extended headers), then its data
+ * padded to whole blocks.
+ */
+export function archiveDataOffsets(entries: readonly ArchiveEntry[]): Map<string, { offset: number; size: number }> {
+  const offsets = new Map<string, { offset: number; size: number }>();
+  let position = 0;
+  for (const entry of entries) {
+    const size = entrySizeOf(entry);
+    offsets.set(entry.name, { offset: position + BLOCK, size });
+    position += BLOCK + paddedSize(size);
+  }
+  return offsets;
+}

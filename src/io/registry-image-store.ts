@@ -10,7 +10,8 @@ import { KfbundleError } from '../core/errors.js';
 import { isRegistryError } from '../core/registry-error.js';
 import { formatImageRef, imageName, parseImageRef } from '../core/image-ref.js';
 import { servedDigest, type Platform, type RegistryImage } from '../core/registry-image.js';
-import { formatPlatform, parseManifest } from '../core/registry-manifest.js';
+import { formatPlatform } from '../core/registry-manifest.js';
+import { holdsWholeIndex, registryPushPlan } from '../core/registry-push-plan.js';
 import { saveArchiveLayout, type ImageToSave } from '../core/save-archive-layout.js';
 import { registryArchive } from './registry-archive-writer.js';
 import type { RegistryClient } from './registry-client.js';
@@ -26,15 +27,6 @@ const normalised = (ref: string) => formatImageRef(parseImageRef(ref));
 /** Bytes of an image as the archive holds it: config and layers as served. */
 function servedSize(image: RegistryImage): number {
   return image.config.size + image.layers.reduce((sum, layer) => sum + layer.size, 0);
-}
-
-/**
- * Whether the archive holds every manifest the image's index lists: it holds the one platform's manifest only, so
- * only an index that lists nothing else could be pushed whole to a registry (which refuses one with missing manifests).
- */
-function holdsWholeIndex(image: RegistryImage): boolean {
-  const index = parseManifest(image.indexBytes!, image.indexMediaType);
-  return index.kind === 'index' && index.manifests.every((entry) => entry.digest === image.manifestDigest);
 }
 
 export class RegistryImageStore implements ImageStore {
@@ -139,10 +131,13 @@ export class RegistryImageStore implements ImageStore {
     const toSave: ImageToSave[] = [...tags.entries()].map(([image, refs]) => ({ image, tags: refs }));
     // Laid out whole once: a tag two images claim is refused even when they would go to different archives.
     saveArchiveLayout(toSave);
-    return archiveGroups(toSave, { maxArchives: options.maxArchives }).map((group) => ({
+    const groups = archiveGroups(toSave, { maxArchives: options.maxArchives });
+    const push = registryPushPlan(groups);
+    return groups.map((group, index) => ({
       stage: group.stage,
       refs: group.images.flatMap((item) => item.tags),
       stream: Readable.from(this.archiveBytes(group, options.signal), { objectMode: false }),
+      push: push[index],
     }));
   }
 
