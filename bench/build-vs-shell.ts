@@ -163,7 +163,7 @@ try {
   const target = new Docker({ socketPath: targetHost.slice(7) });
   const kfbundle = [join(ROOT, 'bin/kfbundle.js')];
   const buildArgs = (manifests: string, out: string) => [
-    ...kfbundle, 'build', '--manifests', manifests, '--out', out, '--source', 'engine', '--docker-host', builderHost, '--no-progress', '--json', '--mirror', `ghcr.io=${registry}/ghcr.io`,
+    ...kfbundle, 'build', '--no-seed-registry', '--manifests', manifests, '--out', out, '--source', 'engine', '--docker-host', builderHost, '--no-progress', '--json', '--mirror', `ghcr.io=${registry}/ghcr.io`,
   ];
 
   console.log(`making ${COUNT} images: 2 bases of ${BASE_MB} MB, ${UNIQUE_MB} MB unique each`);

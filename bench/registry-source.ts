@@ -341,7 +341,7 @@ try {
     await rm(registryBundle, { recursive: true, force: true });
     const cache = await mkdtemp(join(work, 'cache-'));
     await settle();
-    const build = await timed(process.execPath, [kfbundle, 'build', '--manifests', manifests, '--out', registryBundle, '--cache', cache, '--no-progress', '--json', ...mirror]);
+    const build = await timed(process.execPath, [kfbundle, 'build', '--no-seed-registry', '--manifests', manifests, '--out', registryBundle, '--cache', cache, '--no-progress', '--json', ...mirror]);
     registryBuilds.push(build.seconds);
     rss.push(build.peakRssMb);
     const json = JSON.parse(build.stdout) as BuildJson;
@@ -350,7 +350,7 @@ try {
     // A rebuild with the cache now warm (not a timed side of the pair): what is left without downloads, the
     // manifests asked for again and the archive written from the cache.
     await settle();
-    const again = await timed(process.execPath, [kfbundle, 'build', '--manifests', manifests, '--out', registryBundle, '--force', '--cache', cache, '--no-progress', '--json', ...mirror]);
+    const again = await timed(process.execPath, [kfbundle, 'build', '--no-seed-registry', '--manifests', manifests, '--out', registryBundle, '--force', '--cache', cache, '--no-progress', '--json', ...mirror]);
     warmBuilds.push(again.seconds);
     const warm = JSON.parse(again.stdout) as BuildJson;
     keep(warmSteps, warm);
@@ -363,7 +363,7 @@ try {
     await removeAll(builder);
     await rm(engineBundle, { recursive: true, force: true });
     await settle();
-    const build = await timed(process.execPath, [kfbundle, 'build', '--manifests', manifests, '--out', engineBundle, '--source', 'engine', '--docker-host', builderHost, '--no-progress', '--json', ...mirror]);
+    const build = await timed(process.execPath, [kfbundle, 'build', '--no-seed-registry', '--manifests', manifests, '--out', engineBundle, '--source', 'engine', '--docker-host', builderHost, '--no-progress', '--json', ...mirror]);
     engineBuilds.push(build.seconds);
     const json = JSON.parse(build.stdout) as BuildJson;
     keep(engineSteps, json);
@@ -467,7 +467,7 @@ try {
     const files = slicer.taken - before;
     const out = join(work, `rss-${size}`);
     const cache = await mkdtemp(join(work, 'cache-'));
-    const build = await timed(process.execPath, [kfbundle, 'build', '--manifests', set.manifests, '--out', out, '--cache', cache, '--no-progress', '--json', ...mirror]);
+    const build = await timed(process.execPath, [kfbundle, 'build', '--no-seed-registry', '--manifests', set.manifests, '--out', out, '--cache', cache, '--no-progress', '--json', ...mirror]);
     const archive = totalSize(JSON.parse(build.stdout) as BuildJson);
     console.log(`peak RSS with ${gb(files)} of images (${gb(archive)} archive): ${build.peakRssMb.toFixed(0)} MB (build ${build.seconds.toFixed(1)} s)`);
     await rm(out, { recursive: true, force: true });

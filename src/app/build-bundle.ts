@@ -1,7 +1,7 @@
 // `kfbundle build`: stage → render and resolve → pull and save → plan (core/bundle-plan.ts) → write the plan →
 // commit. Everything goes into a staging directory that becomes the bundle only when every step has succeeded.
 
-import { BUNDLE_FILES, imageArchivePath, MAX_ARCHIVE_PARTS, type BundleImage, type BundleMetadata } from '../core/bundle-layout.js';
+import { BUNDLE_FILES, imageArchivePath, MAX_ARCHIVE_PARTS, SEED_REGISTRY_STAGE, type BundleImage, type BundleMetadata } from '../core/bundle-layout.js';
 import { planBundle, sealBundle, type WrittenArchive } from '../core/bundle-plan.js';
 import type { Mirror } from '../core/mirrors.js';
 import type { BundleSpec } from '../core/bundle-spec.js';
@@ -13,7 +13,8 @@ import { archiveSizeBounds } from '../core/disk-space.js';
 import type { BundleOutput, ImageStore, ManifestSource, RegistryAuth, Sleeper, StagedBundle } from './ports.js';
 import { startPulls, type ImageToPull, type PullEvent, type StartedPulls } from './pull-images.js';
 import { planSaveBatches } from '../core/save-batches.js';
-import { bundleRefFor } from '../core/image-ref.js';
+import { bundleRefFor, formatImageRef, parseImageRef } from '../core/image-ref.js';
+import { SEED_TIER } from '../core/seed-registry.js';
 
 export interface BuildOptions {
   /** A rendered YAML file or a kustomization directory. */
@@ -32,6 +33,11 @@ export interface BuildOptions {
   splitSize?: number | undefined;
   /** Up to this many image archives a stage, each stage's loaded at once on the target (`--archives`). */
   maxArchives?: number | undefined;
+  /**
+   * The registry image `install.sh --seed-registry` runs (core/seed-registry.ts), saved alone in
+   * images/registry.tar; none without it.
+   */
+  seedRegistryImage?: string | undefined;
   force: boolean;
   concurrency: number;
   attempts: number;
@@ -89,7 +95,12 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
     const rendered = await timed('render', options.manifests, () => deps.source.render(options.manifests));
     const release = await timed('resolve', rendered.description, () => resolveRelease(rendered.text, rendered.description, options.spec, options.tiers));
     for (const warning of release.resolution.warnings) deps.report({ type: 'warning', message: describeWarning(warning) });
-    const toPull = release.resolution.images.filter((image) => image.included);
+    const toPull: ImageToPull[] = release.resolution.images.filter((image) => image.included);
+    // Nothing to seed a registry with when the release names no image.
+    if (options.seedRegistryImage !== undefined && toPull.length > 0) {
+      const parsed = parseImageRef(options.seedRegistryImage);
+      toPull.push({ ref: formatImageRef(parsed), parsed, tier: SEED_TIER, locations: [] });
+    }
 
     // Pulls and saves overlap: each batch of images is saved as soon as it is pulled (core/save-batches.ts).
     let pulls: StartedPulls | undefined;
@@ -115,7 +126,7 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
         release,
         rendered,
         images: pulled.value,
-        archives: archives.map(({ stage, path, push }) => ({ stage, path, push })),
+        archives: archives.filter(({ stage }) => stage !== SEED_REGISTRY_STAGE).map(({ stage, path, push }) => ({ stage, path, push })),
         options,
         tool: { version: deps.toolVersion, installerTemplate: deps.installerTemplate },
       });
@@ -183,7 +194,9 @@ async function saveImagesAsPulled(
   timings: BuildTimings,
 ): Promise<(WrittenArchive & { hashMs: number })[]> {
   const byRef = new Map<string, number[]>();
+  const seed: number[] = [];
   toPull.forEach((image, index) => {
+    if (image.tier === SEED_TIER) return void seed.push(index);
     const ref = bundleRefFor(image.parsed);
     byRef.set(ref, [...(byRef.get(ref) ?? []), index]);
   });
@@ -228,8 +241,19 @@ async function saveImagesAsPulled(
       });
       archives.push({ path, stage, ...result, refs: refs ?? [...byRef.keys()], push });
     }
+    for (const index of seed) {
+      const { bundleRef } = await pulls[index]!;
+      const [alone] = await deps.store.saveArchives(oneBatch([bundleRef]), { maxArchives: 1, signal });
+      const path = BUNDLE_FILES.seedRegistryArchive;
+      const result = await staged.writeStream(path, alone!.stream, { signal, partSize: options.splitSize });
+      archives.push({ path, stage: SEED_REGISTRY_STAGE, ...result, refs: [bundleRef] });
+    }
     return archives;
   } finally {
     if (started !== undefined) timings.save = deps.now() - started;
   }
+}
+
+async function* oneBatch(refs: readonly string[]): AsyncGenerator<readonly string[]> {
+  yield refs;
 }

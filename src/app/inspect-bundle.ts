@@ -1,8 +1,9 @@
 // `kfbundle inspect`: what a bundle holds, read from its bundle.json and files, without hashing anything.
 
-import { BUNDLE_FILES, unreadableFormat, type BundleMetadata } from '../core/bundle-layout.js';
+import { BUNDLE_FILES, unreadableFormat, type BundleMetadata, type BundleTier } from '../core/bundle-layout.js';
 import { IMAGE_TIERS, type ImageTier } from '../core/discover-images.js';
 import { KfbundleError } from '../core/errors.js';
+import { SEED_TIER } from '../core/seed-registry.js';
 import type { BundleReader } from './ports.js';
 
 export interface BundleSummary {
@@ -12,10 +13,13 @@ export interface BundleSummary {
   /** The bundle spec's release, or null when the build used none (null, not absent, so JSON keeps its shape). */
   spec: string | null;
   tiers: ImageTier[];
-  images: { tier: ImageTier; count: number; bytes: number; refs: string[] }[];
+  images: { tier: BundleTier; count: number; bytes: number; refs: string[] }[];
   notBundled: BundleMetadata['resolution']['notBundled'];
   phases: { name: string; objects: number; waits: number }[];
-  /** The image archives in load order (empty without images): install.sh loads each stage's at once, stage by stage. */
+  /**
+   * The image archives in load order (empty without images): install.sh loads each stage's at once, stage by stage;
+   * stage 0 is the seed registry's, loaded by --seed-registry only.
+   */
   archives: { path: string; stage: number; parts: number; bytes: number; partSize: number | null; images: number }[];
   /** The registry manifests/ names images under (`build --registry`), or null. */
   registry: string | null;
@@ -60,7 +64,7 @@ export async function inspectBundle(reader: BundleReader): Promise<BundleSummary
   if (unreadable !== undefined) {
     throw new KfbundleError('BUNDLE_FORMAT', unreadable, { hint: 'inspect it with the kfbundle version named above, or a newer one' });
   }
-  const images = IMAGE_TIERS.map((tier) => {
+  const images = [...IMAGE_TIERS, SEED_TIER].map((tier: BundleTier) => {
     const inTier = metadata.images.filter((image) => image.tier === tier);
     return { tier, count: inTier.length, bytes: inTier.reduce((sum, image) => sum + image.size, 0), refs: inTier.map((image) => image.ref) };
   }).filter((group) => group.count > 0);

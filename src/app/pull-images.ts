@@ -2,9 +2,8 @@
 // way the bundle will store it. Every failure is collected so one build reports every missing image at once.
 
 import pLimit from 'p-limit';
-import type { BundleImage } from '../core/bundle-layout.js';
+import type { BundleImage, BundleTier } from '../core/bundle-layout.js';
 import { ENGINE_FAILURES, KfbundleError, LOCAL_FAILURES, isKfbundleError } from '../core/errors.js';
-import type { ImageTier } from '../core/discover-images.js';
 import { bundleRefFor, imageName, parseImageRef, pullRefFor, type ImageRef } from '../core/image-ref.js';
 import { mirrorCandidates, type Mirror } from '../core/mirrors.js';
 import { isRetryablePullError, retry } from '../core/retry.js';
@@ -23,7 +22,7 @@ export type PullEvent =
 export interface ImageToPull {
   ref: string;
   parsed: ImageRef;
-  tier: ImageTier;
+  tier: BundleTier;
   locations: readonly { object: string; path: string }[];
   pullFrom?: ImageRef | undefined;
 }

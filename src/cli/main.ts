@@ -14,6 +14,7 @@ import type { SignCommandOptions } from './commands/sign.js';
 import type { InspectCommandOptions } from './commands/inspect.js';
 import { parsePositiveInt, type CliContext } from './context.js';
 import { DEFAULT_MAX_ARCHIVES, MAX_ARCHIVES } from '../core/archive-groups.js';
+import { DEFAULT_SEED_REGISTRY_IMAGE } from '../core/seed-registry.js';
 
 export interface MainOptions {
   stdout?: NodeJS.WriteStream;
@@ -69,6 +70,8 @@ Exit codes are listed in docs/exit-codes.md.`,
     .option('--aws-partition <partition>', 'rewrite every arn:aws: ARN in the manifests to this partition, e.g. aws-cn for AWS China')
     .option('--split-size <size>', 'write the image archive as parts of at most this size, e.g. 4G for FAT32 disks (4,000,000,000 bytes), 4.7G for DVDs, 512Mi')
     .option('--archives <n>', `with the registry source: write the images as up to n archives a stage (at most ${MAX_ARCHIVES}), which install.sh loads at once, one per core; shared base layers are stored once, in stage 1 (default: up to ${DEFAULT_MAX_ARCHIVES}, one per 128 MiB; 1: one images.tar)`, parsePositiveInt('--archives'))
+    .option('--seed-registry-image <ref>', `the registry image the bundle carries in images/registry.tar, which install.sh --seed-registry runs inside the cluster (default: ${DEFAULT_SEED_REGISTRY_IMAGE})`)
+    .option('--no-seed-registry', 'leave the seed registry image out (install.sh --seed-registry then refuses the bundle)')
     .option('--force', 'replace the output directory if it exists', false)
     .option('--concurrency <n>', 'images pulled at the same time', parsePositiveInt('--concurrency'), 2)
     .option('--attempts <n>', 'tries per image before a pull counts as failed', parsePositiveInt('--attempts'), 4)

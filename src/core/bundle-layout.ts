@@ -6,6 +6,7 @@
 import type { AwsPartition } from './aws-partition.js';
 import type { DiscoveryWarning, ImageTier } from './discover-images.js';
 import type { PushAction } from './registry-push-plan.js';
+import type { SEED_TIER } from './seed-registry.js';
 
 /**
  * Raised whenever a reader of an older kfbundle would misread a bundle of this one. Readers refuse a bundle whose
@@ -38,6 +39,8 @@ export const BUNDLE_FILES = {
    * install.sh pushes with curl alone. Only bundles built from registries have it.
    */
   imagePush: 'images/push.txt',
+  /** The seed registry's image alone (core/seed-registry.ts), what `install.sh --seed-registry` loads first. */
+  seedRegistryArchive: 'images/registry.tar',
   manifestsDir: 'manifests',
   /** The phases again, every image reference under the registry placeholder, for `install.sh --registry`. */
   registryManifestsDir: 'registry-manifests',
@@ -206,11 +209,20 @@ export interface BundlePhase {
   why: string;
 }
 
+/** A release's tiers, and `seed`: the image of the registry `install.sh --seed-registry` runs. */
+export type BundleTier = ImageTier | typeof SEED_TIER;
+
+/**
+ * The stage of the seed registry's archive in bundle.json `imageArchives`: not in images/archives.txt, so a load on a
+ * node does not take it; `install.sh --seed-registry` loads it alone.
+ */
+export const SEED_REGISTRY_STAGE = 0;
+
 export interface BundleImage {
   /** Normalised reference as the release names it. */
   ref: string;
-  /** Why it is needed: install, runtime, catalog, conditional or example (docs/image-discovery.md). */
-  tier: ImageTier;
+  /** Why it is needed: install, runtime, catalog, conditional or example (docs/image-discovery.md), or seed. */
+  tier: BundleTier;
   /** Reference stored in the image archive and used by the bundle's manifests (differs from `ref` for digest pins). */
   bundleRef: string;
   /** Reference actually pulled (a mirror's, when one served it). */

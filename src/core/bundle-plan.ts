@@ -32,6 +32,7 @@ import { installerValuesFor, renderInstaller, type InstallerValues } from './ins
 import { describeObject, objectTexts, type KubernetesObject } from './k8s-object.js';
 import type { Mirror } from './mirrors.js';
 import type { PushAction } from './registry-push-plan.js';
+import { SEED_TIER } from './seed-registry.js';
 import { patchManifests, type ManifestChange } from './patch-manifests.js';
 import { REGISTRY_PLACEHOLDER, relocateManifests, unrelocatedImages } from './relocate-images.js';
 import type { ResolvedRelease } from './resolve-release.js';
@@ -142,16 +143,19 @@ export function planBundle(input: BundlePlanInput): BundlePlan {
     files.push(plannedFile(registryPhaseManifestPath(phase.name), phase.objects.map((index) => registryTexts[index]).join('---\n')));
     phases.push({ name: phase.name, file, objects: phase.objects.length, waits: phase.waits, why: phase.why });
   }
-  const imageRefs = [...new Set(images.map((image) => image.bundleRef))].sort();
+  // The seed registry's image is loaded by --seed-registry alone, and runs from the node it is loaded on: never pushed.
+  const releaseImages = images.filter((image) => image.tier !== SEED_TIER);
+  const seedImage = images.find((image) => image.tier === SEED_TIER);
+  const imageRefs = [...new Set(releaseImages.map((image) => image.bundleRef))].sort();
   if (imageRefs.length > 0) files.push(plannedFile(BUNDLE_FILES.imageRefs, `${imageRefs.join('\n')}\n`));
   if (input.archives.length > 0) files.push(plannedFile(BUNDLE_FILES.imageArchives, formatImageArchives(input.archives)));
-  const manifestLines = imageManifestLines(images);
+  const manifestLines = imageManifestLines(releaseImages);
   if (manifestLines.length > 0) files.push(plannedFile(BUNDLE_FILES.imageManifests, formatImageManifests(manifestLines)));
   // All or nothing: a push plan that missed one archive would leave its images out of the registry.
   if (input.archives.length > 0 && input.archives.every((archive) => archive.push !== undefined)) {
     files.push(plannedFile(BUNDLE_FILES.imagePush, formatImagePush(input.archives)));
   }
-  const installer = installerValuesFor(input.tool.version, options.registry);
+  const installer = installerValuesFor(input.tool.version, options.registry, seedImage?.bundleRef);
   files.push(plannedFile(BUNDLE_FILES.installer, renderInstaller(input.tool.installerTemplate, installer), true));
 
   const metadata: PlannedMetadata = {

@@ -35,12 +35,17 @@ export type InstallerPlaceholder =
   | 'PHASE_SUFFIX'
   | 'WAITS_SUFFIX'
   | 'REGISTRY_PLACEHOLDER'
-  | 'BUILD_REGISTRY';
+  | 'BUILD_REGISTRY'
+  | 'SEED_REGISTRY_ARCHIVE'
+  | 'SEED_REGISTRY_IMAGE';
 
 const digitsGlob = (count: number) => '[0-9]'.repeat(count);
 
-/** The values of a bundle in the current format, made by `toolVersion`. */
-export function installerValuesFor(toolVersion: string, buildRegistry: string | undefined): InstallerValues {
+/**
+ * The values of a bundle in the current format, made by `toolVersion`; `seedRegistryImage` is the bundle reference
+ * of the seed registry's image, when the bundle carries one.
+ */
+export function installerValuesFor(toolVersion: string, buildRegistry: string | undefined, seedRegistryImage?: string): InstallerValues {
   return {
     KFBUNDLE_VERSION: toolVersion,
     FORMAT_VERSION: String(BUNDLE_FORMAT_VERSION),
@@ -62,6 +67,8 @@ export function installerValuesFor(toolVersion: string, buildRegistry: string | 
     WAITS_SUFFIX: PHASE_WAITS_SUFFIX,
     REGISTRY_PLACEHOLDER,
     BUILD_REGISTRY: buildRegistry ?? '',
+    SEED_REGISTRY_ARCHIVE: BUNDLE_FILES.seedRegistryArchive,
+    SEED_REGISTRY_IMAGE: seedRegistryImage ?? '',
   };
 }
 

@@ -7,7 +7,8 @@
 //   until the Deployment behind the webhook's Service is Available.
 // Workloads become Available only if every image they reference exists in the target Docker engine under that exact
 // reference (pull policy Always never works offline) and every non-optional Secret and ConfigMap they mount exists.
-// cert-manager Certificates produce their Secret once cert-manager's Deployments are Available.
+// cert-manager Certificates produce their Secret once cert-manager's Deployments are Available. A pod pinned with a
+// kubernetes.io/hostname node selector waits for such a node, and one with a claim for the claim and its StorageClass.
 // Server-side apply keeps field ownership in metadata.managedFields (field-ownership.ts): an apply that changes a
 // field another manager owns fails with 409 Conflict unless forced, a repeated apply writes nothing (same
 // resourceVersion and generation), and generation counts changes to anything but metadata and status. This lives in
@@ -29,6 +30,8 @@ export interface ApiServerDoubleOptions {
   crdDelayMs?: number;
   /** How long a ready workload takes to become Available. */
   availableDelayMs?: number;
+  /** The cluster's nodes, by name (also their kubernetes.io/hostname label). */
+  nodes?: readonly string[];
 }
 
 interface Watcher {
@@ -99,7 +102,7 @@ export class ApiServerDouble {
   url = '';
 
   constructor(options: ApiServerDoubleOptions) {
-    this.options = { crdDelayMs: 300, availableDelayMs: 200, ...options };
+    this.options = { crdDelayMs: 300, availableDelayMs: 200, nodes: ['node-1'], ...options };
     this.server = createServer((request, response) => void this.handle(request, response));
   }
 
@@ -108,6 +111,11 @@ export class ApiServerDouble {
     const namespaces = this.resourceFor('', 'v1', 'namespaces')!;
     for (const name of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
       this.update(namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'kubernetes.io/metadata.name': name } }, status: { phase: 'Active' } }, 'kube-apiserver');
+    }
+    const nodes = this.resourceFor('', 'v1', 'nodes')!;
+    for (const name of this.options.nodes) {
+      const labels = { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64' };
+      this.update(nodes, { apiVersion: 'v1', kind: 'Node', metadata: { name, labels }, status: { conditions: [{ type: 'Ready', status: 'True' }] } }, 'kubelet');
     }
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
@@ -541,7 +549,22 @@ export class ApiServerDouble {
       }
       if (!present) return policy === 'Never' ? `ErrImageNeverPull: ${ref}` : `ImagePullBackOff: ${ref} is not on the node`;
     }
+    // The scheduler's view, for the one selector an installer pins a pod with.
+    const hostname = pod['nodeSelector']?.['kubernetes.io/hostname'];
+    const nodes = this.list('Node');
+    if (hostname !== undefined && !nodes.some((node) => node['metadata']['labels']?.['kubernetes.io/hostname'] === hostname)) {
+      return `FailedScheduling: 0/${nodes.length} nodes are available: ${nodes.length} node(s) didn't match Pod's node affinity/selector`;
+    }
     for (const volume of (pod['volumes'] ?? []) as Obj[]) {
+      const claimName = volume['persistentVolumeClaim']?.['claimName'];
+      if (claimName !== undefined) {
+        const claim = this.get('PersistentVolumeClaim', namespace, claimName);
+        if (claim === undefined) return `FailedScheduling: persistentvolumeclaim "${claimName}" not found`;
+        const storageClass = claim['spec']?.['storageClassName'];
+        if (storageClass !== undefined && this.get('StorageClass', undefined, storageClass) === undefined) {
+          return `FailedScheduling: pod has unbound immediate PersistentVolumeClaims (storageclass.storage.k8s.io "${storageClass}" not found)`;
+        }
+      }
       const secret = volume['secret'];
       if (secret && secret['optional'] !== true && this.get('Secret', namespace, secret['secretName']) === undefined) {
         return `FailedMount: secret "${secret['secretName']}" not found`;

@@ -21,6 +21,7 @@ const of = (group: string, version: string, kind: string, plural: string, namesp
 
 export const BUILTIN_RESOURCES: readonly ApiResource[] = [
   core('Namespace', 'namespaces', false, ['ns']),
+  core('Node', 'nodes', false, ['no']),
   core('ServiceAccount', 'serviceaccounts', true),
   core('ConfigMap', 'configmaps', true, ['cm']),
   core('Secret', 'secrets', true),

@@ -64,7 +64,7 @@ test.after(
 
 test('two saves merge into the archive one save would give; it loads everywhere; another engine writes the same bytes', async (context) => {
   const build = (out: string, host: string) =>
-    runKfbundle(['build', '--manifests', context.rendered, '--out', out, '--source', 'engine', '--docker-host', host, '--no-progress', ...mirrorArgs(context.env)]);
+    runKfbundle(['build', '--no-seed-registry', '--manifests', context.rendered, '--out', out, '--source', 'engine', '--docker-host', host, '--no-progress', ...mirrorArgs(context.env)]);
   const bundle = join(context.work.path, 'bundle');
   const built = await build(bundle, context.env.builderHost);
   assert.is(built.code, 0, built.stderr);

@@ -110,7 +110,7 @@ journey('build pulls every image through the mirrors and writes a complete bundl
   const secret = 'kfbundle-test-s3cret';
   await mkdir(dockerConfig);
   await writeFile(join(dockerConfig, 'config.json'), JSON.stringify({ auths: { [env.registry]: { auth: Buffer.from(`builder:${secret}`).toString('base64') } } }));
-  const result = await runKfbundle(['build', '--manifests', manifests, '--out', bundle, '--cache', join(work.path, 'cache'), '--json', '--no-progress', ...mirrors], {
+  const result = await runKfbundle(['build', '--no-seed-registry', '--manifests', manifests, '--out', bundle, '--cache', join(work.path, 'cache'), '--json', '--no-progress', ...mirrors], {
     env: { DOCKER_CONFIG: dockerConfig },
   });
   assert.is(result.code, 0, result.stderr);

@@ -16,10 +16,10 @@ test('--version prints the package version', async () => {
 });
 
 test('usage errors exit 2 and say what is wrong', async () => {
-  const concurrency = await runKfbundle(['build', '--manifests', 'x.yaml', '--concurrency', '0']);
+  const concurrency = await runKfbundle(['build', '--no-seed-registry', '--manifests', 'x.yaml', '--concurrency', '0']);
   assert.is(concurrency.code, 2);
   assert.match(concurrency.stderr, '--concurrency must be a whole number of at least 1, got "0"');
-  const both = await runKfbundle(['build', '--manifests', 'x.yaml', '--release', 'v1.10.2']);
+  const both = await runKfbundle(['build', '--no-seed-registry', '--manifests', 'x.yaml', '--release', 'v1.10.2']);
   assert.is(both.code, 2);
   assert.match(both.stderr, 'give either --manifests or --release, not both');
   const none = await runKfbundle(['images']);
@@ -36,7 +36,7 @@ test('an unreachable Docker engine exits 4, names the socket, and writes nothing
     const input = join(dir.path, 'rendered.yaml');
     await writeFile(input, 'kind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a, image: busybox:1.28}]}\n');
     const socket = join(dir.path, 'no-such.sock');
-    const result = await runKfbundle(['build', '--manifests', input, '--out', join(dir.path, 'b'), '--source', 'engine', '--docker-host', `unix://${socket}`, '--json']);
+    const result = await runKfbundle(['build', '--no-seed-registry', '--manifests', input, '--out', join(dir.path, 'b'), '--source', 'engine', '--docker-host', `unix://${socket}`, '--json']);
     assert.is(result.code, 4);
     assert.match(result.stderr, `cannot reach the Docker engine at unix://${socket}`);
     assert.match(result.stderr, 'hint: start Docker');

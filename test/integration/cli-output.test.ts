@@ -53,7 +53,7 @@ test('output to a pipe has no escape codes; progress lines are timestamped', asy
     ['images', '--manifests', join(dir.path, 'rendered.yaml')],
     ['inspect', join(dir.path, 'kubeflow-bundle')],
     ['verify', join(dir.path, 'kubeflow-bundle')],
-    ['build', '--manifests', join(dir.path, 'rendered.yaml'), '--out', join(dir.path, 'x'), '--source', 'engine', '--docker-host', `unix://${join(dir.path, 'no.sock')}`],
+    ['build', '--no-seed-registry', '--manifests', join(dir.path, 'rendered.yaml'), '--out', join(dir.path, 'x'), '--source', 'engine', '--docker-host', `unix://${join(dir.path, 'no.sock')}`],
     ['--help'],
   ]) {
     const result = await runKfbundle(args);

@@ -248,13 +248,13 @@ test('a malformed config.json under DOCKER_CONFIG is named before any engine is 
   const manifests = await podManifests(work.path, 'config', ['gcr.io/x/y:1']);
   // Nothing here answers for images (no engine at the default socket, no registry for gcr.io): exit 3, not 4 or 5,
   // shows the config is read, and refused, first.
-  const result = await runKfbundle(['build', '--manifests', manifests, '--out', join(work.path, 'config-bundle'), '--json'], {
+  const result = await runKfbundle(['build', '--no-seed-registry', '--manifests', manifests, '--out', join(work.path, 'config-bundle'), '--json'], {
     env: { DOCKER_CONFIG: config },
     timeoutMs: QUICK_MS,
   });
   assertFault(result, 3, 'DOCKER_CONFIG_INVALID', [join(config, 'config.json'), 'not valid JSON']);
   await writeFile(join(config, 'config.json'), '["auths"]\n');
-  const notObject = await runKfbundle(['build', '--manifests', manifests, '--out', join(work.path, 'config-bundle'), '--json'], { env: { DOCKER_CONFIG: config }, timeoutMs: QUICK_MS });
+  const notObject = await runKfbundle(['build', '--no-seed-registry', '--manifests', manifests, '--out', join(work.path, 'config-bundle'), '--json'], { env: { DOCKER_CONFIG: config }, timeoutMs: QUICK_MS });
   assertFault(notObject, 3, 'DOCKER_CONFIG_INVALID', [join(config, 'config.json'), 'not a JSON object']);
 });
 
@@ -263,7 +263,7 @@ test('a config.json the user may not read is named, not silently skipped', async
   await mkdir(config, { mode: 0o755 });
   await writeFile(join(config, 'config.json'), '{"auths": {}}\n', { mode: 0o600 });
   const manifests = await podManifests(work.path, 'private-config', ['gcr.io/x/y:1']);
-  const result = await runAsNobody(['build', '--manifests', manifests, '--out', join(work.path, 'nobody-bundle'), '--json'], { DOCKER_CONFIG: config, HOME: work.path });
+  const result = await runAsNobody(['build', '--no-seed-registry', '--manifests', manifests, '--out', join(work.path, 'nobody-bundle'), '--json'], { DOCKER_CONFIG: config, HOME: work.path });
   assertFault(result, 12, 'PERMISSION_DENIED', [join(config, 'config.json'), 'permission denied reading']);
 });
 
@@ -275,21 +275,21 @@ test('a socket with no engine behind it: exit 4, naming the socket', async ({ wo
   const made = await runCommand('python3', ['-c', 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', socket], { timeoutMs: QUICK_MS });
   assert.is(made.code, 0, made.stderr);
   const manifests = await podManifests(work.path, 'dead', ['gcr.io/x/y:1']);
-  const result = await runKfbundle(['build', '--manifests', manifests, '--out', join(work.path, 'dead-bundle'), ...VIA_ENGINE, '--docker-host', `unix://${socket}`, '--json'], { timeoutMs: QUICK_MS });
+  const result = await runKfbundle(['build', '--no-seed-registry', '--manifests', manifests, '--out', join(work.path, 'dead-bundle'), ...VIA_ENGINE, '--docker-host', `unix://${socket}`, '--json'], { timeoutMs: QUICK_MS });
   assertFault(result, 4, 'DOCKER_UNREACHABLE', [`cannot reach the Docker engine at unix://${socket}`, 'ECONNREFUSED']);
   assert.equal(await leftovers(work.path, 'dead-bundle'), []);
 });
 
 test("an engine socket the user may not open: exit 4, naming the socket and the docker group", async ({ env, work }) => {
   const manifests = await podManifests(work.path, 'forbidden', ['gcr.io/x/y:1']);
-  const result = await runAsNobody(['build', '--manifests', manifests, '--out', join(work.path, 'forbidden-bundle'), ...VIA_ENGINE, '--docker-host', env.builderHost, '--json'], { HOME: work.path });
+  const result = await runAsNobody(['build', '--no-seed-registry', '--manifests', manifests, '--out', join(work.path, 'forbidden-bundle'), ...VIA_ENGINE, '--docker-host', env.builderHost, '--json'], { HOME: work.path });
   const error = assertFault(result, 4, 'DOCKER_PERMISSION_DENIED', [`permission denied connecting to the Docker engine at ${env.builderHost}`]);
   assert.match(error.hint!, 'docker group');
 });
 
 test('an unsupported --docker-host is a usage error, not a crash', async ({ work }) => {
   const manifests = await podManifests(work.path, 'ssh', ['gcr.io/x/y:1']);
-  const result = await runKfbundle(['build', '--manifests', manifests, '--out', join(work.path, 'ssh-bundle'), ...VIA_ENGINE, '--docker-host', 'ssh://builder.example', '--json'], { timeoutMs: QUICK_MS });
+  const result = await runKfbundle(['build', '--no-seed-registry', '--manifests', manifests, '--out', join(work.path, 'ssh-bundle'), ...VIA_ENGINE, '--docker-host', 'ssh://builder.example', '--json'], { timeoutMs: QUICK_MS });
   assertFault(result, 2, 'USAGE', ['ssh://builder.example']);
 });
 
@@ -299,7 +299,7 @@ test('an engine whose API is too old: exit 4, naming the engine and its version'
   try {
     proxy.use((method, path) => (method === 'GET' && /^(\/v[\d.]+)?\/version$/.test(path) ? { answer: 200, body: { ApiVersion: '1.24', Version: '1.12.6' } } : undefined));
     const manifests = await podManifests(work.path, 'old', ['gcr.io/x/y:1']);
-    const result = await runKfbundle(['build', '--manifests', manifests, '--out', join(work.path, 'old-bundle'), ...VIA_ENGINE, '--docker-host', proxy.host, '--json'], { timeoutMs: QUICK_MS });
+    const result = await runKfbundle(['build', '--no-seed-registry', '--manifests', manifests, '--out', join(work.path, 'old-bundle'), ...VIA_ENGINE, '--docker-host', proxy.host, '--json'], { timeoutMs: QUICK_MS });
     assertFault(result, 4, 'DOCKER_API_TOO_OLD', [proxy.host, 'API 1.24', '1.30']);
     assert.equal(await leftovers(work.path, 'old-bundle'), []);
   } finally {
@@ -314,7 +314,7 @@ test('the engine drops the connection in the middle of a pull: exit 4, naming th
     proxy.use((method, path) => (method === 'POST' && path.includes('/images/create') ? { cutAfter: 1 } : undefined));
     const manifests = await podManifests(work.path, 'cut-pull', [CUT_PULL]);
     const result = await runKfbundle([
-      'build', '--manifests', manifests, '--out', join(work.path, 'cut-pull-bundle'), ...VIA_ENGINE, '--docker-host', proxy.host, '--mirror', `gcr.io=${env.registry}/gcr.io`, '--no-progress', '--json',
+      'build', '--no-seed-registry', '--manifests', manifests, '--out', join(work.path, 'cut-pull-bundle'), ...VIA_ENGINE, '--docker-host', proxy.host, '--mirror', `gcr.io=${env.registry}/gcr.io`, '--no-progress', '--json',
     ]);
     assertFault(result, 4, 'DOCKER_CONNECTION_LOST', [`the Docker engine at ${proxy.host} closed the connection while pulling ${env.registry}/${CUT_PULL}`]);
     assert.not.match(result.stderr, 'retry', 'an engine that went away is not a registry to try again');
@@ -332,7 +332,7 @@ test('the engine closes the connection in the middle of a save: exit 4, naming t
     proxy.use((method, path) => (method === 'GET' && path.includes('/images/get') ? { cutAfter: 100_000 } : undefined));
     const manifests = await podManifests(work.path, 'cut-save', [SAVED]);
     const result = await runKfbundle([
-      'build', '--manifests', manifests, '--out', join(work.path, 'cut-save-bundle'), ...VIA_ENGINE, '--docker-host', proxy.host, '--mirror', `gcr.io=${env.registry}/gcr.io`, '--no-progress', '--json',
+      'build', '--no-seed-registry', '--manifests', manifests, '--out', join(work.path, 'cut-save-bundle'), ...VIA_ENGINE, '--docker-host', proxy.host, '--mirror', `gcr.io=${env.registry}/gcr.io`, '--no-progress', '--json',
     ]);
     const error = assertFault(result, 4, 'DOCKER_CONNECTION_LOST', [`the Docker engine at ${proxy.host} broke off the save of 1 image (${SAVED}) after 100000 bytes`]);
     assert.match(error.hint!, 'restarted');
@@ -349,7 +349,7 @@ test('a TCP engine resets the connection in the middle of a save: exit 4, naming
   try {
     const manifests = await podManifests(work.path, 'reset-save', [SAVED]);
     const result = await runKfbundle([
-      'build', '--manifests', manifests, '--out', join(work.path, 'reset-save-bundle'), ...VIA_ENGINE, '--docker-host', proxy.host, '--mirror', `gcr.io=${env.registry}/gcr.io`, '--no-progress', '--json',
+      'build', '--no-seed-registry', '--manifests', manifests, '--out', join(work.path, 'reset-save-bundle'), ...VIA_ENGINE, '--docker-host', proxy.host, '--mirror', `gcr.io=${env.registry}/gcr.io`, '--no-progress', '--json',
     ]);
     const error = assertFault(result, 4, 'DOCKER_CONNECTION_LOST', [`the Docker engine at ${proxy.host}`, `the save of 1 image (${SAVED})`]);
     // Usually the RST itself; if it overtakes data still unread, the kernel reports an end, and the archive is short.
@@ -369,7 +369,7 @@ test("the engine refuses the save with an error: exit 6, with the engine's messa
     proxy.use((method, path) => (method === 'GET' && path.includes('/images/get') ? { answer: 500, body: { message } } : undefined));
     const manifests = await podManifests(work.path, 'save-refused', [SAVED]);
     const result = await runKfbundle([
-      'build', '--manifests', manifests, '--out', join(work.path, 'save-refused-bundle'), ...VIA_ENGINE, '--docker-host', proxy.host, '--mirror', `gcr.io=${env.registry}/gcr.io`, '--no-progress', '--json',
+      'build', '--no-seed-registry', '--manifests', manifests, '--out', join(work.path, 'save-refused-bundle'), ...VIA_ENGINE, '--docker-host', proxy.host, '--mirror', `gcr.io=${env.registry}/gcr.io`, '--no-progress', '--json',
     ]);
     assertFault(result, 6, 'SAVE_FAILED', [`the Docker engine at ${proxy.host} failed to save 1 image (${SAVED})`, message]);
     assert.equal(await leftovers(work.path, 'save-refused-bundle'), []);
@@ -383,7 +383,7 @@ test("the engine refuses the save with an error: exit 6, with the engine's messa
 test('a split size that would need more than 10,000 parts: exit 2, naming the limit, no bundle left', async ({ env, work }) => {
   const manifests = await podManifests(work.path, 'split', [LARGE]);
   const result = await runKfbundle([
-    'build', '--manifests', manifests, '--out', join(work.path, 'split-bundle'), ...VIA_ENGINE, '--docker-host', env.builderHost, '--mirror', `gcr.io=${env.registry}/gcr.io`,
+    'build', '--no-seed-registry', '--manifests', manifests, '--out', join(work.path, 'split-bundle'), ...VIA_ENGINE, '--docker-host', env.builderHost, '--mirror', `gcr.io=${env.registry}/gcr.io`,
     '--split-size', '1Ki', '--no-progress', '--json',
   ], { timeoutMs: BUILD_MS });
   const error = assertFault(result, 2, 'SPLIT_TOO_MANY_PARTS', ['10,000 parts of 1024 bytes', '--split-size']);
@@ -399,7 +399,7 @@ test('an output directory on a read-only file system: exit 12, naming the path',
   try {
     const manifests = await podManifests(work.path, 'read-only', [SAVED]);
     const out = join(mount, 'bundle');
-    const result = await runKfbundle(['build', '--manifests', manifests, '--out', out, ...VIA_ENGINE, '--docker-host', env.builderHost, '--mirror', `gcr.io=${env.registry}/gcr.io`, '--no-progress', '--json']);
+    const result = await runKfbundle(['build', '--no-seed-registry', '--manifests', manifests, '--out', out, ...VIA_ENGINE, '--docker-host', env.builderHost, '--mirror', `gcr.io=${env.registry}/gcr.io`, '--no-progress', '--json']);
     assertFault(result, 12, 'READ_ONLY_FILE_SYSTEM', [mount, 'read-only']);
     const keys = await runKfbundle(['keygen', '--private', join(mount, 'team.key'), '--public', join(mount, 'team.pub'), '--json'], { timeoutMs: QUICK_MS });
     assertFault(keys, 12, 'READ_ONLY_FILE_SYSTEM', [join(mount, 'team.key')]);
@@ -416,7 +416,7 @@ test('a blob cache on a read-only file system: exit 12, naming the cache; no bun
   try {
     const manifests = await podManifests(work.path, 'read-only-cache', [SAVED]);
     const out = join(work.path, 'cache-bundle');
-    const result = await runKfbundle(['build', '--manifests', manifests, '--out', out, '--cache', join(mount, 'cache'), '--mirror', `gcr.io=${env.registry}/gcr.io`, '--no-progress', '--json']);
+    const result = await runKfbundle(['build', '--no-seed-registry', '--manifests', manifests, '--out', out, '--cache', join(mount, 'cache'), '--mirror', `gcr.io=${env.registry}/gcr.io`, '--no-progress', '--json']);
     assertFault(result, 12, 'READ_ONLY_FILE_SYSTEM', [join(mount, 'cache'), 'blob cache']);
     assert.equal(await leftovers(work.path, 'cache-bundle'), []);
   } finally {
@@ -432,7 +432,7 @@ test('a blob cache that fills up mid-download: exit 11 naming the cache, and no 
   assert.is(mounted.code, 0, mounted.stderr);
   try {
     const manifests = await podManifests(work.path, 'small-cache', [LARGE]);
-    const result = await runKfbundle(['build', '--manifests', manifests, '--out', join(work.path, 'small-cache-bundle'), '--cache', mount, '--mirror', `gcr.io=${env.registry}/gcr.io`, '--no-progress', '--json']);
+    const result = await runKfbundle(['build', '--no-seed-registry', '--manifests', manifests, '--out', join(work.path, 'small-cache-bundle'), '--cache', mount, '--mirror', `gcr.io=${env.registry}/gcr.io`, '--no-progress', '--json']);
     assertFault(result, 11, 'DISK_FULL', [mount, 'blob cache']);
     // The origin (gcr.io itself) is never asked: the fault is this machine's, not the mirror's.
     assert.not.match(result.stderr, /pull \S+ from gcr\.io|ENOTFOUND|https:\/\/gcr\.io/);
@@ -452,7 +452,7 @@ test('an output directory the user may not write: exit 12, naming the path', asy
   await proxy.start();
   try {
     await chmod(proxy.socket, 0o666);
-    const result = await runAsNobody(['build', '--manifests', manifests, '--out', join(parent, 'bundle'), ...VIA_ENGINE, '--docker-host', proxy.host, '--json'], { HOME: work.path });
+    const result = await runAsNobody(['build', '--no-seed-registry', '--manifests', manifests, '--out', join(parent, 'bundle'), ...VIA_ENGINE, '--docker-host', proxy.host, '--json'], { HOME: work.path });
     assertFault(result, 12, 'PERMISSION_DENIED', [parent]);
   } finally {
     await proxy.stop();

@@ -122,7 +122,7 @@ test('install.sh installs the bundle phase by phase: every Deployment Available,
   await pushStandIns(dockerFor(env.builderHost), env.registry, [CERT_MANAGER_IMAGE, CONTROLLER_IMAGE]);
   const bundle = join(work.path, 'bundle');
   const built = await runKfbundle([
-    'build', '--manifests', manifests, '--out', bundle, '--source', 'engine', '--docker-host', env.builderHost, '--no-progress',
+    'build', '--no-seed-registry', '--manifests', manifests, '--out', bundle, '--source', 'engine', '--docker-host', env.builderHost, '--no-progress',
     '--mirror', `quay.io=${env.registry}/quay.io`, '--mirror', `docker.io=${env.registry}/docker.io`,
   ]);
   assert.is(built.code, 0, built.stderr);

@@ -49,7 +49,7 @@ test('the same warnings, exit 0 from both', async ({ env, image }) => {
     const input = join(dir, 'rendered.yaml');
     await writeFile(input, `${deploymentYaml('kubeflow', 'app', `      - {name: app, image: "${image}"}\n`)}---\n${configMapWithTemplate}`);
     const images = await runKfbundle(['images', '--manifests', input]);
-    const build = await runKfbundle(['build', '--manifests', input, '--out', join(dir, 'bundle'), '--cache', join(dir, 'cache'), '--mirror', `gcr.io=${env.registry}/gcr.io`, '--no-progress']);
+    const build = await runKfbundle(['build', '--no-seed-registry', '--manifests', input, '--out', join(dir, 'bundle'), '--cache', join(dir, 'cache'), '--mirror', `gcr.io=${env.registry}/gcr.io`, '--no-progress']);
     assert.is(images.code, 0, images.stderr);
     assert.is(build.code, 0, build.stderr);
     const templateWarning =
@@ -67,7 +67,7 @@ test('a pod-template image that does not parse stops both with exit 3, naming th
     const input = join(dir, 'rendered.yaml');
     await writeFile(input, deploymentYaml('kubeflow', 'broken', '      - {name: app, image: "Gcr.IO/UPPER CASE:1"}\n'));
     const images = await runKfbundle(['images', '--manifests', input, '--json']);
-    const build = await runKfbundle(['build', '--manifests', input, '--out', join(dir, 'bundle'), '--cache', join(dir, 'cache'), '--json', '--no-progress']);
+    const build = await runKfbundle(['build', '--no-seed-registry', '--manifests', input, '--out', join(dir, 'bundle'), '--cache', join(dir, 'cache'), '--json', '--no-progress']);
     for (const [name, run] of [['images', images], ['build', build]] as const) {
       assert.is(run.code, 3, `${name}: ${run.stderr}`);
       const error = JSON.parse(run.stdout).error;

@@ -110,7 +110,7 @@ test.after(async (context) => {
 const mirrors = (env: TestEnv) => ['--mirror', `gcr.io=${env.registry}/gcr.io`, '--mirror', `ghcr.io=${env.registry}/ghcr.io`];
 
 async function build(context: Context, out: string, extra: string[]): Promise<BundleMetadata> {
-  const result = await runKfbundle(['build', '--manifests', context.manifests, '--out', out, '--cache', join(context.dir.path, 'cache'), '--json', '--no-progress', ...mirrors(context.env), ...extra], {
+  const result = await runKfbundle(['build', '--no-seed-registry', '--manifests', context.manifests, '--out', out, '--cache', join(context.dir.path, 'cache'), '--json', '--no-progress', ...mirrors(context.env), ...extra], {
     env: { DOCKER_HOST: `unix://${join(context.dir.path, 'no-engine.sock')}` },
   });
   assert.is(result.code, 0, result.stderr);
@@ -279,10 +279,10 @@ test('--archives 1 writes one images.tar of every image; the default keeps a sma
   assert.equal(one.imageArchives.map((archive) => [archive.path, archive.refs.length]), [['images/images.tar', 4]]);
   const auto = await build(context, join(context.dir.path, 'auto'), []);
   assert.equal(auto.imageArchives.map((archive) => archive.path), ['images/images.tar']);
-  const engine = await runKfbundle(['build', '--manifests', context.manifests, '--out', join(context.dir.path, 'engine'), '--source', 'engine', '--archives', '2']);
+  const engine = await runKfbundle(['build', '--no-seed-registry', '--manifests', context.manifests, '--out', join(context.dir.path, 'engine'), '--source', 'engine', '--archives', '2']);
   assert.is(engine.code, 2, engine.stderr);
   assert.match(engine.stderr, '--archives above 1 is for the registry source');
-  const many = await runKfbundle(['build', '--manifests', context.manifests, '--out', join(context.dir.path, 'many'), '--archives', '10']);
+  const many = await runKfbundle(['build', '--no-seed-registry', '--manifests', context.manifests, '--out', join(context.dir.path, 'many'), '--archives', '10']);
   assert.is(many.code, 2, many.stderr);
   assert.match(many.stderr, '--archives 10 is more than 9');
 });

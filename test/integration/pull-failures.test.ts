@@ -28,7 +28,7 @@ test('missing images are all named, the present one is pulled, and no bundle is 
     const pod = (name: string, image: string) => `kind: Pod\nmetadata: {name: ${name}}\nspec: {containers: [{name: c, image: "${image}"}]}\n`;
     await writeFile(input, [pod('a', present), pod('b', 'ghcr.io/kubeflow/not-pushed:v1'), pod('c', 'quay.io/nobody/absent:v2')].join('---\n'));
     const result = await runKfbundle([
-      'build', '--manifests', input, '--out', join(dir.path, 'bundle'), '--source', 'engine', '--docker-host', env.builderHost, '--no-progress',
+      'build', '--no-seed-registry', '--manifests', input, '--out', join(dir.path, 'bundle'), '--source', 'engine', '--docker-host', env.builderHost, '--no-progress',
       '--mirror', `ghcr.io=${env.registry}/ghcr.io`, '--mirror', `quay.io=${env.registry}/quay.io`,
     ]);
     assert.is(result.code, 5, result.stderr);
@@ -55,7 +55,7 @@ test('on a terminal the build draws progress bars and finishes; on a terminal wi
       const out = join(dir.path, `bundle-${columns}`);
       const result = await runCommand('python3', [
         join(REPO_ROOT, 'test/helpers/pty-run.py'), columns, '60', process.execPath, join(REPO_ROOT, 'bin/kfbundle.js'),
-        'build', '--manifests', input, '--out', out, '--source', 'engine', '--docker-host', env.builderHost, '--mirror', `ghcr.io=${env.registry}/ghcr.io`,
+        'build', '--no-seed-registry', '--manifests', input, '--out', out, '--source', 'engine', '--docker-host', env.builderHost, '--mirror', `ghcr.io=${env.registry}/ghcr.io`,
       ]);
       assert.is(result.code, 0, `columns ${columns}: did not finish\n${result.stdout.slice(-2000)}`);
       assert.match(result.stdout, `bundle written to ${out}`);

@@ -204,7 +204,7 @@ test.before(
     await writeFile(rendered, images.map((image, index) => deploymentYaml('kubeflow', `app-${index}`, `      - {name: main, image: "${image}"}\n`)).join('---\n'));
     context.bundle = join(context.work.path, 'bundle');
     const built = await runKfbundle(
-      ['build', '--manifests', rendered, '--out', context.bundle, '--cache', join(context.work.path, 'cache'), '--mirror', `gcr.io=${env.registry}/${ns}/gcr.io`, '--no-progress'],
+      ['build', '--no-seed-registry', '--manifests', rendered, '--out', context.bundle, '--cache', join(context.work.path, 'cache'), '--mirror', `gcr.io=${env.registry}/${ns}/gcr.io`, '--no-progress'],
       { env: { DOCKER_HOST: `unix://${join(context.work.path, 'no-engine.sock')}` }, timeoutMs: 300_000 },
     );
     assert.is(built.code, 0, built.stderr);

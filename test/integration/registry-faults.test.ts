@@ -44,7 +44,7 @@ async function build(context: Context, source: Source, name: string, refs: reado
   const out = join(context.work.path, `${name}-${source}`);
   const sourceArgs = source === 'engine' ? ['--source', 'engine', '--docker-host', context.env.builderHost] : ['--cache', join(context.work.path, `cache-${name}`)];
   const result = await runKfbundle([
-    'build', '--manifests', manifests, '--out', out, ...sourceArgs, '--no-progress', '--attempts', '4',
+    'build', '--no-seed-registry', '--manifests', manifests, '--out', out, ...sourceArgs, '--no-progress', '--attempts', '4',
     ...mirrors.flatMap((mirror) => ['--mirror', mirror]),
   ]);
   const metadata = result.code === 0 ? (JSON.parse(await readFile(join(out, 'bundle.json'), 'utf8')) as BundleMetadata) : undefined;

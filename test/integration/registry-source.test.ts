@@ -73,7 +73,7 @@ const mirrors = (env: TestEnv, registry = env.registry) => ['--mirror', `gcr.io=
 
 /** A build with no engine anywhere: DOCKER_HOST points at a socket nobody listens on. */
 async function registryBuild(context: Context, out: string, cache: string, extra: string[] = []) {
-  const result = await runKfbundle(['build', '--manifests', context.manifests, '--out', out, '--cache', cache, '--json', '--no-progress', ...mirrors(context.env), ...extra], {
+  const result = await runKfbundle(['build', '--no-seed-registry', '--manifests', context.manifests, '--out', out, '--cache', cache, '--json', '--no-progress', ...mirrors(context.env), ...extra], {
     env: { DOCKER_HOST: `unix://${join(context.dir.path, 'no-engine.sock')}` },
   });
   assert.is(result.code, 0, result.stderr);
@@ -148,7 +148,7 @@ test('at most half the size of the engine path\'s archive of the same images', a
   const { env, dir } = context;
   const fromRegistry = await registryBuild(context, join(dir.path, 'size-registry'), join(dir.path, 'cache'));
   const engine = await runKfbundle(
-    ['build', '--manifests', context.manifests, '--out', join(dir.path, 'size-engine'), '--source', 'engine', '--docker-host', env.builderHost, '--json', '--no-progress', ...mirrors(env)],
+    ['build', '--no-seed-registry', '--manifests', context.manifests, '--out', join(dir.path, 'size-engine'), '--source', 'engine', '--docker-host', env.builderHost, '--json', '--no-progress', ...mirrors(env)],
   );
   assert.is(engine.code, 0, engine.stderr);
   const engineSize = (await stat(join(dir.path, 'size-engine/images/images.tar'))).size;
@@ -171,7 +171,7 @@ test('a rerun downloads no blob; a corrupt cache entry is found by its digest an
   await proxy.start();
   try {
     const rerun = join(dir.path, 'rerun');
-    const result = await runKfbundle(['build', '--manifests', context.manifests, '--out', rerun, '--cache', cache, '--no-progress', ...mirrors(env, proxy.address)]);
+    const result = await runKfbundle(['build', '--no-seed-registry', '--manifests', context.manifests, '--out', rerun, '--cache', cache, '--no-progress', ...mirrors(env, proxy.address)]);
     assert.is(result.code, 0, result.stderr);
     assert.equal(proxy.matching(/^GET \/v2\/.*\/blobs\//), [], 'no blob fetched on a rerun');
     assert.is(await contentSums(rerun), await contentSums(join(dir.path, 'first')));
@@ -188,7 +188,7 @@ test('a rerun downloads no blob; a corrupt cache entry is found by its digest an
     bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
     await writeFile(join(blobs, victim), bytes);
     const repaired = join(dir.path, 'repaired');
-    const again = await runKfbundle(['build', '--manifests', context.manifests, '--out', repaired, '--cache', cache, '--no-progress', ...mirrors(env, proxy.address)]);
+    const again = await runKfbundle(['build', '--no-seed-registry', '--manifests', context.manifests, '--out', repaired, '--cache', cache, '--no-progress', ...mirrors(env, proxy.address)]);
     assert.is(again.code, 0, again.stderr);
     assert.is(proxy.matching(new RegExp(`^GET /v2/.*/blobs/sha256:${victim}`)).length, 1, 'the damaged blob is fetched once');
     assert.is(proxy.matching(/^GET \/v2\/.*\/blobs\//).length, 1, 'and nothing else');
@@ -207,7 +207,7 @@ test('a build killed (SIGKILL) while blobs download is simply run again: nothing
   await proxy.start();
   const out = join(dir.path, 'killed');
   try {
-    const args = ['build', '--manifests', context.manifests, '--out', out, '--cache', cache, '--no-progress', ...mirrors(env, proxy.address)];
+    const args = ['build', '--no-seed-registry', '--manifests', context.manifests, '--out', out, '--cache', cache, '--no-progress', ...mirrors(env, proxy.address)];
     const killed = await new Promise<boolean>((resolve, reject) => {
       const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/kfbundle.js'), ...args], { stdio: ['ignore', 'ignore', 'ignore'], timeout: BUILD_MS, killSignal: 'SIGKILL' });
       // The proxy records a request once answered: manifests at once, blobs only after their delay. Half a second
@@ -228,7 +228,7 @@ test('a build killed (SIGKILL) while blobs download is simply run again: nothing
   } finally {
     await proxy.stop();
   }
-  const rerun = await runKfbundle(['build', '--manifests', context.manifests, '--out', out, '--cache', cache, '--no-progress', ...mirrors(env)]);
+  const rerun = await runKfbundle(['build', '--no-seed-registry', '--manifests', context.manifests, '--out', out, '--cache', cache, '--no-progress', ...mirrors(env)]);
   assert.is(rerun.code, 0, rerun.stderr);
   assert.equal((await readdir(dir.path)).filter((name) => name.startsWith('.killed.')), [], 'no staging directory left');
   const fresh = join(dir.path, 'fresh');

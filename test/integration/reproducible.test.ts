@@ -35,7 +35,7 @@ const REFS = [
 const mirrorArgs = (env: TestEnv) => ['gcr.io', 'ghcr.io', 'quay.io', 'docker.io'].flatMap((host) => ['--mirror', `${host}=${env.registry}/${host}`]);
 
 function buildArgs(context: Context, out: string, dockerHost = context.env.builderHost): string[] {
-  return ['build', '--manifests', context.rendered, '--out', out, '--source', 'engine', '--docker-host', dockerHost, '--no-progress', '--concurrency', '1', ...mirrorArgs(context.env)];
+  return ['build', '--no-seed-registry', '--manifests', context.rendered, '--out', out, '--source', 'engine', '--docker-host', dockerHost, '--no-progress', '--concurrency', '1', ...mirrorArgs(context.env)];
 }
 
 async function sumsOf(bundle: string): Promise<string> {

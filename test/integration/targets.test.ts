@@ -128,7 +128,7 @@ async function build(context: Context, out: string, extra: string[] = []): Promi
   const mirrors = ['gcr.io', 'ghcr.io', 'docker.io'].flatMap((host) => ['--mirror', `${host}=${context.env.registry}/${host}`]);
   // The catalog tier too (the serving runtime's image), so that every image the manifests name is in the bundle.
   const result = await runKfbundle(
-    ['build', '--manifests', context.rendered, '--out', out, '--source', 'engine', '--docker-host', context.env.builderHost, '--no-progress', '--tiers', 'install,runtime,catalog', ...mirrors, ...extra],
+    ['build', '--no-seed-registry', '--manifests', context.rendered, '--out', out, '--source', 'engine', '--docker-host', context.env.builderHost, '--no-progress', '--tiers', 'install,runtime,catalog', ...mirrors, ...extra],
     { timeoutMs: 300_000 },
   );
   assert.is(result.code, 0, result.stderr);
@@ -304,7 +304,7 @@ test('build --registry relocates manifests/ at build time and install.sh pushes 
 });
 
 test('a registry that is not HOST[:PORT][/PREFIX] is refused by build and install.sh before anything happens', async (context) => {
-  const built = await runKfbundle(['build', '--manifests', context.rendered, '--out', join(context.work.path, 'never'), '--registry', 'https://harbor.example.cn']);
+  const built = await runKfbundle(['build', '--no-seed-registry', '--manifests', context.rendered, '--out', join(context.work.path, 'never'), '--registry', 'https://harbor.example.cn']);
   assert.is(built.code, 2);
   assert.match(built.stderr, 'registry "https://harbor.example.cn" has a scheme');
   const installed = await install(context, context.bundle, ['--registry', 'Harbor/Kubeflow']);

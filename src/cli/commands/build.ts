@@ -21,6 +21,8 @@ import { dockerConfigCredentials } from '../../io/registry-credentials.js';
 import { RegistryImageStore } from '../../io/registry-image-store.js';
 import { KfbundleError } from '../../core/errors.js';
 import { MAX_ARCHIVES } from '../../core/archive-groups.js';
+import { parseImageRef } from '../../core/image-ref.js';
+import { DEFAULT_SEED_REGISTRY_IMAGE } from '../../core/seed-registry.js';
 import type { ImageArchiveFacts } from '../../core/bundle-layout.js';
 import type { ImageStore } from '../../app/ports.js';
 import { createBuildReporter } from '../../ui/build-reporter.js';
@@ -40,6 +42,9 @@ export interface BuildCommandOptions {
   awsPartition: string | undefined;
   splitSize: string | undefined;
   archives: number | undefined;
+  seedRegistryImage: string | undefined;
+  /** False with --no-seed-registry. */
+  seedRegistry: boolean;
   force: boolean;
   concurrency: number;
   attempts: number;
@@ -101,6 +106,20 @@ function describeArchives(archives: readonly ImageArchiveFacts[]): string {
   return archives.length === 1 ? `${bytes}${split}` : `${bytes} in ${archives.length} archives${split}`;
 }
 
+function seedRegistryImageOption(options: BuildCommandOptions): string | undefined {
+  if (!options.seedRegistry) {
+    if (options.seedRegistryImage !== undefined) throw new KfbundleError('USAGE', '--seed-registry-image and --no-seed-registry contradict each other', { hint: 'give one of them' });
+    return undefined;
+  }
+  const ref = options.seedRegistryImage ?? DEFAULT_SEED_REGISTRY_IMAGE;
+  try {
+    parseImageRef(ref);
+  } catch (error) {
+    throw new KfbundleError('USAGE', `invalid --seed-registry-image "${ref}": ${(error as Error).message}`, { hint: 'an image reference, e.g. docker.io/library/registry:2.8.3' });
+  }
+  return ref;
+}
+
 export async function runBuild(options: BuildCommandOptions, context: CliContext): Promise<number> {
   const imageSource = sourceOption(options.source);
   if (imageSource === 'registry' && options.dockerHost !== undefined) {
@@ -136,6 +155,7 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
         awsPartition,
         splitSize,
         maxArchives,
+        seedRegistryImage: seedRegistryImageOption(options),
         force: options.force,
         concurrency: options.concurrency,
         attempts: options.attempts,

@@ -1,7 +1,7 @@
 // `kfbundle inspect`: a bundle's contents at a glance, or as JSON.
 
 import { inspectBundle, type BundleSummary } from '../../app/inspect-bundle.js';
-import { BUNDLE_FILES } from '../../core/bundle-layout.js';
+import { BUNDLE_FILES, SEED_REGISTRY_STAGE } from '../../core/bundle-layout.js';
 import { DirectoryBundleReader } from '../../io/bundle-reader.js';
 import { formatBytes } from '../../ui/format.js';
 import { writeJson, type CliContext } from '../context.js';
@@ -36,16 +36,19 @@ export async function runInspect(bundle: string, options: InspectCommandOptions,
   return 0;
 }
 
-function archiveLines(archives: BundleSummary['archives']): string[] {
-  if (archives.length === 0) return [];
+function archiveLines(all: BundleSummary['archives']): string[] {
   const where = (archive: BundleSummary['archives'][number]) =>
     `${archive.path}${archive.partSize === null ? '' : ` in ${archive.parts} parts of at most ${formatBytes(archive.partSize)}`}`;
-  if (archives.length === 1) return [`archive    ${formatBytes(archives[0]!.bytes)} in ${where(archives[0]!)}`];
+  const seed = all.filter((archive) => archive.stage === SEED_REGISTRY_STAGE).map((archive) => `seed       ${formatBytes(archive.bytes)} in ${where(archive)}: the registry install.sh --seed-registry runs`);
+  const archives = all.filter((archive) => archive.stage !== SEED_REGISTRY_STAGE);
+  if (archives.length === 0) return seed;
+  if (archives.length === 1) return [`archive    ${formatBytes(archives[0]!.bytes)} in ${where(archives[0]!)}`, ...seed];
   const total = archives.reduce((sum, archive) => sum + archive.bytes, 0);
   const stages = new Set(archives.map((archive) => archive.stage)).size;
   const how = stages === 1 ? 'that install.sh loads at once' : `, loaded in ${stages} stages (each stage's at once)`;
   return [
     `archives   ${formatBytes(total)} in ${archives.length} archives${stages === 1 ? ' ' : ''}${how}`,
     ...archives.map((archive) => `  stage ${archive.stage}  ${formatBytes(archive.bytes).padStart(9)}  ${String(archive.images).padStart(3)} images  ${where(archive)}`),
+    ...seed,
   ];
 }
