@@ -12,57 +12,33 @@
 // Each run is a pair whose order flips from run to run; it prints the median of each time, the median of the pairs'
 // ratios with their range, where kfbundle's build time goes, and the peak RSS figures.
 
-import { execFile, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
-import Docker from 'dockerode';
+import { parseArgs } from 'node:util';
+import type Docker from 'dockerode';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { create as createTar } from 'tar';
-import { PullStatusSink } from '../src/io/pull-progress-parser.js';
 import { DockerImageStore } from '../src/io/docker-image-store.js';
 import { HashingStream } from '../src/io/hashing-stream.js';
 import { planSaveBatches } from '../src/core/save-batches.js';
+import { drain, imageSetOptions, imageSetSize, writePodManifests } from './lib/image-set.js';
+import { addSteps, Commands, inPairOrder, median, pairRatio, stepMedians } from './lib/measure.js';
+import { removeAllImages, withServices } from './lib/services.js';
 
-const run = promisify(execFile);
-const ROOT = new URL('../', import.meta.url).pathname;
 const { values } = parseArgs({
   options: {
-    images: { type: 'string', default: '20' },
-    'base-mb': { type: 'string', default: '40' },
-    'unique-mb': { type: 'string', default: '60' },
+    ...imageSetOptions({ images: 20, baseMb: 40, uniqueMb: 60 }),
     runs: { type: 'string', default: '3' },
     'rss-gb': { type: 'string', default: '' },
   },
 });
-const COUNT = Number(values.images);
-const BASE_MB = Number(values['base-mb']);
-const UNIQUE_MB = Number(values['unique-mb']);
+const { count: COUNT, baseMb: BASE_MB, uniqueMb: UNIQUE_MB } = imageSetSize(values);
 const RUNS = Number(values.runs);
 const RSS_SIZES_GB = values['rss-gb'] === '' ? [] : values['rss-gb']!.split(',').map(Number);
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-/** Runs the two sides of pair `run`, the shell's first in even runs: whichever goes second finds a warmer page cache. */
-async function inPairOrder(run: number, shellSide: () => Promise<void>, toolSide: () => Promise<void>): Promise<void> {
-  for (const side of run % 2 === 0 ? [shellSide, toolSide] : [toolSide, shellSide]) await side();
-}
-
-function pairRatio(ratios: number[]): string {
-  return `${median(ratios).toFixed(2)} (median of ${ratios.length} pairs; range ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`;
-}
-
-async function drain(stream: Readable): Promise<void> {
-  const sink = new PullStatusSink();
-  await pipeline(stream, sink);
-  if (sink.error !== undefined) throw new Error(sink.error);
-}
+// A command that hangs is killed and the benchmark fails, instead of waiting for ever (a 4 GB save takes minutes).
+const commands = new Commands(15 * 60_000);
 
 async function buildContext(dir: string, files: Record<string, Buffer>, dockerfile: string): Promise<Readable> {
   await writeFile(join(dir, 'Dockerfile'), dockerfile);
@@ -81,42 +57,8 @@ function noise(mb: number, seed: number): Buffer {
   return buffer;
 }
 
-/** Runs a command, returns wall seconds and (for kfbundle) the peak RSS read from /proc while it runs. */
-async function timed(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ seconds: number; peakRssMb: number; stdout: string }> {
-  const started = performance.now();
-  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  let stdout = '';
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  let peak = 0;
-  const poll = setInterval(async () => {
-    const status = await readFile(`/proc/${child.pid}/status`, 'utf8').catch(() => '');
-    const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
-    if (hwm) peak = Math.max(peak, Number(hwm[1]) / 1024);
-  }, 50);
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  clearInterval(poll);
-  if (code !== 0) throw new Error(`${command} ${args.join(' ')} failed (${code}): ${stderr.slice(-1500)}`);
-  return { seconds: (performance.now() - started) / 1000, peakRssMb: peak, stdout };
-}
-
-/** Writes back what the side before left dirty, so that its writeback does not land on the side being timed. */
-async function settle(): Promise<void> {
-  await run('sync');
-}
-
-async function removeAll(docker: Docker): Promise<void> {
-  for (const image of await docker.listImages()) await docker.getImage(image.Id).remove({ force: true }).catch(() => undefined);
-}
-
-const work = await mkdtemp(join(tmpdir(), 'kfb-bench-'));
-const envDir = join(work, 'env');
-await run('bash', [join(ROOT, 'scripts/test-env.sh'), 'install']);
-await run('bash', [join(ROOT, 'scripts/test-env.sh'), 'start', envDir]);
-
 /** Two base images shared by half the set each, then one unique layer per image; pushed, then removed locally. */
-async function makeImageSet(builder: Docker, registry: string, name: string, count: number, baseMb: number, uniqueMb: number): Promise<{ refs: string[]; manifests: string }> {
+async function makeImageSet(builder: Docker, registry: string, work: string, name: string, count: number, baseMb: number, uniqueMb: number): Promise<{ refs: string[]; manifests: string }> {
   for (const base of [0, 1]) {
     const dir = await mkdtemp(join(work, 'ctx-'));
     const context = await buildContext(dir, { busybox: await readFile('/bin/busybox'), base: noise(baseMb, base + 1) }, 'FROM scratch\nCOPY busybox /bin/busybox\nCOPY base /base\n');
@@ -134,9 +76,9 @@ async function makeImageSet(builder: Docker, registry: string, name: string, cou
     await rm(dir, { recursive: true, force: true });
     refs.push(ref);
   }
-  await removeAll(builder);
+  await removeAllImages(builder);
   const manifests = join(work, `${name}.yaml`);
-  await writeFile(manifests, refs.map((ref, i) => `apiVersion: v1\nkind: Pod\nmetadata: {name: p${i}, namespace: default}\nspec: {containers: [{name: c, image: "${ref}"}]}\n`).join('---\n'));
+  await writePodManifests(manifests, refs);
   return { refs, manifests };
 }
 
@@ -154,20 +96,13 @@ async function saveAndHash(host: string, refs: string[], batched: boolean): Prom
   return (performance.now() - started) / 1000;
 }
 
-try {
-  const env = Object.fromEntries((await readFile(join(envDir, 'env'), 'utf8')).trim().split('\n').map((l) => l.split('=') as [string, string]));
-  const builderHost = env['KFB_BUILDER_HOST']!;
-  const targetHost = env['KFB_TARGET_HOST']!;
-  const registry = env['KFB_REGISTRY']!;
-  const builder = new Docker({ socketPath: builderHost.slice(7) });
-  const target = new Docker({ socketPath: targetHost.slice(7) });
-  const kfbundle = [join(ROOT, 'bin/kfbundle.js')];
+await withServices({ tempPrefix: 'kfb-bench-', commands }, async ({ work, builderHost, targetHost, registry, builder, target, kfbundle }) => {
   const buildArgs = (manifests: string, out: string) => [
-    ...kfbundle, 'build', '--no-seed-registry', '--manifests', manifests, '--out', out, '--source', 'engine', '--docker-host', builderHost, '--no-progress', '--json', '--mirror', `ghcr.io=${registry}/ghcr.io`,
+    kfbundle, 'build', '--no-seed-registry', '--manifests', manifests, '--out', out, '--source', 'engine', '--docker-host', builderHost, '--no-progress', '--json', '--mirror', `ghcr.io=${registry}/ghcr.io`,
   ];
 
   console.log(`making ${COUNT} images: 2 bases of ${BASE_MB} MB, ${UNIQUE_MB} MB unique each`);
-  const { refs, manifests } = await makeImageSet(builder, registry, 'bench', COUNT, BASE_MB, UNIQUE_MB);
+  const { refs, manifests } = await makeImageSet(builder, registry, work, 'bench', COUNT, BASE_MB, UNIQUE_MB);
 
   const dockerCli = (host: string) => ['--host', host];
   const shell: number[] = [];
@@ -182,38 +117,38 @@ try {
   const bundleDir = (r: number) => join(work, `bundle-${r}`);
   // (a) the shell pipeline: sequential pulls, save to a file, hash it (a second read).
   const shellBuild = async () => {
-    await removeAll(builder);
-    await settle();
+    await removeAllImages(builder);
+    await commands.settle();
     const started = performance.now();
     for (const ref of refs) {
-      await run('docker', [...dockerCli(builderHost), 'pull', '-q', `${registry}/${ref}`]);
-      await run('docker', [...dockerCli(builderHost), 'tag', `${registry}/${ref}`, ref]);
+      await commands.run('docker', [...dockerCli(builderHost), 'pull', '-q', `${registry}/${ref}`]);
+      await commands.run('docker', [...dockerCli(builderHost), 'tag', `${registry}/${ref}`, ref]);
     }
-    await run('docker', [...dockerCli(builderHost), 'save', '-o', tar, ...refs]);
-    await run('sh', ['-c', `cd ${work} && sha256sum shell.tar > SHELLSUMS`]);
+    await commands.run('docker', [...dockerCli(builderHost), 'save', '-o', tar, ...refs]);
+    await commands.run('sh', ['-c', `cd ${work} && sha256sum shell.tar > SHELLSUMS`]);
     shell.push((performance.now() - started) / 1000);
   };
   // (b) kfbundle build from the same registry.
   const toolBuild = async (r: number) => {
-    await removeAll(builder);
-    await settle();
-    const build = await timed(process.execPath, buildArgs(manifests, bundleDir(r)));
+    await removeAllImages(builder);
+    await commands.settle();
+    const build = await commands.timed(process.execPath, buildArgs(manifests, bundleDir(r)));
     tool.push(build.seconds);
     rss.push(build.peakRssMb);
-    for (const [step, ms] of Object.entries((JSON.parse(build.stdout) as { timingsMs: Record<string, number> }).timingsMs)) (steps[step] ??= []).push(ms / 1000);
+    addSteps(steps, (JSON.parse(build.stdout) as { timingsMs: Record<string, number> }).timingsMs);
   };
   // Target side: (a) sha256sum -c then docker load, (b) install.sh --images-only.
   const shellLoad = async () => {
-    await removeAll(target);
-    await settle();
+    await removeAllImages(target);
+    await commands.settle();
     const a = performance.now();
-    await run('sh', ['-c', `cd ${work} && sha256sum -c --quiet SHELLSUMS && docker --host ${targetHost} load -q -i shell.tar`]);
+    await commands.run('sh', ['-c', `cd ${work} && sha256sum -c --quiet SHELLSUMS && docker --host ${targetHost} load -q -i shell.tar`]);
     shellTarget.push((performance.now() - a) / 1000);
   };
   const toolLoad = async (r: number) => {
-    await removeAll(target);
-    await settle();
-    toolTarget.push((await timed('bash', [join(bundleDir(r), 'install.sh'), '--images-only', '--runtime', 'docker'], { DOCKER_HOST: targetHost })).seconds);
+    await removeAllImages(target);
+    await commands.settle();
+    toolTarget.push((await commands.timed('bash', [join(bundleDir(r), 'install.sh'), '--images-only', '--runtime', 'docker'], { DOCKER_HOST: targetHost })).seconds);
   };
   // Each run is a pair; which side goes first flips from run to run, and the ratios are taken within the pair, so
   // the machine's drift over the benchmark's half hour does not land on one side.
@@ -251,7 +186,7 @@ try {
   const singleRatios: number[] = [];
   const bareSave = async () => {
     const a = performance.now();
-    await run('sh', ['-c', `docker --host ${builderHost} save ${refs.join(' ')} > /dev/null`]);
+    await commands.run('sh', ['-c', `docker --host ${builderHost} save ${refs.join(' ')} > /dev/null`]);
     bare.push((performance.now() - a) / 1000);
   };
   const oursSave = async () => {
@@ -267,25 +202,22 @@ try {
   const bytes = (COUNT * UNIQUE_MB + 2 * BASE_MB) / 1024;
   console.log(`\n${COUNT} images, ~${bytes.toFixed(2)} GB of layers, median of ${RUNS} runs (target side: ${targetRatios.length} pairs)`);
   console.log(`build:  shell pipeline ${median(shell).toFixed(1)} s, kfbundle build ${median(tool).toFixed(1)} s, ratio ${pairRatio(buildRatios)}, target <= 0.65`);
-  console.log(`        kfbundle steps: ${Object.entries(steps).map(([step, xs]) => `${step} ${median(xs).toFixed(1)} s`).join(', ')}`);
+  console.log(`        kfbundle steps: ${stepMedians(steps)}`);
   console.log(`save:   docker save > /dev/null ${median(bare).toFixed(2)} s, kfbundle save + normalise + hash ${median(ours).toFixed(2)} s, throughput ratio ${pairRatio(saveRatios)}, target >= 0.95`);
   console.log(`        one save + normalise + hash (reference, not what kfbundle runs) ${median(single).toFixed(2)} s, ratio ${pairRatio(singleRatios)}`);
   console.log(`target: sha256sum -c + docker load ${median(shellTarget).toFixed(1)} s, install.sh --images-only ${median(toolTarget).toFixed(1)} s, ratio ${pairRatio(targetRatios)}, target <= 0.80`);
   console.log(`kfbundle peak RSS: ${Math.max(...rss).toFixed(0)} MB (target <= 150 MB)`);
 
   for (const gb of RSS_SIZES_GB) {
-    await removeAll(builder);
+    await removeAllImages(builder);
     const count = 8;
     const uniqueMb = Math.max(1, Math.round((gb * 1024 - 2 * 32) / count));
-    const set = await makeImageSet(builder, registry, `rss${String(gb).replace('.', 'p')}`, count, 32, uniqueMb);
+    const set = await makeImageSet(builder, registry, work, `rss${String(gb).replace('.', 'p')}`, count, 32, uniqueMb);
     const out = join(work, `rss-${gb}`);
-    const build = await timed(process.execPath, buildArgs(set.manifests, out));
+    const build = await commands.timed(process.execPath, buildArgs(set.manifests, out));
     const size = (JSON.parse(build.stdout) as { metadata: { imageArchives: { size: number }[] } }).metadata.imageArchives.reduce((sum, archive) => sum + archive.size, 0);
     console.log(`peak RSS at ${(size / 1e9).toFixed(2)} GB archive: ${build.peakRssMb.toFixed(0)} MB (build ${build.seconds.toFixed(1)} s)`);
     await rm(out, { recursive: true, force: true });
-    await removeAll(builder);
+    await removeAllImages(builder);
   }
-} finally {
-  await run('bash', [join(ROOT, 'scripts/test-env.sh'), 'stop', envDir]);
-  await rm(work, { recursive: true, force: true });
-}
+});
