@@ -115,4 +115,31 @@ test('--help explains the options and exits 0', async () => {
   }
 });
 
+test('--push-with and --registry-ca are checked before anything runs', async () => {
+  const dir = await makeTempDir();
+  try {
+    const path = join(dir.path, 'install.sh');
+    await writeFile(path, await render());
+    const ca = join(dir.path, 'ca.pem');
+    await writeFile(ca, 'not read before the push\n');
+    const cases: [string[], string][] = [
+      [['--push-with', 'scp', '--registry', 'harbor.example.cn'], "--push-with needs auto, http, ctr or docker, got 'scp'"],
+      [['--push-with', 'http'], '--push-with is for pushes to a registry: give --registry too'],
+      [['--registry-ca', join(dir.path, 'missing.pem'), '--registry', 'harbor.example.cn'], `CA certificate not found: ${join(dir.path, 'missing.pem')}`],
+      [['--registry-ca', ca, '--registry-plain-http', '--registry', 'harbor.example.cn'], '--registry-ca is for a registry served over HTTPS, --registry-plain-http for one that is not'],
+    ];
+    for (const [args, message] of cases) {
+      const result = await runCommand('bash', [path, ...args]);
+      assert.is(result.code, 1, args.join(' '));
+      assert.match(result.stderr, message);
+      assert.not.match(result.stdout, 'verifying', 'refused before verifying');
+    }
+    const help = await runCommand('bash', [path, '--help']);
+    assert.match(help.stdout, '--push-with HOW');
+    assert.match(help.stdout, '--registry-ca FILE');
+  } finally {
+    await dir.remove();
+  }
+});
+
 test.run();
