@@ -31,18 +31,28 @@ export class FaultProxy {
   private readonly delayed = new Set<NodeJS.Timeout>();
   private readonly upstreams = new Set<ClientRequest>();
   private stopped = false;
+  private readonly keepHost: boolean;
   /** `127.0.0.1:PORT`, set by start(). */
   address = '';
 
-  constructor(target: string, rules: FaultRule[]) {
+  /**
+   * `keepHost`: forward the client's Host header as it came, as a layer-4 proxy (kube-proxy) would, so that URLs the
+   * registry builds from it (an upload's Location) lead back through this proxy.
+   */
+  constructor(target: string, rules: FaultRule[], options: { keepHost?: boolean } = {}) {
+    this.keepHost = options.keepHost === true;
     const [host, port] = target.split(':') as [string, string];
     this.target = { host, port: Number(port) };
     this.rules = rules.map((rule) => ({ rule, used: 0 }));
     this.server = createServer((incoming, response) => this.handle(incoming, response));
   }
 
-  async start(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+  /** Listens on `port` of 127.0.0.1 (default: a free one). */
+  async start(port = 0): Promise<string> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, '127.0.0.1', resolve);
+    });
     this.address = `127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this.address;
   }
@@ -94,7 +104,7 @@ export class FaultProxy {
       return;
     }
     const upstream = request(
-      { ...this.target, method: incoming.method, path: incoming.url, headers: { ...incoming.headers, host: `${this.target.host}:${this.target.port}` } },
+      { ...this.target, method: incoming.method, path: incoming.url, headers: this.keepHost ? incoming.headers : { ...incoming.headers, host: `${this.target.host}:${this.target.port}` } },
       (reply) => {
         this.requests.push({ line, status: reply.statusCode ?? 0, fault: false });
         response.writeHead(reply.statusCode ?? 502, reply.headers);
