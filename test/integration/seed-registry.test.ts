@@ -264,4 +264,39 @@ test('a rerun converges and sends no blob again; a second bundle adds only what 
   assert.is(await pullOnNode(env, `127.0.0.1:${port}/${kept.bundleRef}`), kept.imageId);
 });
 
+test('--registry-storage-class keeps the images on a claim of that class; a class the cluster lacks is reported, not waited for silently', async (context) => {
+  const { work, env } = context;
+  const double = new ApiServerDouble({ hasImage: (ref) => dockerFor(env.targetHost).getImage(ref).inspect().then(() => true, () => false) });
+  await double.start();
+  const node = new SeedNode({ double, dockerHost: env.targetHost, dir: join(work.path, 'claim-node'), namespace: NAMESPACE, name: NAME });
+  await node.start();
+  try {
+    const kubeconfig = await writeKubeconfig(work.path, double.url);
+    const port = await freeNodePort();
+    const claimed = { ...context, kubeconfig, port, node, double };
+    const missing = await install(claimed, context.first, ['--registry-storage-class', 'fast-ssd', '--timeout', '3']);
+    assert.is.not(missing.code, 0);
+    assert.match(missing.stderr, /did not become Available within 3s: check kubectl -n kfbundle-registry describe pod/);
+    const claim = double.get('PersistentVolumeClaim', NAMESPACE, NAME)!;
+    assert.is(claim['spec']['storageClassName'], 'fast-ssd');
+    assert.match(claim['spec']['resources']['requests']['storage'], /^[1-9][0-9]*Gi$/);
+
+    const storageClass = join(work.path, 'storage-class.yaml');
+    await writeFile(storageClass, 'apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: fast-ssd}\nprovisioner: kfbundle.test/none\n');
+    const applied = await runCommand('kubectl', ['apply', '-f', storageClass], { env: { KUBECONFIG: kubeconfig, HOME: work.path } });
+    assert.is(applied.code, 0, applied.stderr);
+    const seeded = await install(claimed, context.first, ['--registry-storage-class', 'fast-ssd', '--registry-storage-size', '7Gi', '--images-only']);
+    assert.is(seeded.code, 0, `${seeded.stdout}\n${seeded.stderr}`);
+    const volumes = double.get('Deployment', NAMESPACE, NAME)!['spec']['template']['spec']['volumes'] as { name: string; persistentVolumeClaim?: { claimName: string } }[];
+    assert.is(volumes.find((volume) => volume.name === 'storage')?.persistentVolumeClaim?.claimName, NAME);
+    // The claim an earlier run made is kept: a volume cannot shrink, and its data is the registry's.
+    assert.is(double.get('PersistentVolumeClaim', NAMESPACE, NAME)!['spec']['resources']['requests']['storage'], claim['spec']['resources']['requests']['storage']);
+    assert.match(seeded.stdout, /its images are on volume kfbundle-registry\/kfbundle-registry \(storage class fast-ssd\)/);
+    assert.is(double.list('Deployment').filter((deployment) => deployment['metadata']['namespace'] === 'kubeflow').length, 0, '--images-only applies no manifests');
+  } finally {
+    await node.stop();
+    await double.stop();
+  }
+});
+
 test.run();
