@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # shellcheck shell=bash
-# Part of install.sh (inlined where it says `@@include registry-http.sh@@`): pushes the bundle's images to a registry
+# Part of install.sh (inlined where install.sh includes it): pushes the bundle's images to a registry
 # over the registry HTTP API with curl alone, for nodes where neither Docker nor ctr answers (or --push-with http).
 # Every byte sent is read straight from the image archives at the offsets images/push.txt gives, so nothing is
 # unpacked or loaded first and a 10 GB bundle needs no disk beyond itself. Each blob is asked for (HEAD) in every

@@ -20,6 +20,8 @@ seed_node=''
 seed_port=$SEED_DEFAULT_PORT
 seed_storage_class=''
 seed_storage_size=''
+# Set once this run has seeded the registry: what seed_report describes.
+seed_done=no
 
 # The seed options as install.sh's option loop set them, checked.
 seed_check_options() {
@@ -310,10 +312,11 @@ seed_registry() {
   seed_rollout read-only
   seed_wait_answer '' 200 "the read-only registry"
   seed_check_read_only
+  seed_done=yes
 }
 
 seed_report() {
-  [ "$seed" = yes ] || return 0
+  [ "$seed_done" = yes ] || return 0
   say "seed registry: deployment $SEED_NAMESPACE/$SEED_NAME on node $seed_node, NodePort $seed_port, read-only; every node pulls through 127.0.0.1:$seed_port"
   if [ -n "$seed_storage_class" ]; then
     say "  its images are on volume $SEED_NAMESPACE/$SEED_NAME (storage class $seed_storage_class)"

@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BUNDLE_FILES } from '../../src/core/bundle-layout.js';
 import { formatChecksums } from '../../src/core/checksums.js';
-import { installerValuesFor, renderInstaller } from '../../src/core/installer-script.js';
+import { inlineInstallerParts, installerValuesFor, renderInstaller } from '../../src/core/installer-script.js';
 import { readInstallerTemplate } from '../../src/version.js';
 import { runCommand } from '../helpers/cli.js';
 import { makeTempDir } from '../helpers/tmp.js';
@@ -23,6 +23,14 @@ test('every placeholder is filled', async () => {
   assert.not.match(script, /@@[A-Z_]+@@/);
   assert.match(script, "IMAGE_ARCHIVES='images/archives.txt'");
   assert.throws(() => renderInstaller('@@NOPE@@', installerValuesFor('', undefined)), /NOPE/);
+});
+
+test('the parts installer/install.sh includes are inlined once each; a part that is not there is a packaging error', async () => {
+  const script = await render();
+  assert.not.match(script, /@@include/);
+  for (const defined of ['http_push_images() {', 'seed_registry() {']) assert.is(script.split(defined).length, 2, `${defined} once`);
+  assert.throws(() => inlineInstallerParts('a\n# @@include nowhere.sh@@\nb\n', {}), /nowhere\.sh/);
+  assert.is(inlineInstallerParts('a\n# @@include part.sh@@\nb\n', { 'part.sh': '#!/usr/bin/env bash\nx\n' }), 'a\nx\nb\n');
 });
 
 test('passes bash -n and shellcheck', async () => {

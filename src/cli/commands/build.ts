@@ -22,7 +22,7 @@ import { RegistryImageStore } from '../../io/registry-image-store.js';
 import { KfbundleError } from '../../core/errors.js';
 import { MAX_ARCHIVES } from '../../core/archive-groups.js';
 import { parseImageRef } from '../../core/image-ref.js';
-import { DEFAULT_SEED_REGISTRY_IMAGE } from '../../core/seed-registry.js';
+import { DEFAULT_SEED_REGISTRY_IMAGE, SEED_TIER } from '../../core/seed-registry.js';
 import type { ImageArchiveFacts } from '../../core/bundle-layout.js';
 import type { ImageStore } from '../../app/ports.js';
 import { createBuildReporter } from '../../ui/build-reporter.js';
@@ -181,7 +181,8 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
       writeJson(context, { bundle: options.out, metadata: result.metadata, timingsMs: result.timings });
     } else {
       context.stdout.write(
-        `bundle written to ${options.out}: ${result.metadata.images.length} images` +
+        `bundle written to ${options.out}: ${result.metadata.images.filter((image) => image.tier !== SEED_TIER).length} images` +
+          (result.metadata.images.some((image) => image.tier === SEED_TIER) ? ' and the seed registry' : '') +
           `${archives.length === 0 ? '' : ` (${describeArchives(archives)})`}, ` +
           `${result.metadata.input.objects} objects, ` +
           `${result.metadata.manifests.changes} manifest edits\n` +

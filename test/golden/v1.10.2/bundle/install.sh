@@ -128,6 +128,8 @@ seed_node=''
 seed_port=$SEED_DEFAULT_PORT
 seed_storage_class=''
 seed_storage_size=''
+# Set once this run has seeded the registry: what seed_report describes.
+seed_done=no
 
 # The seed options as install.sh's option loop set them, checked.
 seed_check_options() {
@@ -418,10 +420,11 @@ seed_registry() {
   seed_rollout read-only
   seed_wait_answer '' 200 "the read-only registry"
   seed_check_read_only
+  seed_done=yes
 }
 
 seed_report() {
-  [ "$seed" = yes ] || return 0
+  [ "$seed_done" = yes ] || return 0
   say "seed registry: deployment $SEED_NAMESPACE/$SEED_NAME on node $seed_node, NodePort $seed_port, read-only; every node pulls through 127.0.0.1:$seed_port"
   if [ -n "$seed_storage_class" ]; then
     say "  its images are on volume $SEED_NAMESPACE/$SEED_NAME (storage class $seed_storage_class)"
@@ -940,7 +943,7 @@ push_images() {
 }
 
 # shellcheck shell=bash
-# Part of install.sh (inlined where it says `@@include registry-http.sh@@`): pushes the bundle's images to a registry
+# Part of install.sh (inlined where install.sh includes it): pushes the bundle's images to a registry
 # over the registry HTTP API with curl alone, for nodes where neither Docker nor ctr answers (or --push-with http).
 # Every byte sent is read straight from the image archives at the offsets images/push.txt gives, so nothing is
 # unpacked or loaded first and a 10 GB bundle needs no disk beyond itself. Each blob is asked for (HEAD) in every
