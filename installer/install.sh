@@ -27,6 +27,8 @@ BUILD_REGISTRY='@@BUILD_REGISTRY@@'
 # The seed registry's image (empty: the bundle was built without one) and its archive, for --seed-registry.
 SEED_REGISTRY_IMAGE='@@SEED_REGISTRY_IMAGE@@'
 SEED_REGISTRY_ARCHIVE='@@SEED_REGISTRY_ARCHIVE@@'
+# os/arch[/variant] the bundle's images are for (kfbundle build --platform); empty in bundles that did not record it.
+BUNDLE_PLATFORM='@@BUNDLE_PLATFORM@@'
 # The containerd namespace kubelet's CRI plugin keeps its images in; images elsewhere are invisible to pods.
 CONTAINERD_NAMESPACE=k8s.io
 # On Docker nodes, --registry pushes through containerd from a namespace of the installer's own (docker push would
@@ -301,6 +303,43 @@ kubelet_runtime_endpoint() {
   fi
 }
 
+# The bundle holds one platform's images. Loaded on a node of another architecture they load without a word, and
+# every pod then fails with "exec format error", so a node is checked before anything is loaded on it.
+node_architecture() {
+  local machine
+  machine=$(uname -m)
+  case "$machine" in
+    x86_64|amd64) printf 'amd64' ;;
+    aarch64|arm64) printf 'arm64' ;;
+    armv7*|armv8l) printf 'arm' ;;
+    i?86) printf '386' ;;
+    *) printf '%s' "$machine" ;;
+  esac
+}
+
+bundle_architecture() {
+  local rest=${BUNDLE_PLATFORM#*/}
+  printf '%s' "${rest%%/*}"
+}
+
+check_node_platform() {
+  [ -n "$BUNDLE_PLATFORM" ] || return 0
+  local node
+  node=$(node_architecture)
+  [ "$node" != "$(bundle_architecture)" ] || return 0
+  die "this bundle holds $BUNDLE_PLATFORM images and this node is linux/$node (uname -m: $(uname -m)): loaded here, every pod would fail with \"exec format error\"; nothing was loaded. Use a bundle built with kfbundle build --platform linux/$node"
+}
+
+# With a registry, every node pulls; nodes of another architecture than the bundle's would get images they cannot
+# run. Read from the nodes' kubernetes.io/arch labels when kubectl reaches the cluster.
+warn_other_architectures() {
+  [ -n "$BUNDLE_PLATFORM" ] && command -v kubectl >/dev/null 2>&1 || return 0
+  local nodes others
+  nodes=$(kubectl get nodes -o 'go-template={{range .items}}{{.metadata.name}}{{"\t"}}{{index .metadata.labels "kubernetes.io/arch"}}{{"\n"}}{{end}}' 2>/dev/null) || return 0
+  others=$(printf '%s\n' "$nodes" | awk -F'\t' -v arch="$(bundle_architecture)" '$1 != "" && $2 != "" && $2 != "<no value>" && $2 != arch { printf "%s%s (%s)", sep, $1, $2; sep = ", " }')
+  [ -z "$others" ] || warn "the bundle's images are for $BUNDLE_PLATFORM, but these nodes are not: $others; pods scheduled there will fail with \"exec format error\" (keep Kubeflow off them with a node selector, or install a bundle built for their platform too)"
+}
+
 docker_answers() { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; }
 ctr_answers() { command -v ctr >/dev/null 2>&1 && ctr version >/dev/null 2>&1; }
 
@@ -434,6 +473,8 @@ each_archive() {
 }
 
 load_images() {
+  # Loaded to run here; loaded only to be pushed (--registry on a containerd node), they may be of any platform.
+  [ -n "$registry" ] || check_node_platform
   case "$runtime" in
     docker)
       command -v docker >/dev/null || die "docker not found on this node (use --runtime containerd on containerd nodes)"
@@ -496,6 +537,7 @@ pushes_over_http() {
 # manifests go byte for byte too, with no engine at all.
 install_images() {
   if ! find_archives; then say "no images in this bundle"; return 0; fi
+  if [ -n "$registry" ]; then warn_other_architectures; fi
   if [ -n "$registry" ] && pushes_over_http; then http_push_images; return 0; fi
   if [ "$push_with" = docker ]; then runtime=docker; say "runtime: docker (--push-with docker)"; else pick_runtime; fi
   if [ -z "$registry" ]; then load_images; return 0; fi

@@ -262,6 +262,8 @@ seed_check_containerd_hosts() {
 # The registry's image into this node's runtime: nothing else of the bundle is loaded here.
 seed_load_image() {
   [ -n "$(archive_files "$SEED_REGISTRY_ARCHIVE")" ] || die "$SEED_REGISTRY_ARCHIVE is not in the bundle"
+  # The registry runs here: its image is of the bundle's platform.
+  check_node_platform
   pick_runtime
   case "$runtime" in
     docker)
@@ -296,6 +298,7 @@ seed_registry() {
   find_archives || die "this bundle has no images to seed a registry with"
   seed_pick_node
   seed_check_kube_proxy
+  warn_other_architectures
   seed_load_image
   local path
   path=$(seed_random_hex)

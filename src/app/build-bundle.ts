@@ -15,6 +15,8 @@ import { startPulls, type ImageToPull, type PullEvent, type StartedPulls } from 
 import { planSaveBatches } from '../core/save-batches.js';
 import { bundleRefFor, formatImageRef, parseImageRef } from '../core/image-ref.js';
 import { SEED_TIER } from '../core/seed-registry.js';
+import type { Platform } from '../core/registry-image.js';
+import { formatPlatform, parsePlatform, samePlatform } from '../core/registry-manifest.js';
 
 export interface BuildOptions {
   /** A rendered YAML file or a kustomization directory. */
@@ -38,6 +40,8 @@ export interface BuildOptions {
    * images/registry.tar; none without it.
    */
   seedRegistryImage?: string | undefined;
+  /** The platform the store pulls (it was made for it): recorded, and every image checked against it. */
+  platform?: Platform | undefined;
   force: boolean;
   concurrency: number;
   attempts: number;
@@ -119,6 +123,9 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
     if (pulled.status === 'rejected') throw pulled.reason;
     if (saved.status === 'rejected') throw saved.reason;
     const archives = saved.value;
+    if (options.platform !== undefined) {
+      for (const message of platformMismatches(pulled.value, options.platform)) deps.report({ type: 'warning', message });
+    }
     timings.hash = archives.reduce((sum, archive) => sum + archive.hashMs, 0);
 
     const metadata = await timed('write', options.outDir, async () => {
@@ -256,4 +263,16 @@ async function saveImagesAsPulled(
 
 async function* oneBatch(refs: readonly string[]): AsyncGenerator<readonly string[]> {
   yield refs;
+}
+
+/**
+ * Images of another platform than the bundle's: a single-platform image has nothing else to offer, and its pods fail
+ * on the target with "exec format error", which looks like a crash of the image, not a wrong download.
+ */
+function platformMismatches(images: readonly BundleImage[], wanted: Platform): string[] {
+  return images.flatMap((image) =>
+    image.platform === undefined || samePlatform(parsePlatform(image.platform), wanted)
+      ? []
+      : [`${image.ref} is a ${image.platform} image only, in a bundle for ${formatPlatform(wanted)}: its pods will fail there with "exec format error" (bundle.json records its platform)`],
+  );
 }

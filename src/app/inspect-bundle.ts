@@ -4,6 +4,7 @@ import { BUNDLE_FILES, unreadableFormat, type BundleMetadata, type BundleTier } 
 import { IMAGE_TIERS, type ImageTier } from '../core/discover-images.js';
 import { KfbundleError } from '../core/errors.js';
 import { SEED_TIER } from '../core/seed-registry.js';
+import { parsePlatform, samePlatform } from '../core/registry-manifest.js';
 import type { BundleReader } from './ports.js';
 
 export interface BundleSummary {
@@ -21,6 +22,10 @@ export interface BundleSummary {
    * stage 0 is the seed registry's, loaded by --seed-registry only.
    */
   archives: { path: string; stage: number; parts: number; bytes: number; partSize: number | null; images: number }[];
+  /** `os/arch[/variant]` the images were pulled for, or null for a bundle that did not record it. */
+  platform: string | null;
+  /** Images whose own platform is another (single-platform images): `ref` and its platform. */
+  otherPlatforms: { ref: string; platform: string }[];
   /** The registry manifests/ names images under (`build --registry`), or null. */
   registry: string | null;
   signed: boolean;
@@ -48,6 +53,14 @@ function archivesOf(metadata: BundleMetadata & FormatOneArchive): BundleSummary[
     partSize: archive.partSize ?? null,
     images: archive.refs.length,
   }));
+}
+
+function otherPlatformsOf(metadata: BundleMetadata): BundleSummary['otherPlatforms'] {
+  const wanted = metadata.platform;
+  if (wanted === undefined) return [];
+  return metadata.images.flatMap((image) =>
+    image.platform === undefined || samePlatform(parsePlatform(image.platform), parsePlatform(wanted)) ? [] : [{ ref: image.ref, platform: image.platform }],
+  );
 }
 
 /** @throws KfbundleError BUNDLE_FORMAT when bundle.json is missing, unreadable, or from a newer kfbundle. */
@@ -81,6 +94,8 @@ export async function inspectBundle(reader: BundleReader): Promise<BundleSummary
     notBundled: metadata.resolution?.notBundled ?? [],
     phases: (metadata.plan?.phases ?? []).map((phase) => ({ name: phase.name, objects: phase.objects, waits: phase.waits.length })),
     archives: archivesOf(metadata),
+    platform: metadata.platform ?? null,
+    otherPlatforms: otherPlatformsOf(metadata),
     registry: metadata.relocation?.registry ?? null,
     signed: listed.includes(BUNDLE_FILES.signature),
     files: listed.length,

@@ -31,6 +31,8 @@ export interface EngineImage {
    * whose save writes manifests of its own.
    */
   manifest?: ServedManifest | undefined;
+  /** `os/arch[/variant]` of the image as the engine records it; from registries, `manifest.platform` says it. */
+  platform?: string | undefined;
 }
 
 export interface ServedManifest {

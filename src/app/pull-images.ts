@@ -117,6 +117,7 @@ async function pullOne(image: ImageToPull, options: PullImagesOptions, deps: Pul
       pulledFrom,
       digest,
       ...(image.parsed.digest === undefined ? {} : { pinnedDigest: image.parsed.digest }),
+      ...(pulled.platform === undefined ? {} : { platform: pulled.platform }),
       ...servedManifestFacts(pulled.manifest),
       imageId: pulled.id,
       size: pulled.size,

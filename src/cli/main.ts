@@ -65,6 +65,7 @@ Exit codes are listed in docs/exit-codes.md.`,
     .option('--out <dir>', 'bundle directory to create', 'kubeflow-bundle')
     .option('--spec <file>', 'bundle spec: extra, excluded and overridden images, default tiers (bundle-spec/README.md)')
     .option('--tiers <list>', 'image tiers to bundle: install,runtime,catalog,conditional,example or all (default: the spec\'s, else install,runtime)')
+    .option('--platform <os/arch>', 'the platform of the nodes, pulled from multi-platform images: linux/amd64, linux/arm64 (Kunpeng, Phytium, Ampere), linux/arm/v7 ... (default: this machine\'s); install.sh refuses to load the bundle on a node of another architecture')
     .option('--mirror <SRC=DST>', 'pull images of registry SRC from DST (repeatable), e.g. gcr.io=127.0.0.1:5000/gcr.io', collect, [])
     .option('--registry <HOST[:PORT][/PREFIX]>', 'write manifests/ with every image under this private registry; install.sh pushes the images there (install.sh --registry can also choose it later)')
     .option('--aws-partition <partition>', 'rewrite every arn:aws: ARN in the manifests to this partition, e.g. aws-cn for AWS China')
@@ -93,6 +94,7 @@ Examples:
   kfbundle build --manifests ./rendered.yaml --mirror gcr.io=gcr.m.daocloud.io --mirror docker.io=docker.m.daocloud.io
   kfbundle build --manifests ./rendered.yaml --registry harbor.example.cn/kubeflow --aws-partition aws-cn
   kfbundle build --release v1.10.2 --split-size 4G --out /media/usb/kubeflow-bundle
+  kfbundle build --release v1.10.2 --platform linux/arm64 --out ./kubeflow-bundle-arm64
   kfbundle build --manifests ./rendered.yaml --mirror gcr.io=mirror.local:5000/gcr.io --insecure-registry mirror.local:5000
   kfbundle build --manifests ./rendered.yaml --source engine --docker-host unix:///run/user/1000/docker.sock`,
     )

@@ -289,6 +289,12 @@ export interface BundleMetadata {
     objects: number;
   };
   mirrors: { source: string; target: string }[];
+  /**
+   * `os/arch[/variant]` the images were pulled for (`build --platform`): what install.sh checks a node against
+   * before loading. Absent from bundles of kfbundle before it was recorded (they are linux/amd64 unless built on
+   * another machine).
+   */
+  platform?: string;
   /** The bundle spec applied, if any, and the tiers bundled. */
   resolution: {
     spec: string | undefined;

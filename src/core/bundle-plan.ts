@@ -33,6 +33,8 @@ import { describeObject, objectTexts, type KubernetesObject } from './k8s-object
 import type { Mirror } from './mirrors.js';
 import type { PushAction } from './registry-push-plan.js';
 import { SEED_TIER } from './seed-registry.js';
+import type { Platform } from './registry-image.js';
+import { formatPlatform } from './registry-manifest.js';
 import { patchManifests, type ManifestChange } from './patch-manifests.js';
 import { REGISTRY_PLACEHOLDER, relocateManifests, unrelocatedImages } from './relocate-images.js';
 import type { ResolvedRelease } from './resolve-release.js';
@@ -50,6 +52,8 @@ export interface BundlePlanInput {
     registry?: string | undefined;
     awsPartition?: AwsPartition | undefined;
     splitSize?: number | undefined;
+    /** The platform the images were pulled for. */
+    platform?: Platform | undefined;
   };
   tool: { version: string; installerTemplate: string };
 }
@@ -155,7 +159,7 @@ export function planBundle(input: BundlePlanInput): BundlePlan {
   if (input.archives.length > 0 && input.archives.every((archive) => archive.push !== undefined)) {
     files.push(plannedFile(BUNDLE_FILES.imagePush, formatImagePush(input.archives)));
   }
-  const installer = installerValuesFor(input.tool.version, options.registry, seedImage?.bundleRef);
+  const installer = installerValuesFor(input.tool.version, options.registry, seedImage?.bundleRef, options.platform === undefined ? undefined : formatPlatform(options.platform));
   files.push(plannedFile(BUNDLE_FILES.installer, renderInstaller(input.tool.installerTemplate, installer), true));
 
   const metadata: PlannedMetadata = {
@@ -168,6 +172,7 @@ export function planBundle(input: BundlePlanInput): BundlePlan {
       objects: objects.length,
     },
     mirrors: options.mirrors.map((m) => ({ source: m.source, target: m.target })),
+    ...(options.platform === undefined ? {} : { platform: formatPlatform(options.platform) }),
     resolution: {
       spec: options.spec?.release,
       tiers: resolution.tiers,
@@ -208,7 +213,7 @@ export function sealBundle(plan: BundlePlan, archives: readonly WrittenArchive[]
     refs: [...archive.refs].sort(),
   }));
   const { formatVersion, tool, ...rest } = plan.metadata;
-  const { input, mirrors, resolution, images, manifests, relocation, plan: installPlan } = rest;
+  const { input, mirrors, platform, resolution, images, manifests, relocation, plan: installPlan } = rest;
   // Field order is the order bundle.json has always had: its bytes stay the same for the same content.
   const metadata: BundleMetadata = {
     formatVersion,
@@ -216,6 +221,7 @@ export function sealBundle(plan: BundlePlan, archives: readonly WrittenArchive[]
     contentDigest: sha256(contentDigestInput(formatChecksums(files))),
     input,
     mirrors,
+    ...(platform === undefined ? {} : { platform }),
     resolution,
     images,
     imageArchives,

@@ -37,15 +37,16 @@ export type InstallerPlaceholder =
   | 'REGISTRY_PLACEHOLDER'
   | 'BUILD_REGISTRY'
   | 'SEED_REGISTRY_ARCHIVE'
-  | 'SEED_REGISTRY_IMAGE';
+  | 'SEED_REGISTRY_IMAGE'
+  | 'BUNDLE_PLATFORM';
 
 const digitsGlob = (count: number) => '[0-9]'.repeat(count);
 
 /**
  * The values of a bundle in the current format, made by `toolVersion`; `seedRegistryImage` is the bundle reference
- * of the seed registry's image, when the bundle carries one.
+ * of the seed registry's image, when the bundle carries one, and `platform` the `os/arch[/variant]` its images are for.
  */
-export function installerValuesFor(toolVersion: string, buildRegistry: string | undefined, seedRegistryImage?: string): InstallerValues {
+export function installerValuesFor(toolVersion: string, buildRegistry: string | undefined, seedRegistryImage?: string, platform?: string): InstallerValues {
   return {
     KFBUNDLE_VERSION: toolVersion,
     FORMAT_VERSION: String(BUNDLE_FORMAT_VERSION),
@@ -69,27 +70,8 @@ export function installerValuesFor(toolVersion: string, buildRegistry: string | 
     BUILD_REGISTRY: buildRegistry ?? '',
     SEED_REGISTRY_ARCHIVE: BUNDLE_FILES.seedRegistryArchive,
     SEED_REGISTRY_IMAGE: seedRegistryImage ?? '',
+    BUNDLE_PLATFORM: platform ?? '',
   };
-}
-
-/** A line of the template that stands for one of installer/'s parts: `# @@include registry-http.sh@@`. */
-const INCLUDE_LINE = /^# @@include ([a-z0-9-]+\.sh)@@$/gm;
-
-/** The parts of the template names, in the order it names them. */
-export function installerPartsNamed(template: string): string[] {
-  return [...template.matchAll(INCLUDE_LINE)].map((match) => match[1]!);
-}
-
-/**
- * The template with each include line replaced by that part's text (its own `#!` line dropped): the bundle carries
- * one install.sh, while installer/ keeps one file per job. A part named but not given is a packaging bug.
- */
-export function inlineInstallerParts(template: string, parts: Readonly<Record<string, string>>): string {
-  return template.replace(INCLUDE_LINE, (_, name: string) => {
-    const text = parts[name];
-    if (text === undefined) throw new Error(`installer template includes ${name}, which is not in installer/`);
-    return text.replace(/^#!.*\n/, '').replace(/\n$/, '');
-  });
 }
 
 /**

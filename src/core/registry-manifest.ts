@@ -133,12 +133,29 @@ function normalise(platform: Platform): Platform {
  * never match. The first match wins, as in `docker pull`.
  */
 export function selectPlatform(manifests: readonly IndexEntry[], wanted: Platform): IndexEntry | undefined {
-  const target = normalise(wanted);
-  return manifests.find((entry) => {
-    if (entry.platform === undefined) return false;
-    const offered = normalise(entry.platform);
-    return offered.os === target.os && offered.architecture === target.architecture && offered.variant === target.variant;
-  });
+  return manifests.find((entry) => entry.platform !== undefined && samePlatform(entry.platform, wanted));
+}
+
+/** Whether two platforms are one once aliases and default variants are folded (`linux/arm64` is `linux/arm64/v8`). */
+export function samePlatform(a: Platform, b: Platform): boolean {
+  const [left, right] = [normalise(a), normalise(b)];
+  return left.os === right.os && left.architecture === right.architecture && left.variant === right.variant;
+}
+
+/** Node's names for machine architectures (`os.arch()`), mapped to the platforms images are built for. */
+const NODE_ARCH: Record<string, Platform> = {
+  x64: { os: 'linux', architecture: 'amd64' },
+  arm64: { os: 'linux', architecture: 'arm64' },
+  arm: { os: 'linux', architecture: 'arm', variant: 'v7' },
+  ppc64: { os: 'linux', architecture: 'ppc64le' },
+  s390x: { os: 'linux', architecture: 's390x' },
+  riscv64: { os: 'linux', architecture: 'riscv64' },
+  ia32: { os: 'linux', architecture: '386' },
+};
+
+/** The linux platform of a machine whose architecture Node names `arch`: what a build there pulls unless told otherwise. */
+export function platformOfMachine(arch: string): Platform {
+  return NODE_ARCH[arch] ?? DEFAULT_PLATFORM;
 }
 
 /** What an index offers, for a message that says why nothing matched. */

@@ -4,6 +4,8 @@
 import Docker from 'dockerode';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { Platform } from '../core/registry-image.js';
+import { formatPlatform } from '../core/registry-manifest.js';
 import { TarNormalizer } from './tar-normalizer.js';
 import { mergeSaves } from './archive-merger.js';
 import { engineGetStream, type EngineAddress } from './engine-raw-get.js';
@@ -16,6 +18,8 @@ import { PullStatusSink } from './pull-progress-parser.js';
 export interface DockerImageStoreOptions {
   /** `unix:///path/docker.sock`, `tcp://host:port`, or undefined for DOCKER_HOST / the default socket. */
   host?: string | undefined;
+  /** The platform pulled from multi-platform images (`docker pull --platform`); the engine's own unless given. */
+  platform?: Platform | undefined;
 }
 
 /**
@@ -80,11 +84,13 @@ function messageOf(error: unknown): string {
 
 export class DockerImageStore implements ImageStore {
   private readonly docker: Docker;
+  private readonly platform: Platform | undefined;
   private readonly where: string;
 
   constructor(options: DockerImageStoreOptions = {}) {
     // dockerode reads DOCKER_HOST itself when given no options; the caller decides which environment applies.
     this.docker = new Docker(connectionOptions(options.host));
+    this.platform = options.platform;
     this.where = options.host ?? this.describeDefault();
   }
 
@@ -141,6 +147,7 @@ export class DockerImageStore implements ImageStore {
       const stream = (await this.docker.createImage(options.auth as Docker.AuthConfig, {
         fromImage: imageName(parsed),
         tag: parsed.digest ?? parsed.tag,
+        ...(this.platform === undefined ? {} : { platform: formatPlatform(this.platform) }),
         abortSignal: options.signal,
       })) as Readable;
       await pipeline(stream, sink, { signal: options.signal });
@@ -155,7 +162,9 @@ export class DockerImageStore implements ImageStore {
   async inspect(ref: string): Promise<EngineImage | undefined> {
     try {
       const info = await this.docker.getImage(ref).inspect();
-      return { id: info.Id, repoTags: info.RepoTags ?? [], repoDigests: info.RepoDigests ?? [], size: info.Size };
+      const { Os: os, Architecture: architecture, Variant: variant } = info as { Os?: string; Architecture?: string; Variant?: string };
+      const platform = os === undefined || architecture === undefined ? undefined : formatPlatform({ os, architecture, ...(variant ? { variant } : {}) });
+      return { id: info.Id, repoTags: info.RepoTags ?? [], repoDigests: info.RepoDigests ?? [], size: info.Size, ...(platform === undefined ? {} : { platform }) };
     } catch (error) {
       if (statusCodeOf(error) === 404) return undefined;
       throw this.fault(error, `to inspect ${ref}`, 'PULL_FAILED');

@@ -3,6 +3,8 @@ import * as assert from 'uvu/assert';
 import { servedDigest, type RegistryImage } from '../../src/core/registry-image.js';
 import { MEDIA_TYPES } from '../../src/core/registry-paths.js';
 import {
+  platformOfMachine,
+  samePlatform,
   configPlatform,
   formatPlatform,
   ManifestFormatError,
@@ -129,6 +131,16 @@ test('the digest a pull reports is the list\'s when the reference named one, els
   };
   assert.is(servedDigest(image), d('1'));
   assert.is(servedDigest({ ...image, indexDigest: d('3') }), d('3'));
+});
+
+test('a machine\'s platform, and platforms that are one', () => {
+  assert.equal(platformOfMachine('x64'), { os: 'linux', architecture: 'amd64' });
+  assert.equal(platformOfMachine('arm64'), { os: 'linux', architecture: 'arm64' });
+  assert.equal(platformOfMachine('arm'), { os: 'linux', architecture: 'arm', variant: 'v7' });
+  assert.ok(samePlatform(parsePlatform('linux/arm64'), parsePlatform('linux/arm64/v8')));
+  assert.ok(samePlatform(parsePlatform('linux/x86_64'), parsePlatform('linux/amd64')));
+  assert.not.ok(samePlatform(parsePlatform('linux/arm64'), parsePlatform('linux/amd64')));
+  assert.not.ok(samePlatform(parsePlatform('linux/arm/v6'), parsePlatform('linux/arm')));
 });
 
 test.run();

@@ -22,6 +22,8 @@ import { RegistryImageStore } from '../../io/registry-image-store.js';
 import { KfbundleError } from '../../core/errors.js';
 import { MAX_ARCHIVES } from '../../core/archive-groups.js';
 import { parseImageRef } from '../../core/image-ref.js';
+import type { Platform } from '../../core/registry-image.js';
+import { formatPlatform, parsePlatform, platformOfMachine } from '../../core/registry-manifest.js';
 import { DEFAULT_SEED_REGISTRY_IMAGE, SEED_TIER } from '../../core/seed-registry.js';
 import type { ImageArchiveFacts } from '../../core/bundle-layout.js';
 import type { ImageStore } from '../../app/ports.js';
@@ -36,6 +38,7 @@ export interface BuildCommandOptions {
   releaseUrl: string | undefined;
   spec: string | undefined;
   tiers: string | undefined;
+  platform: string | undefined;
   out: string;
   mirror: string[];
   registry: string | undefined;
@@ -70,8 +73,24 @@ export function sourceOption(text: string): ImageSourceKind {
  * The image store a build uses: the registries themselves (blobs kept in the cache, layers as served), or a Docker
  * engine (pull, then `docker save`).
  */
-async function imageStoreFor(source: ImageSourceKind, options: BuildCommandOptions, context: CliContext, warn: (message: string) => void): Promise<{ store: ImageStore; close(): void }> {
-  if (source === 'engine') return { store: new DockerImageStore({ host: options.dockerHost ?? context.env['DOCKER_HOST'] }), close() {} };
+/**
+ * `--platform`: one `os/arch[/variant]`, by default this machine's. One bundle holds one platform; a mixed cluster
+ * takes one bundle per platform for now.
+ */
+export function platformOption(text: string | undefined, machineArch: string): Platform {
+  if (text === undefined) return platformOfMachine(machineArch);
+  if (text.includes(',')) {
+    throw new KfbundleError('USAGE', `--platform ${text}: a bundle holds the images of one platform`, { hint: 'build one bundle per platform, e.g. --platform linux/amd64 and --platform linux/arm64' });
+  }
+  try {
+    return parsePlatform(text);
+  } catch (error) {
+    throw new KfbundleError('USAGE', (error as Error).message, { hint: 'e.g. --platform linux/arm64' });
+  }
+}
+
+async function imageStoreFor(source: ImageSourceKind, options: BuildCommandOptions, context: CliContext, platform: Platform, warn: (message: string) => void): Promise<{ store: ImageStore; close(): void }> {
+  if (source === 'engine') return { store: new DockerImageStore({ host: options.dockerHost ?? context.env['DOCKER_HOST'], platform }), close() {} };
   const cache = new BlobCache(options.cache ?? defaultCacheDir(context.env));
   // Before any download: a cache that cannot be written is the user's to fix, and no registry can help with it.
   await cache.ensureWritable();
@@ -84,7 +103,7 @@ async function imageStoreFor(source: ImageSourceKind, options: BuildCommandOptio
     // itself asks (Retry-After) and for dropped connections, so one failing registry does not cost attempts squared.
     attempts: 2,
   });
-  return { store: new RegistryImageStore({ client }), close: () => client.close() };
+  return { store: new RegistryImageStore({ client, platform }), close: () => client.close() };
 }
 
 /** `--archives`: several archives are laid out by shared layers, which only the registry source knows before saving. */
@@ -127,6 +146,7 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
   }
   const mirrors = options.mirror.flatMap(parseMirror);
   const tiers = tiersOption(options.tiers);
+  const platform = platformOption(options.platform, process.arch);
   const registry = options.registry === undefined ? undefined : parseRegistryTarget(options.registry);
   const awsPartition = options.awsPartition === undefined ? undefined : parseAwsPartition(options.awsPartition);
   const splitSize = options.splitSize === undefined ? undefined : parseByteSize(options.splitSize);
@@ -142,7 +162,7 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
     interactive: options.progress && context.stderr.isTTY === true && (context.stderr.columns ?? 0) > 0,
     now: () => new Date(),
   });
-  const images = await imageStoreFor(imageSource, options, context, (message) => reporter.report({ type: 'warning', message }));
+  const images = await imageStoreFor(imageSource, options, context, platform, (message) => reporter.report({ type: 'warning', message }));
   try {
     const result = await buildBundle(
       {
@@ -151,6 +171,7 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
         mirrors,
         spec,
         tiers,
+        platform,
         registry,
         awsPartition,
         splitSize,
@@ -181,7 +202,7 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
       writeJson(context, { bundle: options.out, metadata: result.metadata, timingsMs: result.timings });
     } else {
       context.stdout.write(
-        `bundle written to ${options.out}: ${result.metadata.images.filter((image) => image.tier !== SEED_TIER).length} images` +
+        `bundle written to ${options.out} for ${result.metadata.platform ?? formatPlatform(platform)}: ${result.metadata.images.filter((image) => image.tier !== SEED_TIER).length} images` +
           (result.metadata.images.some((image) => image.tier === SEED_TIER) ? ' and the seed registry' : '') +
           `${archives.length === 0 ? '' : ` (${describeArchives(archives)})`}, ` +
           `${result.metadata.input.objects} objects, ` +

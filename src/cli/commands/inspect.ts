@@ -20,6 +20,8 @@ export async function runInspect(bundle: string, options: InspectCommandOptions,
   const lines = [
     `bundle     ${bundle}  (format ${summary.formatVersion}, made by ${summary.tool})`,
     `release    ${summary.input.name}${summary.spec === null ? '' : `  (spec ${summary.spec})`}, ${summary.input.objects} objects`,
+    `platform   ${summary.platform ?? 'not recorded (built before kfbundle recorded it)'}${summary.platform === null ? '' : ': install.sh loads it only on nodes of this architecture'}`,
+    ...summary.otherPlatforms.map((other) => `  but ${other.ref} is ${other.platform} only`),
     `images     ${summary.images.reduce((n, g) => n + g.count, 0)} bundled, tiers ${summary.tiers.join(', ')}`,
     ...summary.images.map((g) => `  ${g.tier.padEnd(11)} ${String(g.count).padStart(4)}  ${formatBytes(g.bytes)} uncompressed`),
     ...(summary.notBundled.length === 0 ? [] : [`  not bundled ${summary.notBundled.length} (${[...new Set(summary.notBundled.map((i) => i.tier))].join(', ')}); see bundle.json resolution.notBundled`]),
