@@ -69,7 +69,9 @@ seed_check_kube_proxy() {
   case "$mode" in
     ipvs|nftables)
       die "kube-proxy runs in $mode mode, which does not serve NodePorts on 127.0.0.1, so nodes could not pull from the seeded registry: push to a registry every node can reach instead (--registry HOST[:PORT]), or switch kube-proxy to iptables mode" ;;
-    '') say "kube-proxy's mode is not readable (kube-system/kube-proxy ConfigMap): the registry is checked through 127.0.0.1:$seed_port on this node before anything is pushed" ;;
+    '')
+      if [ -n "$config" ]; then say "kube-proxy mode: its default, iptables (serves NodePorts on 127.0.0.1)"; return 0; fi
+      say "kube-proxy's mode is not readable (kube-system/kube-proxy ConfigMap): the registry is checked through 127.0.0.1:$seed_port on this node before anything is pushed" ;;
     *) say "kube-proxy mode: $mode (serves NodePorts on 127.0.0.1)" ;;
   esac
 }
