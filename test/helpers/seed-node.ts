@@ -5,9 +5,10 @@
 // 127.0.0.1 to the registry, counting every request. Nothing is run that the Deployment does not name.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { extract as extractTar } from 'tar';
 import type { ApiServerDouble } from '../api-double/api-server-double.js';
 import { QUICK_MS, runCommand } from './cli.js';
 import { FaultProxy } from './fault-proxy.js';
@@ -16,8 +17,11 @@ type Obj = Record<string, any>;
 
 export interface SeedNodeOptions {
   double: ApiServerDouble;
-  /** The target engine (`unix://…`) the installer loads the registry image into. */
-  dockerHost: string;
+  /**
+   * Where the installer loads the registry image: the target engine (`unix://…`), or a containerd's socket (its
+   * `k8s.io` namespace, as kubelet's CRI plugin reads it).
+   */
+  runtime: { docker: string } | { containerd: string };
   dir: string;
   namespace: string;
   name: string;
@@ -112,9 +116,11 @@ export class SeedNode {
     await this.proxy.start(nodePort);
   }
 
-  /** What `docker cp` would give of a path in the image: the image is created as a container, never started. */
+  /** One file of the image as the runtime holds it, never started: from Docker or from containerd. */
   private async extract(image: string, path: string, to: string): Promise<void> {
-    const host = ['--host', this.options.dockerHost];
+    const { runtime } = this.options;
+    if ('containerd' in runtime) return extractFromContainerd(runtime.containerd, image, path, to, this.options.dir);
+    const host = ['--host', runtime.docker];
     const created = await runCommand('docker', [...host, 'create', image], { timeoutMs: QUICK_MS });
     if (created.code !== 0) throw new Error(`docker create ${image}: ${created.stderr}`);
     const id = created.stdout.trim();
@@ -191,4 +197,36 @@ export class SeedNode {
   async log(start: number): Promise<string> {
     return readFile(join(this.options.dir, `registry-${start}.log`), 'utf8').catch(() => '');
   }
+}
+
+/**
+ * `path` of `image` in containerd's k8s.io namespace, read from `ctr images export` (an OCI layout): the top-most
+ * layer that has the file wins, as in the container's file system.
+ */
+async function extractFromContainerd(address: string, image: string, path: string, to: string, dir: string): Promise<void> {
+  const exported = join(dir, 'export.tar');
+  const run = await runCommand('ctr', ['--address', address, '-n', 'k8s.io', 'images', 'export', exported, image], { timeoutMs: QUICK_MS });
+  if (run.code !== 0) throw new Error(`ctr images export ${image}: ${run.stderr}`);
+  const layout = join(dir, 'export');
+  await mkdir(layout, { recursive: true });
+  await extractTar({ file: exported, cwd: layout });
+  const blob = (digest: string) => join(layout, 'blobs', ...digest.split(':'));
+  const index = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+  let manifest = JSON.parse(await readFile(blob(index.manifests[0]!.digest), 'utf8')) as { manifests?: { digest: string; platform?: { architecture: string } }[]; layers?: { digest: string }[] };
+  if (manifest.manifests !== undefined) {
+    const entry = manifest.manifests.find((candidate) => candidate.platform?.architecture === 'amd64') ?? manifest.manifests[0]!;
+    manifest = JSON.parse(await readFile(blob(entry.digest), 'utf8')) as typeof manifest;
+  }
+  const wanted = path.replace(/^\//, '');
+  for (const layer of [...(manifest.layers ?? [])].reverse()) {
+    const found = join(dir, 'layer');
+    await mkdir(found, { recursive: true });
+    await extractTar({ file: blob(layer.digest), cwd: found, filter: (entry) => entry.replace(/^\.\//, '') === wanted });
+    const file = join(found, wanted);
+    if (await stat(file).then(() => true, () => false)) {
+      await copyFile(file, to);
+      return;
+    }
+  }
+  throw new Error(`${image} has no ${path}`);
 }

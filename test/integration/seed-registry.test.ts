@@ -75,11 +75,11 @@ async function build(context: Context, name: string, refs: readonly string[]): P
   return out;
 }
 
-function install(context: Context, bundle: string, extra: string[] = []) {
+function install(context: Context, bundle: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}) {
   return runCommand(
     'bash',
     [join(bundle, 'install.sh'), '--seed-registry', '--registry-node', 'node-1', '--registry-port', String(context.port), '--runtime', 'docker', '--timeout', '60', '--retries', '2', '--retry-delay', '1', ...extra],
-    { env: { DOCKER_HOST: context.env.targetHost, KUBECONFIG: context.kubeconfig, HOME: context.work.path }, timeoutMs: INSTALL_MS },
+    { env: { DOCKER_HOST: context.env.targetHost, KUBECONFIG: context.kubeconfig, HOME: context.work.path, ...env }, timeoutMs: INSTALL_MS },
   );
 }
 
@@ -121,7 +121,7 @@ test.before(
     });
     await context.double.start();
     context.kubeconfig = await writeKubeconfig(context.work.path, context.double.url);
-    context.node = new SeedNode({ double: context.double, dockerHost: context.env.targetHost, dir: join(context.work.path, 'node'), namespace: NAMESPACE, name: NAME });
+    context.node = new SeedNode({ double: context.double, runtime: { docker: context.env.targetHost }, dir: join(context.work.path, 'node'), namespace: NAMESPACE, name: NAME });
     await context.node.start();
   }),
 );
@@ -268,7 +268,7 @@ test('--registry-storage-class keeps the images on a claim of that class; a clas
   const { work, env } = context;
   const double = new ApiServerDouble({ hasImage: (ref) => dockerFor(env.targetHost).getImage(ref).inspect().then(() => true, () => false) });
   await double.start();
-  const node = new SeedNode({ double, dockerHost: env.targetHost, dir: join(work.path, 'claim-node'), namespace: NAMESPACE, name: NAME });
+  const node = new SeedNode({ double, runtime: { docker: env.targetHost }, dir: join(work.path, 'claim-node'), namespace: NAMESPACE, name: NAME });
   await node.start();
   try {
     const kubeconfig = await writeKubeconfig(work.path, double.url);
@@ -296,6 +296,41 @@ test('--registry-storage-class keeps the images on a claim of that class; a clas
   } finally {
     await node.stop();
     await double.stop();
+  }
+});
+
+test('on a containerd node: only the registry image goes into k8s.io, and the registry runs from containerd\'s copy', async (context) => {
+  const { work, env } = context;
+  const ctr = (...args: string[]) => runCommand('ctr', ['--address', env.containerdAddress, '-n', 'k8s.io', ...args], { timeoutMs: 60_000 });
+  const seedImage = (await metadataOf(context.first)).images.find((image) => image.tier === 'seed')!;
+  const before = (await ctr('images', 'ls', '-q')).stdout.split('\n');
+  const port = await freeNodePort();
+  const inContainerd = async (ref: string) => (await ctr('images', 'ls', '-q')).stdout.split('\n').includes(ref);
+  const double = new ApiServerDouble({
+    hasImage: async (ref) => (await inContainerd(ref)) || (ref.startsWith(`127.0.0.1:${port}/`) && (await pullOnNode(env, ref)) !== undefined),
+  });
+  await double.start();
+  const node = new SeedNode({ double, runtime: { containerd: env.containerdAddress }, dir: join(work.path, 'containerd-node'), namespace: NAMESPACE, name: NAME });
+  await node.start();
+  try {
+    const kubeconfig = await writeKubeconfig(work.path, double.url);
+    const result = await install({ ...context, kubeconfig, port, node, double }, context.first, ['--runtime', 'containerd', '--images-only'], { CONTAINERD_ADDRESS: env.containerdAddress });
+    assert.is(node.error, undefined, node.error?.message);
+    assert.is(result.code, 0, `${result.stdout}\n${result.stderr}`);
+    assert.match(result.stdout, /importing images from images\/registry\.tar into containerd \(namespace k8s\.io\)/);
+    const after = (await ctr('images', 'ls', '-q')).stdout.split('\n');
+    assert.equal(after.filter((ref) => !before.includes(ref)), [seedImage.bundleRef], 'the registry image and nothing else');
+    assert.is(node.configs.length, 2);
+    const kept = (await metadataOf(context.first)).images.find((image) => image.ref.startsWith('docker.io/library/mysql'))!;
+    assert.is(await pullOnNode(env, `127.0.0.1:${port}/${kept.bundleRef}`), kept.imageId);
+  } finally {
+    await node.stop();
+    await double.stop();
+    if (!before.includes(seedImage.bundleRef)) await ctr('images', 'rm', '--sync', seedImage.bundleRef);
+    const target = dockerFor(env.targetHost);
+    for (const image of await target.listImages()) {
+      if ((image.RepoTags ?? []).some((tag) => tag.startsWith(`127.0.0.1:${port}/`))) await target.getImage(image.Id).remove({ force: true }).catch(() => undefined);
+    }
   }
 });
 
