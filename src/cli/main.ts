@@ -160,6 +160,10 @@ Examples:
     .option('--spec <file>', 'bundle spec to apply (extra, excluded and overridden images; default tiers)')
     .option('--tiers <list>', 'tiers counted as bundled: install,runtime,catalog,conditional,example or all')
     .option('--why <ref>', 'show every place the matching images are found, and how')
+    .option('--platform <os/arch>', 'ask the registries whether each bundled image offers this platform, e.g. linux/arm64 (manifests only, nothing downloaded; exit 5 when one does not)')
+    .option('--mirror <SRC=DST>', 'with --platform: ask DST for images of registry SRC, as build does (repeatable)', collect, [])
+    .option('--insecure-registry <host[:port]>', 'with --platform: a registry or mirror served over plain HTTP or with a self-signed certificate (repeatable)', collect, [])
+    .option('--cache <dir>', 'with --platform: the blob cache, as for build (the configs of single-platform images are read into it)')
     .option('--json', 'print {tiers, images, excluded, warnings} as JSON on stdout', false)
     .addHelpText(
       'after',
@@ -171,7 +175,8 @@ Examples:
   kfbundle images --manifests ./rendered.yaml
   kfbundle images --manifests ./rendered.yaml --why katib
   kfbundle images --manifests ./rendered.yaml --spec bundle-spec/v1.10.2.yaml --tiers all --json
-  kfbundle images --release v1.10.2`,
+  kfbundle images --release v1.10.2
+  kfbundle images --release v1.10.2 --platform linux/arm64     # which bundled images have no arm64 variant`,
     )
     .action(async (options: ImagesCommandOptions) => {
       const { runImages } = await import('./commands/images.js');

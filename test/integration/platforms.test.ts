@@ -154,4 +154,23 @@ test('through an engine too: docker pull --platform linux/arm64 of the list', as
   assert.match(built.stderr, /single:1 is a linux\/amd64 image only/);
 });
 
+test('images --platform asks the registries before any build: the list offers arm64, the single-platform image does not', async (context) => {
+  const { env, ns, manifests, work } = context;
+  const args = (platform: string) => ['images', '--manifests', manifests, '--platform', platform, '--mirror', `gcr.io=${env.registry}/${ns}/gcr.io`, '--cache', join(work.path, 'cache')];
+  const arm = await runKfbundle(args('linux/arm64'));
+  assert.is(arm.code, 5, arm.stderr);
+  assert.match(arm.stdout, new RegExp(`gcr\\.io/${ns}/multi:1\tinstall\tlinux/arm64 offered`));
+  assert.match(arm.stdout, new RegExp(`gcr\\.io/${ns}/single:1\tinstall\tlinux/amd64 only`));
+  assert.match(arm.stderr, new RegExp(`1 of 2 bundled images do not offer linux/arm64: gcr\\.io/${ns}/single:1`));
+
+  const s390x = JSON.parse((await runKfbundle([...args('linux/s390x'), '--json'])).stdout) as { images: { ref: string; platform: { status: string; message?: string } }[] };
+  const multi = s390x.images.find((image) => image.ref.endsWith('/multi:1'))!;
+  assert.is(multi.platform.status, 'not-offered');
+  assert.match(multi.platform.message!, /has no linux\/s390x image \(it offers linux\/arm64, linux\/amd64\)/);
+
+  const amd = await runKfbundle(args('linux/amd64'));
+  assert.is(amd.code, 0, amd.stderr);
+  assert.match(amd.stderr, /every bundled image offers linux\/amd64/);
+});
+
 test.run();

@@ -15,15 +15,14 @@ import { signBytes } from '../../io/bundle-signature.js';
 import { readKey } from './keygen.js';
 import { tiersOption } from './images.js';
 import { DockerImageStore } from '../../io/docker-image-store.js';
-import { BlobCache, defaultCacheDir } from '../../io/blob-cache.js';
-import { RegistryClient } from '../../io/registry-client.js';
-import { dockerConfigCredentials } from '../../io/registry-credentials.js';
 import { RegistryImageStore } from '../../io/registry-image-store.js';
+import { registryClientFor } from '../registry-client-for.js';
 import { KfbundleError } from '../../core/errors.js';
 import { MAX_ARCHIVES } from '../../core/archive-groups.js';
 import { parseImageRef } from '../../core/image-ref.js';
 import type { Platform } from '../../core/registry-image.js';
-import { formatPlatform, parsePlatform, platformOfMachine } from '../../core/registry-manifest.js';
+import { formatPlatform } from '../../core/registry-manifest.js';
+import { platformOption } from '../platform-option.js';
 import { DEFAULT_SEED_REGISTRY_IMAGE, SEED_TIER } from '../../core/seed-registry.js';
 import type { ImageArchiveFacts } from '../../core/bundle-layout.js';
 import type { ImageStore } from '../../app/ports.js';
@@ -73,36 +72,9 @@ export function sourceOption(text: string): ImageSourceKind {
  * The image store a build uses: the registries themselves (blobs kept in the cache, layers as served), or a Docker
  * engine (pull, then `docker save`).
  */
-/**
- * `--platform`: one `os/arch[/variant]`, by default this machine's. One bundle holds one platform; a mixed cluster
- * takes one bundle per platform for now.
- */
-export function platformOption(text: string | undefined, machineArch: string): Platform {
-  if (text === undefined) return platformOfMachine(machineArch);
-  if (text.includes(',')) {
-    throw new KfbundleError('USAGE', `--platform ${text}: a bundle holds the images of one platform`, { hint: 'build one bundle per platform, e.g. --platform linux/amd64 and --platform linux/arm64' });
-  }
-  try {
-    return parsePlatform(text);
-  } catch (error) {
-    throw new KfbundleError('USAGE', (error as Error).message, { hint: 'e.g. --platform linux/arm64' });
-  }
-}
-
 async function imageStoreFor(source: ImageSourceKind, options: BuildCommandOptions, context: CliContext, platform: Platform, warn: (message: string) => void): Promise<{ store: ImageStore; close(): void }> {
   if (source === 'engine') return { store: new DockerImageStore({ host: options.dockerHost ?? context.env['DOCKER_HOST'], platform }), close() {} };
-  const cache = new BlobCache(options.cache ?? defaultCacheDir(context.env));
-  // Before any download: a cache that cannot be written is the user's to fix, and no registry can help with it.
-  await cache.ensureWritable();
-  const client = new RegistryClient({
-    cache,
-    credentials: dockerConfigCredentials({ env: context.env, onWarning: warn }),
-    insecureRegistries: options.insecureRegistry,
-    concurrency: Math.max(4, options.concurrency * 2),
-    // The pull around each image retries as --attempts says; a request is retried here only for what the registry
-    // itself asks (Retry-After) and for dropped connections, so one failing registry does not cost attempts squared.
-    attempts: 2,
-  });
+  const client = await registryClientFor(options, context, warn);
   return { store: new RegistryImageStore({ client, platform }), close: () => client.close() };
 }
 

@@ -2,7 +2,13 @@
 
 import type { ImageTier } from '../../core/discover-images.js';
 import { KfbundleError } from '../../core/errors.js';
-import { formatImageRef } from '../../core/image-ref.js';
+import { formatImageRef, parseImageRef, type ImageRef } from '../../core/image-ref.js';
+import { parseMirror } from '../../core/mirrors.js';
+import type { Platform } from '../../core/registry-image.js';
+import { formatPlatform } from '../../core/registry-manifest.js';
+import { checkPlatforms, type PlatformCheck, type PlatformStatus } from '../../app/check-platforms.js';
+import { registryClientFor } from '../registry-client-for.js';
+import { platformOption } from '../platform-option.js';
 import { parseTiers } from '../../core/resolve-images.js';
 import { describeWarning, resolveRelease } from '../../core/resolve-release.js';
 import { resolveManifestInput } from '../manifest-input.js';
@@ -16,6 +22,42 @@ export interface ImagesCommandOptions {
   tiers: string | undefined;
   json: boolean;
   why: string | undefined;
+  platform: string | undefined;
+  mirror: string[];
+  insecureRegistry: string[];
+  cache: string | undefined;
+}
+
+const PLATFORM_WORDS: Record<PlatformStatus, string> = {
+  offered: 'offered',
+  'other-platform': 'only',
+  'not-offered': 'NOT OFFERED',
+  unknown: 'not known',
+};
+
+function describeCheck(check: PlatformCheck, platform: string): string {
+  switch (check.status) {
+    case 'offered':
+      return `${platform} offered`;
+    case 'other-platform':
+      return `${check.platform} only: its pods fail on ${platform} nodes with "exec format error"`;
+    default:
+      return `${platform} ${PLATFORM_WORDS[check.status]}: ${check.message ?? ''}`;
+  }
+}
+
+/** With --platform: each bundled image's answer for it, asked of the registries (through --mirror, like a build). */
+async function platformChecks(options: ImagesCommandOptions, refs: readonly ImageRef[], context: CliContext): Promise<{ platform: Platform; checks: Map<string, PlatformCheck> } | undefined> {
+  if (options.platform === undefined) return undefined;
+  const platform = platformOption(options.platform, process.arch);
+  const mirrors = options.mirror.flatMap(parseMirror);
+  const client = await registryClientFor({ cache: options.cache, insecureRegistry: options.insecureRegistry, concurrency: 4 }, context, (message) => context.stderr.write(`warning: ${message}\n`));
+  try {
+    const checks = await checkPlatforms(refs, platform, { mirrors, concurrency: 8 }, { resolve: (ref, wanted) => client.resolve(ref, wanted, context.signal) });
+    return { platform, checks: new Map(checks.map((check) => [check.ref, check])) };
+  } finally {
+    client.close();
+  }
 }
 
 export function tiersOption(text: string | undefined): ImageTier[] | undefined {
@@ -34,6 +76,8 @@ export async function runImages(options: ImagesCommandOptions, context: CliConte
   const { resolution } = resolveRelease(rendered.text, rendered.description, spec, tiers);
   const matches = (ref: string) => options.why === undefined || ref === options.why || ref.includes(options.why);
   const images = resolution.images.filter((image) => matches(image.ref));
+  const platformed = await platformChecks(options, images.filter((image) => image.included).map((image) => image.pullFrom ?? parseImageRef(image.ref)), context);
+  const checkOf = (image: (typeof images)[number]) => platformed?.checks.get(formatImageRef(image.pullFrom ?? parseImageRef(image.ref)));
 
   if (options.json) {
     writeJson(context, {
@@ -44,6 +88,7 @@ export async function runImages(options: ImagesCommandOptions, context: CliConte
         included: image.included,
         ...(image.pullFrom === undefined ? {} : { pullFrom: formatImageRef(image.pullFrom) }),
         ...(image.why === undefined ? {} : { why: image.why }),
+        ...(checkOf(image) === undefined ? {} : { platform: (({ ref: _ref, ...rest }) => rest)(checkOf(image)!) }),
         locations: image.locations.map((l) => ({ object: l.object, path: l.path, via: l.via })),
       })),
       excluded: resolution.excluded,
@@ -51,7 +96,9 @@ export async function runImages(options: ImagesCommandOptions, context: CliConte
     });
   } else {
     for (const image of images) {
-      context.stdout.write(`${image.ref}\t${image.tier}${image.included ? '' : '\t(not bundled)'}\n`);
+      const check = checkOf(image);
+      const platformText = check === undefined || platformed === undefined ? '' : `\t${describeCheck(check, formatPlatform(platformed.platform))}`;
+      context.stdout.write(`${image.ref}\t${image.tier}${image.included ? '' : '\t(not bundled)'}${platformText}\n`);
       if (options.why !== undefined) {
         for (const location of image.locations) context.stdout.write(`  ${location.object}  ${location.path}  (${location.via})\n`);
         if (image.pullFrom !== undefined) context.stdout.write(`  pulled from ${formatImageRef(image.pullFrom)}\n`);
@@ -67,6 +114,22 @@ export async function runImages(options: ImagesCommandOptions, context: CliConte
       const summary = [...counts].map(([tier, count]) => `${count} ${tier}`).join(', ');
       context.stderr.write(`${resolution.images.length} images (${summary}); bundled tiers: ${resolution.tiers.join(', ')}\n`);
     }
+  }
+  if (platformed !== undefined) {
+    const wanted = formatPlatform(platformed.platform);
+    const all = [...platformed.checks.values()];
+    const lacking = all.filter((check) => check.status === 'not-offered' || check.status === 'other-platform');
+    const unknown = all.filter((check) => check.status === 'unknown');
+    if (!options.json) {
+      if (lacking.length === 0 && unknown.length === 0) context.stderr.write(`every bundled image offers ${wanted}\n`);
+      if (lacking.length > 0) context.stderr.write(`${lacking.length} of ${all.length} bundled images do not offer ${wanted}: ${lacking.map((check) => check.ref).join(', ')}\n`);
+      if (unknown.length > 0) {
+        context.stderr.write(`${unknown.length} of ${all.length} bundled images could not be asked (no source answered; add --mirror for a blocked registry): ${unknown[0]!.message}\n`);
+      }
+    }
+    lacking.push(...unknown);
+    // A bundle for these nodes would carry images they cannot run, or not build at all.
+    if (lacking.length > 0) return 5;
   }
   if (options.why !== undefined && images.length === 0) {
     context.stderr.write(`no image matching "${options.why}" in ${rendered.description}\n`);
