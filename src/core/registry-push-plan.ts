@@ -5,11 +5,10 @@
 // a layer shared by twenty images crosses the wire once; manifests come after every blob, since a registry refuses a
 // manifest whose blobs it lacks, and an index after the manifest it lists.
 
-import type { ArchiveGroup } from './archive-groups.js';
 import { imageName, parseImageRef } from './image-ref.js';
 import type { RegistryImage } from './registry-image.js';
 import { parseManifest } from './registry-manifest.js';
-import { archiveDataOffsets, blobPath, saveArchiveLayout } from './save-archive-layout.js';
+import { archiveDataOffsets, blobPath, type ImageToSave, type SaveArchiveLayout } from './save-archive-layout.js';
 
 /** Where bytes are in an archive's stream (its parts concatenated): the offset of the first, and how many. */
 export interface ArchiveSpan {
@@ -54,17 +53,22 @@ function repositoryAndTag(bundleRef: string): { repository: string; tag: string 
   return { repository: imageName(ref), tag: ref.tag };
 }
 
+/** An archive: the images it names, and its layout (saveArchiveLayout), which says where their bytes are. */
+export interface LaidOutArchive {
+  images: readonly ImageToSave[];
+  layout: SaveArchiveLayout;
+}
+
 /**
- * The push of every image the groups hold, per archive (`[i]` reads archive `i`, the archive of `groups[i]`), each in
- * the order to run it: blobs by offset, then manifests, an index after its child. Run every archive's blobs before any
- * manifest (formatImagePush does). A blob's repositories are every repository whose image uses it, sorted, so the
- * same images give the same plan.
- * @throws Error when a blob or manifest an image needs is in no archive: groups that could not load either.
+ * The push of every image the archives hold, per archive (`[i]` reads `archives[i]`), each in the order to run it:
+ * blobs by offset, then manifests, an index after its child. Run every archive's blobs before any manifest
+ * (formatImagePush does). A blob's repositories are every repository whose image uses it, sorted, so the same
+ * images give the same plan.
+ * @throws Error when a blob or manifest an image needs is in no archive: archives that could not load either.
  */
-export function registryPushPlan(groups: readonly ArchiveGroup[]): PushAction[][] {
+export function registryPushPlan(archives: readonly LaidOutArchive[]): PushAction[][] {
   const located = new Map<string, ArchiveSpan & { archive: number }>();
-  for (const [archive, group] of groups.entries()) {
-    const layout = saveArchiveLayout(group.images, group.heldEarlier);
+  for (const [archive, { layout }] of archives.entries()) {
     for (const [name, span] of archiveDataOffsets(layout.entries)) {
       if (!located.has(name)) located.set(name, { archive, ...span });
     }
@@ -80,7 +84,7 @@ export function registryPushPlan(groups: readonly ArchiveGroup[]): PushAction[][
   const put = (image: RegistryImage, digest: string, mediaType: string, repository: string, reference: string) => {
     manifests.set(`${repository}\t${reference}`, { kind: 'manifest', ...spanOf(digest, image), digest, mediaType, repository, reference });
   };
-  const tagged = groups.flatMap((group) => group.images).flatMap(({ image, tags }) => tags.map((tag) => ({ image, tag })));
+  const tagged = archives.flatMap((archive) => archive.images).flatMap(({ image, tags }) => tags.map((tag) => ({ image, tag })));
   tagged.sort((a, b) => compare(a.tag, b.tag));
   for (const { image, tag } of tagged) {
     const { repository, tag: reference } = repositoryAndTag(tag);
@@ -97,10 +101,11 @@ export function registryPushPlan(groups: readonly ArchiveGroup[]): PushAction[][
     }
   }
 
-  const plan: PushAction[][] = groups.map(() => []);
-  const blobs = [...repositoriesOf.entries()].map(([digest, { span: { archive, offset, size }, repositories }]) => {
-    return { archive, action: { kind: 'blob', offset, size, digest, repositories: [...repositories].sort(compare) } satisfies BlobPush };
-  });
+  const plan: PushAction[][] = archives.map(() => []);
+  const blobs = [...repositoriesOf.entries()].map(([digest, { span: { archive, offset, size }, repositories }]) => ({
+    archive,
+    action: { kind: 'blob', offset, size, digest, repositories: [...repositories].sort(compare) } satisfies BlobPush,
+  }));
   blobs.sort((a, b) => a.action.offset - b.action.offset);
   for (const { archive, action } of blobs) plan[archive]!.push(action);
   for (const { archive, ...action } of manifests.values()) plan[archive]!.push(action);

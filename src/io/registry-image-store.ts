@@ -1,11 +1,12 @@
 // The build's image store without an engine: a "pull" resolves the manifest on the registry and downloads the blobs
 // the cache lacks; the "save" writes `docker save` archives from the cache with every layer as the registry served it
-// (core/save-archive-layout.ts), as several as the images allow for loading them at once (core/archive-groups.ts). The use case sees the same port as with the Docker engine, so mirror
-// chains, digest checks, retries, progress and failure reports are the same for both sources.
+// (core/save-archive-layout.ts), as several as the images allow for loading them at once (core/archive-groups.ts),
+// and says where each blob is in them for a push over HTTP (core/registry-push-plan.ts). The use case sees the same
+// port as with the Docker engine, so mirror chains, digest checks, retries, progress and failure reports are the same
+// for both sources.
 
-import { Readable } from 'node:stream';
 import type { EngineImage, ImageArchiveStream, ImageStore, PullOptions, SaveArchivesOptions } from '../app/ports.js';
-import { archiveGroups, type ArchiveGroup } from '../core/archive-groups.js';
+import { archiveGroups } from '../core/archive-groups.js';
 import { KfbundleError } from '../core/errors.js';
 import { isRegistryError } from '../core/registry-error.js';
 import { formatImageRef, imageName, parseImageRef } from '../core/image-ref.js';
@@ -131,18 +132,15 @@ export class RegistryImageStore implements ImageStore {
     const toSave: ImageToSave[] = [...tags.entries()].map(([image, refs]) => ({ image, tags: refs }));
     // Laid out whole once: a tag two images claim is refused even when they would go to different archives.
     saveArchiveLayout(toSave);
-    const groups = archiveGroups(toSave, { maxArchives: options.maxArchives });
-    const push = registryPushPlan(groups);
-    return groups.map((group, index) => ({
-      stage: group.stage,
-      refs: group.images.flatMap((item) => item.tags),
-      stream: Readable.from(this.archiveBytes(group, options.signal), { objectMode: false }),
+    // Each archive is laid out once: the push plan reads its offsets, the stream writes it.
+    const archives = archiveGroups(toSave, { maxArchives: options.maxArchives }).map((group) => ({ ...group, layout: saveArchiveLayout(group.images, group.heldEarlier) }));
+    const push = registryPushPlan(archives);
+    return archives.map((archive, index) => ({
+      stage: archive.stage,
+      refs: archive.images.flatMap((item) => item.tags),
+      // Read from the cache only when the archive's turn comes.
+      stream: registryArchive(archive.layout, this.client, { signal: options.signal }),
       push: push[index],
     }));
-  }
-
-  /** Laid out and read only when the archive's turn comes. */
-  private async *archiveBytes(group: ArchiveGroup, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
-    yield* registryArchive(saveArchiveLayout(group.images, group.heldEarlier), this.client, { signal });
   }
 }

@@ -70,9 +70,9 @@ const images = [
 
 /** The archives as the writer streams them, and the plan's actions per archive. */
 async function planned(maxArchives: number) {
-  const groups = archiveGroups(images, { maxArchives });
-  const archives = await Promise.all(groups.map((group) => buffer(registryArchive(saveArchiveLayout(group.images, group.heldEarlier), source))));
-  return { groups, archives, plan: registryPushPlan(groups) };
+  const laidOut = archiveGroups(images, { maxArchives }).map((group) => ({ ...group, layout: saveArchiveLayout(group.images, group.heldEarlier) }));
+  const archives = await Promise.all(laidOut.map(({ layout }) => buffer(registryArchive(layout, source))));
+  return { archives, plan: registryPushPlan(laidOut) };
 }
 
 test('each line cuts exactly the bytes of its digest out of its archive, in one archive or several', async () => {
