@@ -16,7 +16,7 @@ import { planSaveBatches } from '../core/save-batches.js';
 import { bundleRefFor, formatImageRef, parseImageRef } from '../core/image-ref.js';
 import { SEED_TIER } from '../core/seed-registry.js';
 import type { Platform } from '../core/registry-image.js';
-import { formatPlatform, parsePlatform, samePlatform } from '../core/registry-manifest.js';
+import { formatPlatform, imagesOfOtherPlatform } from '../core/registry-manifest.js';
 
 export interface BuildOptions {
   /** A rendered YAML file or a kustomization directory. */
@@ -124,7 +124,11 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
     if (saved.status === 'rejected') throw saved.reason;
     const archives = saved.value;
     if (options.platform !== undefined) {
-      for (const message of platformMismatches(pulled.value, options.platform)) deps.report({ type: 'warning', message });
+      const wanted = formatPlatform(options.platform);
+      for (const image of imagesOfOtherPlatform(pulled.value, options.platform)) {
+        const message = `${image.ref} is a ${image.platform} image only, in a bundle for ${wanted}: its pods will fail there with "exec format error" (bundle.json records its platform)`;
+        deps.report({ type: 'warning', message });
+      }
     }
     timings.hash = archives.reduce((sum, archive) => sum + archive.hashMs, 0);
 
@@ -263,16 +267,4 @@ async function saveImagesAsPulled(
 
 async function* oneBatch(refs: readonly string[]): AsyncGenerator<readonly string[]> {
   yield refs;
-}
-
-/**
- * Images of another platform than the bundle's: a single-platform image has nothing else to offer, and its pods fail
- * on the target with "exec format error", which looks like a crash of the image, not a wrong download.
- */
-function platformMismatches(images: readonly BundleImage[], wanted: Platform): string[] {
-  return images.flatMap((image) =>
-    image.platform === undefined || samePlatform(parsePlatform(image.platform), wanted)
-      ? []
-      : [`${image.ref} is a ${image.platform} image only, in a bundle for ${formatPlatform(wanted)}: its pods will fail there with "exec format error" (bundle.json records its platform)`],
-  );
 }

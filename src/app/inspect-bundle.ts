@@ -4,7 +4,7 @@ import { BUNDLE_FILES, unreadableFormat, type BundleMetadata, type BundleTier } 
 import { IMAGE_TIERS, type ImageTier } from '../core/discover-images.js';
 import { KfbundleError } from '../core/errors.js';
 import { SEED_TIER } from '../core/seed-registry.js';
-import { parsePlatform, samePlatform } from '../core/registry-manifest.js';
+import { imagesOfOtherPlatform, parsePlatform } from '../core/registry-manifest.js';
 import type { BundleReader } from './ports.js';
 
 export interface BundleSummary {
@@ -55,14 +55,6 @@ function archivesOf(metadata: BundleMetadata & FormatOneArchive): BundleSummary[
   }));
 }
 
-function otherPlatformsOf(metadata: BundleMetadata): BundleSummary['otherPlatforms'] {
-  const wanted = metadata.platform;
-  if (wanted === undefined) return [];
-  return metadata.images.flatMap((image) =>
-    image.platform === undefined || samePlatform(parsePlatform(image.platform), parsePlatform(wanted)) ? [] : [{ ref: image.ref, platform: image.platform }],
-  );
-}
-
 /** @throws KfbundleError BUNDLE_FORMAT when bundle.json is missing, unreadable, or from a newer kfbundle. */
 export async function inspectBundle(reader: BundleReader): Promise<BundleSummary> {
   const text = await reader.readText(BUNDLE_FILES.metadata);
@@ -95,7 +87,8 @@ export async function inspectBundle(reader: BundleReader): Promise<BundleSummary
     phases: (metadata.plan?.phases ?? []).map((phase) => ({ name: phase.name, objects: phase.objects, waits: phase.waits.length })),
     archives: archivesOf(metadata),
     platform: metadata.platform ?? null,
-    otherPlatforms: otherPlatformsOf(metadata),
+    otherPlatforms:
+      metadata.platform === undefined ? [] : imagesOfOtherPlatform(metadata.images, parsePlatform(metadata.platform)).map(({ ref, platform }) => ({ ref, platform })),
     registry: metadata.relocation?.registry ?? null,
     signed: listed.includes(BUNDLE_FILES.signature),
     files: listed.length,

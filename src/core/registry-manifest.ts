@@ -142,6 +142,14 @@ export function samePlatform(a: Platform, b: Platform): boolean {
   return left.os === right.os && left.architecture === right.architecture && left.variant === right.variant;
 }
 
+/**
+ * The images whose own platform is not `wanted`: single-platform images, which have nothing else to offer, and whose
+ * pods fail on `wanted` nodes with "exec format error". Images that record no platform are not judged.
+ */
+export function imagesOfOtherPlatform<T extends { ref: string; platform?: string | undefined }>(images: readonly T[], wanted: Platform): (T & { platform: string })[] {
+  return images.filter((image): image is T & { platform: string } => image.platform !== undefined && !samePlatform(parsePlatform(image.platform), wanted));
+}
+
 /** Node's names for machine architectures (`os.arch()`), mapped to the platforms images are built for. */
 const NODE_ARCH: Record<string, Platform> = {
   x64: { os: 'linux', architecture: 'amd64' },

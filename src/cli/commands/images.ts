@@ -6,7 +6,7 @@ import { formatImageRef, parseImageRef, type ImageRef } from '../../core/image-r
 import { parseMirror } from '../../core/mirrors.js';
 import type { Platform } from '../../core/registry-image.js';
 import { formatPlatform } from '../../core/registry-manifest.js';
-import { checkPlatforms, type PlatformCheck, type PlatformStatus } from '../../app/check-platforms.js';
+import { checkPlatforms, type PlatformCheck } from '../../app/check-platforms.js';
 import { registryClientFor } from '../registry-client-for.js';
 import { platformOption } from '../platform-option.js';
 import { parseTiers } from '../../core/resolve-images.js';
@@ -28,22 +28,24 @@ export interface ImagesCommandOptions {
   cache: string | undefined;
 }
 
-const PLATFORM_WORDS: Record<PlatformStatus, string> = {
-  offered: 'offered',
-  'other-platform': 'only',
-  'not-offered': 'NOT OFFERED',
-  unknown: 'not known',
-};
-
 function describeCheck(check: PlatformCheck, platform: string): string {
   switch (check.status) {
     case 'offered':
       return `${platform} offered`;
     case 'other-platform':
       return `${check.platform} only: its pods fail on ${platform} nodes with "exec format error"`;
-    default:
-      return `${platform} ${PLATFORM_WORDS[check.status]}: ${check.message ?? ''}`;
+    case 'not-offered':
+      return `${platform} NOT OFFERED: ${check.message}`;
+    case 'unknown':
+      return `${platform} not known: ${check.message}`;
   }
+}
+
+/** The JSON field of an image's platform answer: the answer without the reference the image already names. */
+function platformField(check: PlatformCheck | undefined): { platform?: Omit<PlatformCheck, 'ref'> } {
+  if (check === undefined) return {};
+  const { ref: _ref, ...answer } = check;
+  return { platform: answer };
 }
 
 /** With --platform: each bundled image's answer for it, asked of the registries (through --mirror, like a build). */
@@ -88,7 +90,7 @@ export async function runImages(options: ImagesCommandOptions, context: CliConte
         included: image.included,
         ...(image.pullFrom === undefined ? {} : { pullFrom: formatImageRef(image.pullFrom) }),
         ...(image.why === undefined ? {} : { why: image.why }),
-        ...(checkOf(image) === undefined ? {} : { platform: (({ ref: _ref, ...rest }) => rest)(checkOf(image)!) }),
+        ...platformField(checkOf(image)),
         locations: image.locations.map((l) => ({ object: l.object, path: l.path, via: l.via })),
       })),
       excluded: resolution.excluded,
@@ -127,9 +129,8 @@ export async function runImages(options: ImagesCommandOptions, context: CliConte
         context.stderr.write(`${unknown.length} of ${all.length} bundled images could not be asked (no source answered; add --mirror for a blocked registry): ${unknown[0]!.message}\n`);
       }
     }
-    lacking.push(...unknown);
     // A bundle for these nodes would carry images they cannot run, or not build at all.
-    if (lacking.length > 0) return 5;
+    if (lacking.length + unknown.length > 0) return 5;
   }
   if (options.why !== undefined && images.length === 0) {
     context.stderr.write(`no image matching "${options.why}" in ${rendered.description}\n`);
