@@ -6,12 +6,12 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, copyFile, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { extract as extractTar } from 'tar';
 import type { ApiServerDouble } from '../api-double/api-server-double.js';
 import { QUICK_MS, runCommand } from './cli.js';
 import { FaultProxy } from './fault-proxy.js';
+import { freePort } from './free-port.js';
 
 type Obj = Record<string, any>;
 
@@ -25,30 +25,6 @@ export interface SeedNodeOptions {
   dir: string;
   namespace: string;
   name: string;
-}
-
-/** A free port on 127.0.0.1 in the NodePort range, for the Service to claim. */
-export async function freeNodePort(): Promise<number> {
-  for (let tries = 0; tries < 50; tries++) {
-    const port = 30000 + Math.floor(Math.random() * 2768);
-    const free = await new Promise<boolean>((resolve) => {
-      const server = createServer();
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-  throw new Error('no free port in 30000-32767 on 127.0.0.1');
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** A registry process lives at most this long, so a test that forgets to stop it cannot leave it behind for good. */

@@ -1528,16 +1528,11 @@ http_read_back() {
 }
 
 http_summary() {
-  cat "$http_tmp"/*/stats 2>/dev/null | awk -v registry="$registry" '
+  local sent bytes there mounted manifests
+  read -r sent bytes there mounted manifests < <(cat "$http_tmp"/*/stats 2>/dev/null | awk '
     $1 == "sent" { sent++; bytes += $2 } $1 == "there" { there++ } $1 == "mounted" { mounted++ } $1 == "manifest" { manifests++ }
-    END {
-      b = bytes + 0
-      if (b >= 1073741824) size = sprintf("%.1f GiB", b / 1073741824)
-      else if (b >= 1048576) size = sprintf("%.1f MiB", b / 1048576)
-      else if (b >= 1024) size = sprintf("%.1f KiB", b / 1024)
-      else size = sprintf("%d B", b)
-      printf "kfbundle install: pushed to %s over HTTP: %d blobs sent (%s), %d already there, %d mounted from another repository; %d manifests put\n", registry, sent, size, there + 0, mounted + 0, manifests + 0
-    }'
+    END { printf "%d %d %d %d %d\n", sent, bytes, there, mounted, manifests }')
+  say "pushed to $registry over HTTP: $sent blobs sent ($(http_bytes "$bytes")), $there already there, $mounted mounted from another repository; $manifests manifests put"
 }
 
 # The whole push over HTTP: what install.sh --registry does where neither Docker nor ctr answers. The blobs first
