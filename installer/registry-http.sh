@@ -7,9 +7,9 @@
 # repository that needs it before anything is sent: one the registry has is never sent again, so a rerun or a second
 # bundle sends only what is new, and a blob another repository has is mounted from there instead of uploaded.
 #
-# Uses install.sh's say/warn/die, with_retries, archive_files and manifest_line, and its globals: registry (HOST[:PORT]
-# [/PREFIX]), plain_http, registry_ca, parallel, retries, retry_delay, all_archives, IMAGE_PUSH, IMAGE_REFS,
-# IMAGE_MANIFESTS; KFB_REGISTRY_AUTH (USER:PASSWORD) from the environment. Credentials and the URLs (which may carry a
+# Uses install.sh's say/warn/die, with_retries, archive_files, manifest_line and bundle_platforms, and its globals:
+# registry (HOST[:PORT][/PREFIX]), plain_http, registry_ca, parallel, retries, retry_delay, all_archives, push_files,
+# IMAGE_PUSH, IMAGE_REFS, IMAGE_MANIFESTS; KFB_REGISTRY_AUTH (USER:PASSWORD) from the environment. Credentials and the URLs (which may carry a
 # secret root, http_root) go to curl in a config on a file descriptor, never on its command line where ps shows
 # them, and no message prints them: messages name $registry only.
 
@@ -442,12 +442,12 @@ http_read_plan() {
   local line kind archive offset size digest rest candidate
   local name='[a-z0-9]([a-z0-9._/:-]*[a-z0-9])?' number='(0|[1-9][0-9]*)' hash='sha256:[0-9a-f]{64}'
   local -A lengths=()
-  for candidate in "${all_archives[@]}"; do lengths[$candidate]=$(http_stream_length "$candidate"); done
+  for candidate in "${all_archives[@]}" "${push_files[@]}"; do lengths[$candidate]=$(http_stream_length "$candidate"); done
   http_blobs=()
   http_manifests=()
   while IFS= read -r line; do
     IFS=$'\t' read -r kind archive offset size digest rest <<< "$line"
-    [ -n "${lengths[$archive]:-}" ] || die "$IMAGE_PUSH names an archive that is not in $IMAGE_ARCHIVES: $archive"
+    [ -n "${lengths[$archive]:-}" ] || die "$IMAGE_PUSH names a file that is not one of the bundle's image archives: $archive"
     case "$kind" in
       blob)
         [[ "$offset" =~ ^$number$ && "$size" =~ ^$number$ && "$digest" =~ ^$hash$ && "$rest" =~ ^$name( $name)*$ ]] ||
@@ -515,13 +515,20 @@ http_served_digest() {
 # As push_images does after ctr: every reference read back by tag, against the upstream digest images/manifests.txt
 # says a push keeps.
 http_read_back() {
-  local ref line digest push platform served checked=0 kept=0 one_platform=0
+  local ref line digest push platform served checked=0 kept=0 one_platform=0 composed=0
   while IFS= read -r ref; do
     line=$(manifest_line "$ref") || exit 1
     [ -n "$line" ] || continue
     IFS=$'\t' read -r digest push platform <<< "$line"
     checked=$((checked + 1))
     if [ "$push" = platform ]; then one_platform=$((one_platform + 1)); fi
+    if [ "$push" = composed ]; then
+      composed=$((composed + 1))
+      if ! served=$(http_served_digest "${ref%:*}" "${ref##*:}") || [ "$served" != "$digest" ]; then
+        warn "$registry serves $registry/$ref as ${served:-nothing}, not as the index of $platform the bundle composed ($digest)"
+      fi
+      continue
+    fi
     if ! served=$(http_served_digest "${ref%:*}" "${ref##*:}") || [ -z "$served" ]; then
       warn "could not read $registry/$ref back to check its digest (upstream: $digest)"
     elif [ "$served" != "$digest" ]; then
@@ -530,6 +537,11 @@ http_read_back() {
       kept=$((kept + 1))
     fi
   done < "$IMAGE_REFS"
+  [ "$checked" -gt 0 ] || return 0
+  if [ "$composed" -gt 0 ]; then
+    say "$composed images name an index upstream that lists more platforms than the bundle's ($(bundle_platforms)): each tag names an index of the bundle's platforms alone, a new digest, so pins to the upstream index do not resolve on $registry (the bundle's manifests name images by tag)"
+  fi
+  checked=$((checked - composed))
   [ "$checked" -gt 0 ] || return 0
   say "$kept of $checked read back from $registry with their upstream digests: references pinned to those digests resolve there"
   if [ "$one_platform" -gt 0 ]; then

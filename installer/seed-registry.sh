@@ -117,7 +117,7 @@ seed_default_size() {
   while IFS= read -r file; do
     size=$(stat -c %s "$file" 2>/dev/null || wc -c < "$file")
     bytes=$((bytes + size))
-  done < <(find "$(dirname "$SEED_REGISTRY_ARCHIVE")" -maxdepth 1 -type f -name '*.tar*')
+  done < <(find "$(dirname "$IMAGE_PUSH")" -type f -name '*.tar*')
   printf '%sGi' $(((bytes * 2 + (1 << 30) - 1) >> 30))
 }
 
@@ -263,9 +263,14 @@ seed_check_containerd_hosts() {
 
 # The registry's image into this node's runtime: nothing else of the bundle is loaded here.
 seed_load_image() {
-  [ -n "$(archive_files "$SEED_REGISTRY_ARCHIVE")" ] || die "$SEED_REGISTRY_ARCHIVE is not in the bundle"
-  # The registry runs here: its image is of the bundle's platform.
+  # The registry runs here: its image is of the bundle's platform (of a bundle of several, this node's).
   check_node_platform
+  if [ -n "$PLATFORM_IMAGE_DIRS" ]; then
+    local dir
+    dir=$(node_platform_dir) || exit 1
+    SEED_REGISTRY_ARCHIVE="$dir/$(basename "$SEED_REGISTRY_ARCHIVE")"
+  fi
+  [ -n "$(archive_files "$SEED_REGISTRY_ARCHIVE")" ] || die "$SEED_REGISTRY_ARCHIVE is not in the bundle"
   pick_runtime
   case "$runtime" in
     docker)
@@ -297,7 +302,7 @@ seed_registry() {
   command -v kubectl >/dev/null || die "kubectl not found: --seed-registry runs the registry in the cluster"
   command -v curl >/dev/null || die "curl not found: --seed-registry pushes with it"
   [ -f "$IMAGE_PUSH" ] || die "this bundle has no $IMAGE_PUSH (built with --source engine): --seed-registry pushes the archives' blobs as the registries served them; rebuild from registries (the default source)"
-  find_archives || die "this bundle has no images to seed a registry with"
+  if [ -n "$PLATFORM_IMAGE_DIRS" ]; then find_every_platform_archive; else find_archives || die "this bundle has no images to seed a registry with"; fi
   seed_pick_node
   seed_check_kube_proxy
   warn_other_architectures

@@ -1,7 +1,9 @@
 // `kfbundle build`: stage → render and resolve → pull and save → plan (core/bundle-plan.ts) → write the plan →
 // commit. Everything goes into a staging directory that becomes the bundle only when every step has succeeded.
 
-import { BUNDLE_FILES, imageArchivePath, MAX_ARCHIVE_PARTS, SEED_REGISTRY_STAGE, type BundleImage, type BundleMetadata } from '../core/bundle-layout.js';
+import { BUNDLE_FILES, imageArchivePath, imageSetFiles, MAX_ARCHIVE_PARTS, platformImagesDir, SEED_REGISTRY_STAGE, type BundleImage, type BundleMetadata } from '../core/bundle-layout.js';
+import type { ServedIndex } from '../core/platform-images.js';
+import { estimatePulls, type PullEstimate } from './estimate-pulls.js';
 import { planBundle, sealBundle, type WrittenArchive } from '../core/bundle-plan.js';
 import type { Mirror } from '../core/mirrors.js';
 import type { BundleSpec } from '../core/bundle-spec.js';
@@ -40,8 +42,11 @@ export interface BuildOptions {
    * images/registry.tar; none without it.
    */
   seedRegistryImage?: string | undefined;
-  /** The platform the store pulls (it was made for it): recorded, and every image checked against it. */
-  platform?: Platform | undefined;
+  /**
+   * The platforms to bundle: one, which `deps.store` pulls (it was made for it), or several, each pulled by
+   * `deps.storeFor`'s store into a directory of its own. Recorded, and every image checked against its platform.
+   */
+  platforms?: readonly Platform[] | undefined;
   force: boolean;
   concurrency: number;
   attempts: number;
@@ -57,11 +62,15 @@ export type BuildEvent =
   | { type: 'step'; step: BuildStep; detail: string; total?: number }
   | PullEvent
   | { type: 'save-progress'; bytes: number; estimatedTotal: number }
+  /** What the pulls of one platform will fetch, told before they start (from registries only). */
+  | ({ type: 'estimate'; platform: string | undefined } & PullEstimate)
   | { type: 'warning'; message: string };
 
 export interface BuildDeps {
   source: ManifestSource;
   store: ImageStore;
+  /** The store of each platform of a build of several (`options.platforms`). */
+  storeFor?: ((platform: Platform) => ImageStore) | undefined;
   output: BundleOutput;
   installerTemplate: string;
   toolVersion: string;
@@ -92,8 +101,14 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
     }
   };
 
+  const platforms = options.platforms ?? [];
+  const several = platforms.length > 1;
+  if (several && deps.storeFor === undefined) throw new Error('a build of several platforms needs a store per platform');
+  const imageSets: ImageSet[] = several
+    ? platforms.map((platform) => ({ platform, store: deps.storeFor!(platform), dir: platformImagesDir(formatPlatform(platform)) }))
+    : [{ platform: platforms[0], store: deps.store, dir: BUNDLE_FILES.imagesDir }];
   // Fail on an existing output or an unreachable engine before spending minutes on anything else.
-  await deps.store.ping();
+  for (const set of imageSets) await set.store.ping();
   const staged = await deps.output.stage(options.outDir, { force: options.force });
   try {
     const rendered = await timed('render', options.manifests, () => deps.source.render(options.manifests));
@@ -106,39 +121,26 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
       toPull.push({ ref: formatImageRef(parsed), parsed, tier: SEED_TIER, locations: [] });
     }
 
-    // Pulls and saves overlap: each batch of images is saved as soon as it is pulled (core/save-batches.ts).
-    let pulls: StartedPulls | undefined;
-    const pulling = timed(
-      'pull',
-      `${toPull.length} images`,
-      () => {
-        pulls = startPulls(toPull, options, { store: deps.store, credentials: deps.credentials, sleep: deps.sleep, random: deps.random, report: deps.report });
-        return pulls.all;
-      },
-      toPull.length,
-    );
-    const saving = saveImagesAsPulled(staged, toPull, pulls!.each, options, deps, timings);
-    const [pulled, saved] = await Promise.allSettled([pulling, saving]);
-    // A failed pull is the cause; the save it stopped is not worth reporting.
-    if (pulled.status === 'rejected') throw pulled.reason;
-    if (saved.status === 'rejected') throw saved.reason;
-    const archives = saved.value;
-    if (options.platform !== undefined) {
-      const wanted = formatPlatform(options.platform);
-      for (const image of imagesOfOtherPlatform(pulled.value, options.platform)) {
-        const message = `${image.ref} is a ${image.platform} image only, in a bundle for ${wanted}: its pods will fail there with "exec format error" (bundle.json records its platform)`;
-        deps.report({ type: 'warning', message });
-      }
+    const built: BuiltImageSet[] = [];
+    for (const set of imageSets) {
+      built.push(await pullAndSave(staged, toPull, set, several, options, deps, timings, timed));
     }
+    const images = built.flatMap((set) => set.images);
+    const archives = built.flatMap((set) => set.archives);
     timings.hash = archives.reduce((sum, archive) => sum + archive.hashMs, 0);
+    const releaseArchives = (set: BuiltImageSet) => set.archives.filter(({ stage }) => stage !== SEED_REGISTRY_STAGE).map(({ stage, path, push }) => ({ stage, path, push }));
 
     const metadata = await timed('write', options.outDir, async () => {
       const plan = planBundle({
         release,
         rendered,
-        images: pulled.value,
-        archives: archives.filter(({ stage }) => stage !== SEED_REGISTRY_STAGE).map(({ stage, path, push }) => ({ stage, path, push })),
-        options,
+        images,
+        archives: several ? [] : releaseArchives(built[0]!),
+        platformSets: several
+          ? built.map((set) => ({ platform: formatPlatform(set.platform!), dir: set.dir, images: set.images.filter((image) => image.tier !== SEED_TIER), archives: releaseArchives(set) }))
+          : undefined,
+        servedIndexes: several ? servedIndexes(built) : undefined,
+        options: { ...options, platform: several ? undefined : options.platforms?.[0] },
         tool: { version: deps.toolVersion, installerTemplate: deps.installerTemplate },
       });
       for (const file of plan.files) await staged.writeText(file.path, file.text, { executable: file.executable });
@@ -156,6 +158,80 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
     await staged.discard();
     throw error;
   }
+}
+
+/** One platform's images: pulled by their own store, saved in their own directory. */
+interface ImageSet {
+  /** Undefined for a build that named no platform (tests); the store then pulls its default. */
+  platform: Platform | undefined;
+  store: ImageStore;
+  /** images/, or in a bundle of several platforms the platform's directory (platformImagesDir). */
+  dir: string;
+}
+
+interface BuiltImageSet extends ImageSet {
+  images: BundleImage[];
+  archives: (WrittenArchive & { hashMs: number })[];
+}
+
+type Timed = <T>(step: BuildStep, detail: string, work: () => Promise<T> | T, total?: number) => Promise<T>;
+
+/**
+ * Estimates, pulls and saves one platform's images; pulls and saves overlap (each batch of images is saved as soon as
+ * it is pulled, core/save-batches.ts). In a bundle of several platforms each image is tagged with the platform.
+ */
+async function pullAndSave(
+  staged: StagedBundle,
+  toPull: readonly ImageToPull[],
+  set: ImageSet,
+  several: boolean,
+  options: BuildOptions,
+  deps: BuildDeps,
+  timings: BuildTimings,
+  timed: Timed,
+): Promise<BuiltImageSet> {
+  const wanted = set.platform === undefined ? undefined : formatPlatform(set.platform);
+  const estimate = await estimatePulls(toPull, options, set.store);
+  if (estimate !== undefined) deps.report({ type: 'estimate', platform: wanted, ...estimate });
+  const forPlatform = several ? ` for ${wanted}` : '';
+  const setDeps = { ...deps, store: set.store };
+  let pulls: StartedPulls | undefined;
+  const pulling = timed(
+    'pull',
+    `${toPull.length} images${forPlatform}`,
+    () => {
+      pulls = startPulls(toPull, options, { store: set.store, credentials: deps.credentials, sleep: deps.sleep, random: deps.random, report: deps.report });
+      return pulls.all;
+    },
+    toPull.length,
+  );
+  const saving = saveImagesAsPulled(staged, toPull, pulls!.each, set.dir, options, setDeps, timings);
+  const [pulled, saved] = await Promise.allSettled([pulling, saving]);
+  // A failed pull is the cause; the save it stopped is not worth reporting.
+  if (pulled.status === 'rejected') throw pulled.reason;
+  if (saved.status === 'rejected') throw saved.reason;
+  if (set.platform !== undefined) {
+    for (const image of imagesOfOtherPlatform(pulled.value, set.platform)) {
+      const message = `${image.ref} is a ${image.platform} image only, in a bundle${several ? ' with images' : ''} for ${wanted}: its pods will fail there with "exec format error" (bundle.json records its platform)`;
+      deps.report({ type: 'warning', message });
+    }
+  }
+  const images = several ? pulled.value.map((image) => ({ ...image, forPlatform: wanted! })) : pulled.value;
+  const archives = several ? saved.value.map((archive) => ({ ...archive, platform: wanted! })) : saved.value;
+  return { ...set, images, archives };
+}
+
+/** The upstream index of every reference that named one, as the first platform's store pulled it. */
+function servedIndexes(built: readonly BuiltImageSet[]): ReadonlyMap<string, ServedIndex> {
+  const indexes = new Map<string, ServedIndex>();
+  for (const set of built) {
+    for (const image of set.images) {
+      if (indexes.has(image.bundleRef)) continue;
+      const index = set.store.servedIndex?.(image.bundleRef);
+      if (index !== undefined) indexes.set(image.bundleRef, index);
+    }
+  }
+  return indexes;
 }
 
 /**
@@ -200,6 +276,7 @@ async function saveImagesAsPulled(
   staged: StagedBundle,
   toPull: readonly ImageToPull[],
   pulls: readonly Promise<BundleImage>[],
+  dir: string,
   options: BuildOptions,
   deps: BuildDeps,
   timings: BuildTimings,
@@ -240,7 +317,7 @@ async function saveImagesAsPulled(
     const streams = await deps.store.saveArchives(refBatches(), { maxArchives: options.maxArchives, signal });
     const archives: (WrittenArchive & { hashMs: number })[] = [];
     for (const [index, { stage, refs, stream, push }] of streams.entries()) {
-      const path = imageArchivePath(index, streams.length);
+      const path = imageArchivePath(index, streams.length, dir);
       const before = written;
       const result = await staged.writeStream(path, stream, {
         signal,
@@ -255,13 +332,13 @@ async function saveImagesAsPulled(
     for (const index of seed) {
       const { bundleRef } = await pulls[index]!;
       const [alone] = await deps.store.saveArchives(oneBatch([bundleRef]), { maxArchives: 1, signal });
-      const path = BUNDLE_FILES.seedRegistryArchive;
+      const path = imageSetFiles(dir).seedRegistryArchive;
       const result = await staged.writeStream(path, alone!.stream, { signal, partSize: options.splitSize });
       archives.push({ path, stage: SEED_REGISTRY_STAGE, ...result, refs: [bundleRef] });
     }
     return archives;
   } finally {
-    if (started !== undefined) timings.save = deps.now() - started;
+    if (started !== undefined) timings.save += deps.now() - started;
   }
 }
 

@@ -1,6 +1,6 @@
 // `kfbundle inspect`: what a bundle holds, read from its bundle.json and files, without hashing anything.
 
-import { BUNDLE_FILES, unreadableFormat, type BundleMetadata, type BundleTier } from '../core/bundle-layout.js';
+import { BUNDLE_FILES, platformImagesDir, SEED_REGISTRY_STAGE, unreadableFormat, type BundleMetadata, type BundleTier } from '../core/bundle-layout.js';
 import { IMAGE_TIERS, type ImageTier } from '../core/discover-images.js';
 import { KfbundleError } from '../core/errors.js';
 import { SEED_TIER } from '../core/seed-registry.js';
@@ -22,10 +22,20 @@ export interface BundleSummary {
    * stage 0 is the seed registry's, loaded by --seed-registry only.
    */
   archives: { path: string; stage: number; parts: number; bytes: number; partSize: number | null; images: number }[];
-  /** `os/arch[/variant]` the images were pulled for, or null for a bundle that did not record it. */
+  /** `os/arch[/variant]` the images were pulled for, or null for a bundle that did not record it or holds several. */
   platform: string | null;
-  /** Images whose own platform is another (single-platform images): `ref` and its platform. */
-  otherPlatforms: { ref: string; platform: string }[];
+  /**
+   * A bundle of several platforms: each, with the directory of its images, how many and their archives' bytes
+   * (empty for a bundle of one).
+   */
+  platforms: { platform: string; dir: string; images: number; archives: number; bytes: number }[];
+  /**
+   * Images whose own platform is another (single-platform images): `ref` and its platform, and in a bundle of several
+   * the bundle's platform it is there for.
+   */
+  otherPlatforms: { ref: string; platform: string; forPlatform?: string }[];
+  /** A bundle of several platforms: the indexes a registry serves, upstream ones kept and ones composed. */
+  indexes: { upstream: number; composed: number };
   /** The registry manifests/ names images under (`build --registry`), or null. */
   registry: string | null;
   signed: boolean;
@@ -69,10 +79,13 @@ export async function inspectBundle(reader: BundleReader): Promise<BundleSummary
   if (unreadable !== undefined) {
     throw new KfbundleError('BUNDLE_FORMAT', unreadable, { hint: 'inspect it with the kfbundle version named above, or a newer one' });
   }
+  // A bundle of several platforms lists each image once per platform: counted once, its bytes every time.
   const images = [...IMAGE_TIERS, SEED_TIER].map((tier: BundleTier) => {
     const inTier = metadata.images.filter((image) => image.tier === tier);
-    return { tier, count: inTier.length, bytes: inTier.reduce((sum, image) => sum + image.size, 0), refs: inTier.map((image) => image.ref) };
+    const refs = [...new Set(inTier.map((image) => image.ref))];
+    return { tier, count: refs.length, bytes: inTier.reduce((sum, image) => sum + image.size, 0), refs };
   }).filter((group) => group.count > 0);
+  const several = metadata.platforms ?? [];
   const listed = await reader.listFiles();
   let totalBytes = 0;
   for (const file of metadata.files) totalBytes += file.size;
@@ -87,8 +100,26 @@ export async function inspectBundle(reader: BundleReader): Promise<BundleSummary
     phases: (metadata.plan?.phases ?? []).map((phase) => ({ name: phase.name, objects: phase.objects, waits: phase.waits.length })),
     archives: archivesOf(metadata),
     platform: metadata.platform ?? null,
+    platforms: several.map((platform) => {
+      const archives = metadata.imageArchives.filter((archive) => archive.platform === platform && archive.stage !== SEED_REGISTRY_STAGE);
+      return {
+        platform,
+        dir: platformImagesDir(platform),
+        images: new Set(metadata.images.filter((image) => image.forPlatform === platform && image.tier !== SEED_TIER).map((image) => image.ref)).size,
+        archives: archives.length,
+        bytes: archives.reduce((sum, archive) => sum + archive.size, 0),
+      };
+    }),
     otherPlatforms:
-      metadata.platform === undefined ? [] : imagesOfOtherPlatform(metadata.images, parsePlatform(metadata.platform)).map(({ ref, platform }) => ({ ref, platform })),
+      metadata.platform !== undefined
+        ? imagesOfOtherPlatform(metadata.images, parsePlatform(metadata.platform)).map(({ ref, platform }) => ({ ref, platform }))
+        : several.flatMap((forPlatform) =>
+            imagesOfOtherPlatform(metadata.images.filter((image) => image.forPlatform === forPlatform), parsePlatform(forPlatform)).map(({ ref, platform }) => ({ ref, platform, forPlatform })),
+          ),
+    indexes: {
+      upstream: (metadata.imageIndexes ?? []).filter((index) => !index.composed).length,
+      composed: (metadata.imageIndexes ?? []).filter((index) => index.composed).length,
+    },
     registry: metadata.relocation?.registry ?? null,
     signed: listed.includes(BUNDLE_FILES.signature),
     files: listed.length,

@@ -4,6 +4,8 @@ import type { Readable } from 'node:stream';
 import type { BundleFile } from '../core/bundle-layout.js';
 import type { RegistryCredentials } from '../core/docker-auth.js';
 import type { PushAction } from '../core/registry-push-plan.js';
+import type { ServedIndex } from '../core/platform-images.js';
+import type { BlobDescriptor } from '../core/registry-image.js';
 
 /** Credentials sent with a pull, as the engine's X-Registry-Auth header expects them. */
 export type RegistryAuth = RegistryCredentials;
@@ -61,6 +63,13 @@ export interface ImageStore {
   /** The manifest digest the registry serves for `ref` now, asked without pulling. @throws when it cannot be asked */
   remoteDigest(ref: string, auth?: RegistryAuth): Promise<string>;
   tag(source: string, target: string): Promise<void>;
+  /**
+   * The blobs (config and layers, sizes as served) a pull of `ref` would fetch, asked before pulling from the
+   * manifest alone. Only a store that fetches blobs itself (from registries) can tell.
+   */
+  describe?(ref: string, options?: { signal?: AbortSignal | undefined }): Promise<BlobDescriptor[]>;
+  /** The index `ref` named upstream, byte for byte, once pulled (from registries); undefined for one manifest. */
+  servedIndex?(ref: string): ServedIndex | undefined;
   /** Size and shared size of the images with these IDs, as the engine accounts them (`docker system df -v`). */
   usage(imageIds: readonly string[]): Promise<{ id: string; size: number; sharedSize: number }[]>;
   /**

@@ -2,20 +2,40 @@
 
 import { KfbundleError } from '../core/errors.js';
 import type { Platform } from '../core/registry-image.js';
-import { parsePlatform, platformOfMachine } from '../core/registry-manifest.js';
+import { formatPlatform, parsePlatform, platformOfMachine, samePlatform } from '../core/registry-manifest.js';
 
-/**
- * `--platform`: one `os/arch[/variant]`, by default this machine's. One bundle holds one platform; a mixed cluster
- * takes one bundle per platform for now.
- */
-export function platformOption(text: string | undefined, machineArch: string): Platform {
-  if (text === undefined) return platformOfMachine(machineArch);
-  if (text.includes(',')) {
-    throw new KfbundleError('USAGE', `--platform ${text}: a bundle holds the images of one platform`, { hint: 'build one bundle per platform, e.g. --platform linux/amd64 and --platform linux/arm64' });
-  }
+function parseOne(text: string): Platform {
   try {
     return parsePlatform(text);
   } catch (error) {
     throw new KfbundleError('USAGE', (error as Error).message, { hint: 'e.g. --platform linux/arm64' });
   }
+}
+
+/** `--platform` of `images`: one `os/arch[/variant]`, by default this machine's. */
+export function platformOption(text: string | undefined, machineArch: string): Platform {
+  if (text === undefined) return platformOfMachine(machineArch);
+  if (text.includes(',')) throw new KfbundleError('USAGE', `--platform ${text}: name one platform here`, { hint: 'run it once per platform, e.g. --platform linux/arm64' });
+  return parseOne(text);
+}
+
+/**
+ * `--platform` of `build`: one platform or a comma-separated list of them (a bundle for a mixed cluster), by default
+ * this machine's. A node loads the images of its own architecture, so two platforms of one architecture (arm/v6 and
+ * arm/v7) could not be told apart there and are refused.
+ */
+export function platformsOption(text: string | undefined, machineArch: string): Platform[] {
+  if (text === undefined) return [platformOfMachine(machineArch)];
+  const platforms = text.split(',').map((part) => parseOne(part));
+  for (const [index, platform] of platforms.entries()) {
+    const before = platforms.slice(0, index);
+    if (before.some((other) => samePlatform(other, platform))) throw new KfbundleError('USAGE', `--platform ${text} names ${formatPlatform(platform)} twice`, { hint: 'name each platform once' });
+    const sameArch = before.find((other) => other.os === platform.os && other.architecture === platform.architecture);
+    if (sameArch !== undefined) {
+      throw new KfbundleError('USAGE', `--platform ${text}: ${formatPlatform(sameArch)} and ${formatPlatform(platform)} are one architecture, which a node cannot tell apart when it picks its images`, {
+        hint: 'build a bundle for each of them',
+      });
+    }
+  }
+  return platforms;
 }

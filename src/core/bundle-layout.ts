@@ -13,8 +13,16 @@ import type { SEED_TIER } from './seed-registry.js';
  * formatVersion is higher than theirs, naming the kfbundle that wrote it (metadata `tool.version`).
  * 2: the images may be in several archives, loaded in stages (images/archives.txt lists them; bundle.json
  * `imageArchives`), which an installer of format 1 would not load.
+ * 3: the images of several platforms, each platform's under a directory of its own (platformImagesDir), which an
+ * installer of format 2 would not find. Written only for bundles of several platforms: a bundle of one platform is
+ * still format 2 (formatVersionFor), which older installers read.
  */
-export const BUNDLE_FORMAT_VERSION = 2;
+export const BUNDLE_FORMAT_VERSION = 3;
+
+/** The lowest format that describes a bundle of this many platforms, so older installers keep reading what they can. */
+export function formatVersionFor(platformCount: number): number {
+  return platformCount > 1 ? 3 : 2;
+}
 
 export const BUNDLE_FILES = {
   metadata: 'bundle.json',
@@ -41,6 +49,12 @@ export const BUNDLE_FILES = {
   imagePush: 'images/push.txt',
   /** The seed registry's image alone (core/seed-registry.ts), what `install.sh --seed-registry` loads first. */
   seedRegistryArchive: 'images/registry.tar',
+  /**
+   * Bundles of several platforms: per reference with an index upstream, the index a registry serves once every
+   * platform is pushed (imageIndexPath): the upstream one when the bundle holds all it lists, else one composed of the
+   * bundle's platforms.
+   */
+  imageIndexesDir: 'images/indexes',
   manifestsDir: 'manifests',
   /** The phases again, every image reference under the registry placeholder, for `install.sh --registry`. */
   registryManifestsDir: 'registry-manifests',
@@ -57,9 +71,34 @@ export const METADATA_FIELDS = {
 export const ARCHIVE_PART_DIGITS = 4;
 export const MAX_ARCHIVE_PARTS = 10 ** ARCHIVE_PART_DIGITS;
 
-/** Archive `index` (0-based) of `count`: `images/images.tar` when there is one, else `images/images-1.tar` …. */
-export function imageArchivePath(index: number, count: number): string {
-  return count === 1 ? BUNDLE_FILES.imagesTar : `${BUNDLE_FILES.imagesDir}/images-${index + 1}.tar`;
+/**
+ * Archive `index` (0-based) of `count` in `dir` (images/, or a platform's directory): `images.tar` when there is one,
+ * else `images-1.tar` ….
+ */
+export function imageArchivePath(index: number, count: number, dir: string = BUNDLE_FILES.imagesDir): string {
+  return `${dir}/${count === 1 ? 'images.tar' : `images-${index + 1}.tar`}`;
+}
+
+/**
+ * `images/linux-arm64`: where a bundle of several platforms keeps one platform's images, each directory loadable on
+ * its own. A bundle of one platform keeps them in images/ itself.
+ */
+export function platformImagesDir(platform: string): string {
+  return `${BUNDLE_FILES.imagesDir}/${platform.replaceAll('/', '-')}`;
+}
+
+/**
+ * The files of one platform's images in `dir`, named as in images/ of a bundle of one platform (install.sh relies on
+ * the same base names): the archives' list, the references, the seed registry's archive.
+ */
+export function imageSetFiles(dir: string): { archives: string; refs: string; seedRegistryArchive: string } {
+  const base = (path: string) => `${dir}/${path.slice(path.lastIndexOf('/') + 1)}`;
+  return { archives: base(BUNDLE_FILES.imageArchives), refs: base(BUNDLE_FILES.imageRefs), seedRegistryArchive: base(BUNDLE_FILES.seedRegistryArchive) };
+}
+
+/** `images/indexes/<hex>.json`: an index of a bundle of several platforms, named by its digest. */
+export function imageIndexPath(digest: string): string {
+  return `${BUNDLE_FILES.imageIndexesDir}/${digest.slice(digest.indexOf(':') + 1)}.json`;
 }
 
 /**
@@ -70,9 +109,15 @@ export function formatImageArchives(archives: readonly { stage: number; path: st
   return archives.map((archive) => `${archive.stage}\t${archive.path}\n`).join('');
 }
 
+/** A push action and the file it reads from (an archive, or in a bundle of several platforms an index file too). */
+export interface LocatedPushAction {
+  path: string;
+  action: PushAction;
+}
+
 /**
- * images/push.txt, tab-separated, one action a line, in the order to run them: every archive's blobs, then every
- * archive's manifests (a registry refuses a manifest whose blobs it lacks):
+ * images/push.txt, tab-separated, one action a line, in the order to run them: every blob, then every manifest (a
+ * registry refuses a manifest whose blobs it lacks), each kind in the order given:
  * - `blob <archive> <offset> <size> <digest> <repository>[ <repository>…]`: upload to the first repository, mount into
  *   the others;
  * - `manifest <archive> <offset> <size> <digest> <mediaType> <repository> <reference>`: put under the tag (or, for an
@@ -80,18 +125,18 @@ export function formatImageArchives(archives: readonly { stage: number; path: st
  * `<offset>` counts bytes in the archive's stream (its parts concatenated); repositories are named as in the bundle's
  * references (`gcr.io/ml-pipeline/api-server`), below the registry's path prefix once pushed.
  */
-export function formatImagePush(archives: readonly { path: string; push?: readonly PushAction[] | undefined }[]): string {
-  const lines = (kind: PushAction['kind']) =>
-    archives.flatMap(({ path, push = [] }) =>
-      push
-        .filter((action) => action.kind === kind)
-        .map((action) =>
-          action.kind === 'blob'
-            ? `blob\t${path}\t${action.offset}\t${action.size}\t${action.digest}\t${action.repositories.join(' ')}\n`
-            : `manifest\t${path}\t${action.offset}\t${action.size}\t${action.digest}\t${action.mediaType}\t${action.repository}\t${action.reference}\n`,
-        ),
-    );
-  return [...lines('blob'), ...lines('manifest')].join('');
+export function formatImagePush(actions: readonly LocatedPushAction[]): string {
+  const line = ({ path, action }: LocatedPushAction) =>
+    action.kind === 'blob'
+      ? `blob\t${path}\t${action.offset}\t${action.size}\t${action.digest}\t${action.repositories.join(' ')}\n`
+      : `manifest\t${path}\t${action.offset}\t${action.size}\t${action.digest}\t${action.mediaType}\t${action.repository}\t${action.reference}\n`;
+  const of = (kind: PushAction['kind']) => actions.filter(({ action }) => action.kind === kind).map(line);
+  return [...of('blob'), ...of('manifest')].join('');
+}
+
+/** Every archive's actions in archive order, each with its archive's path: what formatImagePush takes. */
+export function locatePushActions(archives: readonly { path: string; push?: readonly PushAction[] | undefined }[]): LocatedPushAction[] {
+  return archives.flatMap(({ path, push = [] }) => push.map((action) => ({ path, action })));
 }
 
 /** `images/images.tar.0003`: part `index` of a split archive; the parts concatenated in name order are the archive. */
@@ -136,16 +181,21 @@ export type PlanWait =
  * - `manifest`: a single-platform manifest, pushed as it is;
  * - `index`: a multi-platform index the bundle holds every manifest of, pushed as it is;
  * - `platform`: an index the bundle holds one platform's manifest of; that manifest is pushed under the tag, since a
- *   registry refuses an index whose other manifests it lacks.
+ *   registry refuses an index whose other manifests it lacks;
+ * - `composed` (bundles of several platforms): an index the bundle holds some platforms of; an index of those
+ *   platforms alone (images/indexes/) goes under the tag, with a digest of its own.
  */
-export type ManifestPush = 'manifest' | 'index' | 'platform';
+export type ManifestPush = 'manifest' | 'index' | 'platform' | 'composed';
 
 export interface ImageManifestLine {
   bundleRef: string;
   /** What the target registry serves under the tag once pushed: the upstream digest of the manifest or index pushed. */
   digest: string;
   push: ManifestPush;
-  /** `os/arch[/variant]` of the manifest the bundle holds: for an index, the platform picked from it. */
+  /**
+   * `os/arch[/variant]` of the manifest the bundle holds: for an index, the platform picked from it. In a bundle of
+   * several platforms, those of the index pushed, comma-separated.
+   */
   platform: string;
 }
 
@@ -242,6 +292,12 @@ export interface BundleImage {
   platform?: string;
   /** With `manifestDigest`, when `digest` is an index's: whether the bundle holds every manifest the index lists. */
   indexComplete?: boolean;
+  /**
+   * Bundles of several platforms (one entry per reference and platform): the bundle's platform this entry was pulled
+   * for, whose directory holds it (platformImagesDir). `platform` is the image's own, which differs for an image of
+   * one platform only.
+   */
+  forPlatform?: string;
   /** Engine image ID (config digest). */
   imageId: string;
   /** Uncompressed size in bytes as the engine reports it. */
@@ -264,6 +320,21 @@ export interface ImageArchiveFacts {
   partSize: number | undefined;
   /** The references it holds (bundle references, sorted). */
   refs: string[];
+  /** Bundles of several platforms: the platform whose images it holds. */
+  platform?: string;
+}
+
+/** Bundles of several platforms: the index a registry serves under a reference once every platform is pushed. */
+export interface BundleImageIndex {
+  bundleRef: string;
+  digest: string;
+  mediaType: string;
+  /** imageIndexPath(digest). */
+  path: string;
+  /** False: the upstream index, which lists only platforms the bundle holds. True: an index of the bundle's platforms. */
+  composed: boolean;
+  /** The platforms it lists, `os/arch[/variant]`. */
+  platforms: string[];
 }
 
 export interface BundleFile {
@@ -295,6 +366,11 @@ export interface BundleMetadata {
    * another machine).
    */
   platform?: string;
+  /**
+   * Bundles of several platforms (format 3) instead of `platform`: every platform, each with its images in its own
+   * directory (platformImagesDir).
+   */
+  platforms?: string[];
   /** The bundle spec applied, if any, and the tiers bundled. */
   resolution: {
     spec: string | undefined;
@@ -305,8 +381,13 @@ export interface BundleMetadata {
     warnings: DiscoveryWarning[];
   };
   images: BundleImage[];
-  /** The image archives in load order (images/archives.txt); empty when there are no images. */
+  /**
+   * The image archives in load order (images/archives.txt); empty when there are no images. With several platforms,
+   * each platform's in turn, in its own load order (its directory's archives.txt).
+   */
   imageArchives: ImageArchiveFacts[];
+  /** Bundles of several platforms: what a registry serves under each reference with an index upstream. */
+  imageIndexes?: BundleImageIndex[];
   manifests: {
     /** Edits made to the release's objects: pull policies and digest-pin references. */
     changes: number;

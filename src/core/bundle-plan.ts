@@ -6,10 +6,12 @@
 import { createHash } from 'node:crypto';
 import {
   BUNDLE_FILES,
-  BUNDLE_FORMAT_VERSION,
   contentDigestInput,
   formatImageArchives,
   formatImagePush,
+  formatVersionFor,
+  imageSetFiles,
+  locatePushActions,
   formatImageManifests,
   formatWaits,
   phaseManifestPath,
@@ -32,6 +34,7 @@ import { installerValuesFor, renderInstaller, type InstallerValues } from './ins
 import { describeObject, objectTexts, type KubernetesObject } from './k8s-object.js';
 import type { Mirror } from './mirrors.js';
 import type { PushAction } from './registry-push-plan.js';
+import { planImageIndexes, platformManifestLines, platformPushActions, type PlatformImageSet, type ServedIndex } from './platform-images.js';
 import { SEED_TIER } from './seed-registry.js';
 import type { Platform } from './registry-image.js';
 import { formatPlatform } from './registry-manifest.js';
@@ -44,8 +47,15 @@ export interface BundlePlanInput {
   rendered: { kind: BundleMetadata['input']['kind']; description: string; text: string };
   /** The images as pulled, in pull order. */
   images: readonly BundleImage[];
-  /** The image archives (imageArchivePath) in load order, as the save wrote them, with what a push reads of each. */
+  /**
+   * The image archives (imageArchivePath) in load order, as the save wrote them, with what a push reads of each.
+   * Empty in a bundle of several platforms, whose archives are its platforms'.
+   */
   archives: readonly { stage: number; path: string; push?: readonly PushAction[] | undefined }[];
+  /** A bundle of several platforms: each platform's directory, release images and archives. */
+  platformSets?: readonly (PlatformImageSet & { dir: string; archives: readonly { stage: number; path: string; push?: readonly PushAction[] | undefined }[] })[] | undefined;
+  /** With `platformSets`: the upstream index of every reference that named one. */
+  servedIndexes?: ReadonlyMap<string, ServedIndex> | undefined;
   options: {
     mirrors: readonly Mirror[];
     spec?: BundleSpec | undefined;
@@ -102,6 +112,8 @@ export interface WrittenArchive {
   sha256: string;
   refs: readonly string[];
   push?: readonly PushAction[] | undefined;
+  /** In a bundle of several platforms: whose images it holds. */
+  platform?: string | undefined;
 }
 
 export interface SealedBundle {
@@ -151,19 +163,43 @@ export function planBundle(input: BundlePlanInput): BundlePlan {
   const releaseImages = images.filter((image) => image.tier !== SEED_TIER);
   const seedImage = images.find((image) => image.tier === SEED_TIER);
   const imageRefs = [...new Set(releaseImages.map((image) => image.bundleRef))].sort();
-  if (imageRefs.length > 0) files.push(plannedFile(BUNDLE_FILES.imageRefs, `${imageRefs.join('\n')}\n`));
-  if (input.archives.length > 0) files.push(plannedFile(BUNDLE_FILES.imageArchives, formatImageArchives(input.archives)));
-  const manifestLines = imageManifestLines(releaseImages);
-  if (manifestLines.length > 0) files.push(plannedFile(BUNDLE_FILES.imageManifests, formatImageManifests(manifestLines)));
-  // All or nothing: a push plan that missed one archive would leave its images out of the registry.
-  if (input.archives.length > 0 && input.archives.every((archive) => archive.push !== undefined)) {
-    files.push(plannedFile(BUNDLE_FILES.imagePush, formatImagePush(input.archives)));
+  const refsText = (refs: readonly string[]) => `${refs.join('\n')}\n`;
+  if (imageRefs.length > 0) files.push(plannedFile(BUNDLE_FILES.imageRefs, refsText(imageRefs)));
+  const sets = input.platformSets ?? [];
+  const indexes = sets.length === 0 ? [] : planImageIndexes(sets, (ref) => input.servedIndexes?.get(ref));
+  if (sets.length === 0) {
+    if (input.archives.length > 0) files.push(plannedFile(BUNDLE_FILES.imageArchives, formatImageArchives(input.archives)));
+    const manifestLines = imageManifestLines(releaseImages);
+    if (manifestLines.length > 0) files.push(plannedFile(BUNDLE_FILES.imageManifests, formatImageManifests(manifestLines)));
+    // All or nothing: a push plan that missed one archive would leave its images out of the registry.
+    if (input.archives.length > 0 && input.archives.every((archive) => archive.push !== undefined)) {
+      files.push(plannedFile(BUNDLE_FILES.imagePush, formatImagePush(locatePushActions(input.archives))));
+    }
+  } else {
+    // Each platform's directory loads on its own; images/ says how a registry serves them all.
+    for (const set of sets) {
+      if (set.archives.length === 0) continue;
+      const setFiles = imageSetFiles(set.dir);
+      files.push(plannedFile(setFiles.archives, formatImageArchives(set.archives)));
+      files.push(plannedFile(setFiles.refs, refsText([...new Set(set.images.map((image) => image.bundleRef))].sort())));
+    }
+    const manifestLines = platformManifestLines(sets, indexes);
+    if (manifestLines.length > 0) files.push(plannedFile(BUNDLE_FILES.imageManifests, formatImageManifests(manifestLines)));
+    for (const index of indexes) files.push(plannedFile(index.path, index.text));
+    const allArchives = sets.flatMap((set) => set.archives);
+    if (allArchives.length > 0 && allArchives.every((archive) => archive.push !== undefined)) {
+      files.push(plannedFile(BUNDLE_FILES.imagePush, formatImagePush(platformPushActions(sets, indexes))));
+    }
   }
-  const installer = installerValuesFor(input.tool.version, options.registry, seedImage?.bundleRef, options.platform === undefined ? undefined : formatPlatform(options.platform));
+  const platforms = sets.map((set) => set.platform);
+  const installer = installerValuesFor(input.tool.version, options.registry, seedImage?.bundleRef, {
+    platform: options.platform === undefined ? undefined : formatPlatform(options.platform),
+    platformDirs: sets.map((set) => ({ platform: set.platform, dir: set.dir })),
+  });
   files.push(plannedFile(BUNDLE_FILES.installer, renderInstaller(input.tool.installerTemplate, installer), true));
 
   const metadata: PlannedMetadata = {
-    formatVersion: BUNDLE_FORMAT_VERSION,
+    formatVersion: formatVersionFor(Math.max(1, platforms.length)),
     tool: { name: 'kfbundle', version: input.tool.version },
     input: {
       kind: input.rendered.kind,
@@ -173,6 +209,7 @@ export function planBundle(input: BundlePlanInput): BundlePlan {
     },
     mirrors: options.mirrors.map((m) => ({ source: m.source, target: m.target })),
     ...(options.platform === undefined ? {} : { platform: formatPlatform(options.platform) }),
+    ...(platforms.length === 0 ? {} : { platforms }),
     resolution: {
       spec: options.spec?.release,
       tiers: resolution.tiers,
@@ -181,6 +218,7 @@ export function planBundle(input: BundlePlanInput): BundlePlan {
       warnings: resolution.warnings,
     },
     images: [...images],
+    ...(sets.length === 0 ? {} : { imageIndexes: indexes.map(({ text: _text, ...index }) => index) }),
     manifests: {
       changes: patched.changes.length,
       ...(aws === undefined || options.awsPartition === undefined ? {} : { awsPartition: { partition: options.awsPartition, objects: aws.changed.length } }),
@@ -211,9 +249,10 @@ export function sealBundle(plan: BundlePlan, archives: readonly WrittenArchive[]
     sha256: archive.sha256,
     partSize: splitSize,
     refs: [...archive.refs].sort(),
+    ...(archive.platform === undefined ? {} : { platform: archive.platform }),
   }));
   const { formatVersion, tool, ...rest } = plan.metadata;
-  const { input, mirrors, platform, resolution, images, manifests, relocation, plan: installPlan } = rest;
+  const { input, mirrors, platform, platforms, resolution, images, imageIndexes, manifests, relocation, plan: installPlan } = rest;
   // Field order is the order bundle.json has always had: its bytes stay the same for the same content.
   const metadata: BundleMetadata = {
     formatVersion,
@@ -222,9 +261,11 @@ export function sealBundle(plan: BundlePlan, archives: readonly WrittenArchive[]
     input,
     mirrors,
     ...(platform === undefined ? {} : { platform }),
+    ...(platforms === undefined ? {} : { platforms }),
     resolution,
     images,
     imageArchives,
+    ...(imageIndexes === undefined ? {} : { imageIndexes }),
     manifests,
     relocation,
     plan: installPlan,

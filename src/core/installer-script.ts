@@ -38,15 +38,24 @@ export type InstallerPlaceholder =
   | 'BUILD_REGISTRY'
   | 'SEED_REGISTRY_ARCHIVE'
   | 'SEED_REGISTRY_IMAGE'
-  | 'BUNDLE_PLATFORM';
+  | 'BUNDLE_PLATFORM'
+  | 'PLATFORM_IMAGE_DIRS'
+  | 'IMAGE_INDEXES_DIR';
 
 const digitsGlob = (count: number) => '[0-9]'.repeat(count);
 
+/** The platform (`os/arch[/variant]`) of a bundle of one, or the directory of each platform of a bundle of several. */
+export interface InstallerPlatforms {
+  platform?: string | undefined;
+  platformDirs?: readonly { platform: string; dir: string }[] | undefined;
+}
+
 /**
  * The values of a bundle in the current format, made by `toolVersion`; `seedRegistryImage` is the bundle reference
- * of the seed registry's image, when the bundle carries one, and `platform` the `os/arch[/variant]` its images are for.
+ * of the seed registry's image, when the bundle carries one, and `platforms` what its images are for.
+ * PLATFORM_IMAGE_DIRS is `os/arch=dir` a word (no platform or path has a space), empty for a bundle of one platform.
  */
-export function installerValuesFor(toolVersion: string, buildRegistry: string | undefined, seedRegistryImage?: string, platform?: string): InstallerValues {
+export function installerValuesFor(toolVersion: string, buildRegistry: string | undefined, seedRegistryImage?: string, platforms: InstallerPlatforms = {}): InstallerValues {
   return {
     KFBUNDLE_VERSION: toolVersion,
     FORMAT_VERSION: String(BUNDLE_FORMAT_VERSION),
@@ -70,7 +79,9 @@ export function installerValuesFor(toolVersion: string, buildRegistry: string | 
     BUILD_REGISTRY: buildRegistry ?? '',
     SEED_REGISTRY_ARCHIVE: BUNDLE_FILES.seedRegistryArchive,
     SEED_REGISTRY_IMAGE: seedRegistryImage ?? '',
-    BUNDLE_PLATFORM: platform ?? '',
+    BUNDLE_PLATFORM: platforms.platform ?? '',
+    PLATFORM_IMAGE_DIRS: (platforms.platformDirs ?? []).map(({ platform, dir }) => `${platform}=${dir}`).join(' '),
+    IMAGE_INDEXES_DIR: BUNDLE_FILES.imageIndexesDir,
   };
 }
 

@@ -47,7 +47,7 @@ export function holdsWholeIndex(image: RegistryImage): boolean {
 }
 
 /** The repository and tag a bundle reference names (`gcr.io/x/y:1` → `gcr.io/x/y`, `1`). */
-function repositoryAndTag(bundleRef: string): { repository: string; tag: string } {
+export function repositoryAndTag(bundleRef: string): { repository: string; tag: string } {
   const ref = parseImageRef(bundleRef);
   if (ref.tag === undefined || ref.digest !== undefined) throw new Error(`bundle reference ${bundleRef} is not name:tag`);
   return { repository: imageName(ref), tag: ref.tag };

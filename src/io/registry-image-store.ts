@@ -10,7 +10,8 @@ import { archiveGroups } from '../core/archive-groups.js';
 import { KfbundleError } from '../core/errors.js';
 import { isRegistryError } from '../core/registry-error.js';
 import { formatImageRef, imageName, parseImageRef } from '../core/image-ref.js';
-import { servedDigest, type Platform, type RegistryImage } from '../core/registry-image.js';
+import { servedDigest, type BlobDescriptor, type Platform, type RegistryImage } from '../core/registry-image.js';
+import type { ServedIndex } from '../core/platform-images.js';
 import { formatPlatform } from '../core/registry-manifest.js';
 import { holdsWholeIndex, registryPushPlan } from '../core/registry-push-plan.js';
 import { saveArchiveLayout, type ImageToSave } from '../core/save-archive-layout.js';
@@ -37,6 +38,12 @@ export class RegistryImageStore implements ImageStore {
   private readonly images = new Map<string, RegistryImage>();
   /** Registries whose digest question failed as unreachable, with that answer. */
   private readonly unreachable = new Map<string, Error>();
+  /**
+   * Resolutions under way or done, by normalised reference: an estimate's, a digest question's and the pull's are one
+   * request (Docker Hub counts every manifest request against its pull limit). A failed one is forgotten, so a retry
+   * asks again.
+   */
+  private readonly resolving = new Map<string, Promise<RegistryImage>>();
 
   constructor(options: RegistryImageStoreOptions) {
     this.client = options.client;
@@ -46,8 +53,19 @@ export class RegistryImageStore implements ImageStore {
   /** Nothing to reach before the first image: each registry is asked when its first image is. */
   async ping(): Promise<void> {}
 
+  private resolve(ref: string, signal?: AbortSignal): Promise<RegistryImage> {
+    const key = normalised(ref);
+    let resolution = this.resolving.get(key);
+    if (resolution === undefined) {
+      resolution = this.client.resolve(ref, this.platform, signal);
+      this.resolving.set(key, resolution);
+      resolution.catch(() => this.resolving.delete(key));
+    }
+    return resolution;
+  }
+
   async pull(ref: string, options: PullOptions = {}): Promise<void> {
-    const image = await this.client.resolve(ref, this.platform, options.signal);
+    const image = await this.resolve(ref, options.signal);
     const blobs = [image.config, ...image.layers];
     const layers = new Map<string, readonly [number, number]>(blobs.map((blob) => [blob.digest, [0, blob.size]] as const));
     const report = (status: string) => options.onProgress?.({ ref, layers, status });
@@ -88,11 +106,24 @@ export class RegistryImageStore implements ImageStore {
     const known = this.unreachable.get(registry);
     if (known !== undefined) throw known;
     try {
-      return servedDigest(await this.client.resolve(ref, this.platform));
+      return servedDigest(await this.resolve(ref));
     } catch (error) {
       if (isRegistryError(error) && error.kind === 'unreachable') this.unreachable.set(registry, error);
       throw error;
     }
+  }
+
+  /** The blobs a pull of `ref` would fetch, from its manifest alone. */
+  async describe(ref: string, options: { signal?: AbortSignal | undefined } = {}): Promise<BlobDescriptor[]> {
+    const image = await this.resolve(ref, options.signal);
+    return [image.config, ...image.layers];
+  }
+
+  /** The index `ref` named upstream, byte for byte, once pulled; undefined for a manifest of one platform. */
+  servedIndex(ref: string): ServedIndex | undefined {
+    const image = this.images.get(normalised(ref));
+    if (image?.indexDigest === undefined || image.indexBytes === undefined || image.indexMediaType === undefined) return undefined;
+    return { digest: image.indexDigest, mediaType: image.indexMediaType, bytes: image.indexBytes };
   }
 
   async tag(source: string, target: string): Promise<void> {

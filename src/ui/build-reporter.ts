@@ -18,6 +18,12 @@ export interface ReporterOptions {
   now: () => Date;
 }
 
+/** `estimate for linux/arm64: 1.23 GB to fetch for 40 images (as served, each shared blob once)`. */
+export function describeEstimate(event: Extract<BuildEvent, { type: 'estimate' }>): string {
+  const unknown = event.unknown.length === 0 ? '' : `; ${event.unknown.length} more not known before pulling (${event.unknown.slice(0, 3).join(', ')}${event.unknown.length > 3 ? ', ...' : ''})`;
+  return `estimate${event.platform === undefined ? '' : ` for ${event.platform}`}: ${formatBytes(event.bytes)} to fetch for ${event.images} images (as served, each shared blob once)${unknown}`;
+}
+
 export function createBuildReporter(options: ReporterOptions): Reporter {
   return options.interactive ? new TerminalReporter(options.stream) : new LineReporter(options.stream, options.now);
 }
@@ -47,6 +53,9 @@ class LineReporter implements Reporter {
         break;
       case 'warning':
         this.line(`warning: ${event.message}`);
+        break;
+      case 'estimate':
+        this.line(describeEstimate(event));
         break;
       case 'pull-source-failed':
         this.line(`source failed for ${event.ref}: ${event.from}: ${event.message}`);
@@ -162,6 +171,12 @@ class TerminalReporter implements Reporter {
       case 'warning':
         if (this.bars !== undefined) this.bars.log(`warning: ${event.message}\n`);
         else this.stream.write(`warning: ${event.message}\n`);
+        break;
+      case 'estimate':
+        this.spinner?.succeed();
+        this.spinner = undefined;
+        if (this.bars !== undefined) this.bars.log(`${describeEstimate(event)}\n`);
+        else this.stream.write(`${describeEstimate(event)}\n`);
         break;
       case 'pull-failed':
         this.pullBars.get(event.ref)?.update({ size: 'FAILED' });

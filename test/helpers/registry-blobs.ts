@@ -200,21 +200,32 @@ export async function putManifest(repository: string, reference: string, bytes: 
 /**
  * `repository:tag` as a two-platform list: the linux/amd64 manifest given (already in `repository`, with its blobs),
  * and one for linux/arm64 with the same layers and a config saying arm64, which no amd64 bundle holds. Written
- * indented, as no client would re-serialise them: a digest kept downstream shows the bytes were kept.
+ * indented, as no client would re-serialise them: a digest kept downstream shows the bytes were kept. With `more`,
+ * a manifest each for those architectures too, listed after arm64 (a list of more platforms than a bundle holds).
  */
-export async function pushTwoPlatformList(repository: string, tag: string, amd64: { bytes: Buffer; digest: string; mediaType: string; configDigest: string }): Promise<void> {
+export async function pushTwoPlatformList(
+  repository: string,
+  tag: string,
+  amd64: { bytes: Buffer; digest: string; mediaType: string; configDigest: string },
+  more: readonly string[] = [],
+): Promise<void> {
   const config = JSON.parse((await getBlob(repository, amd64.configDigest)).toString('utf8')) as Record<string, unknown>;
-  const armConfig = Buffer.from(JSON.stringify({ ...config, architecture: 'arm64' }));
-  const armConfigDigest = await pushBlob(repository, armConfig);
   const manifest = JSON.parse(amd64.bytes.toString('utf8')) as ManifestJson;
-  const armManifest = Buffer.from(JSON.stringify({ ...manifest, config: { ...manifest.config, digest: armConfigDigest, size: armConfig.length } }, null, 3));
-  await putManifest(repository, sha256(armManifest), armManifest, amd64.mediaType);
+  const others = [];
+  for (const architecture of ['arm64', ...more]) {
+    const otherConfig = Buffer.from(JSON.stringify({ ...config, architecture }));
+    const otherConfigDigest = await pushBlob(repository, otherConfig);
+    const otherManifest = Buffer.from(JSON.stringify({ ...manifest, config: { ...manifest.config, digest: otherConfigDigest, size: otherConfig.length } }, null, 3));
+    await putManifest(repository, sha256(otherManifest), otherManifest, amd64.mediaType);
+    others.push({ mediaType: amd64.mediaType, size: otherManifest.length, digest: sha256(otherManifest), platform: { architecture, os: 'linux' } });
+  }
   const list = {
     schemaVersion: 2,
     mediaType: MEDIA.dockerList,
     manifests: [
-      { mediaType: amd64.mediaType, size: armManifest.length, digest: sha256(armManifest), platform: { architecture: 'arm64', os: 'linux' } },
+      others[0]!,
       { mediaType: amd64.mediaType, size: amd64.bytes.length, digest: amd64.digest, platform: { architecture: 'amd64', os: 'linux' } },
+      ...others.slice(1),
     ],
   };
   await putManifest(repository, tag, Buffer.from(JSON.stringify(list, null, 3)), MEDIA.dockerList);

@@ -24,6 +24,10 @@ interface Context {
   manifests: string;
   /** The list's arm64 manifest digest, read from the list as served. */
   arm64Manifest: string;
+  /** multi:1, wide:1 (a list of amd64, arm64 and s390x) and single:1: for bundles of several platforms. */
+  mixed: string;
+  /** wide:1 and single:1 only: a bundle of arm64 and s390x from them has nothing for this amd64 node. */
+  foreign: string;
 }
 
 const test = suite<Context>('bundles for a platform');
@@ -41,7 +45,7 @@ test.before(
     context.ns = `platform-${process.pid}`;
     const { env, ns } = context;
     const builder = dockerFor(env.builderHost);
-    const [source] = await pushStandIns(builder, `${env.registry}/${ns}`, [`gcr.io/${ns}/multi:amd64-source`, `gcr.io/${ns}/single:1`]);
+    const [source, , wideSource] = await pushStandIns(builder, `${env.registry}/${ns}`, [`gcr.io/${ns}/multi:amd64-source`, `gcr.io/${ns}/single:1`, `gcr.io/${ns}/wide:amd64-source`]);
     const repository = `${env.registry}/${ns}/gcr.io/${ns}/multi`;
     const amd64 = await served(`http://${env.registry}/v2/${ns}/gcr.io/${ns}/multi/manifests/amd64-source`, MEDIA.dockerManifest);
     const configDigest = (JSON.parse(amd64.bytes.toString('utf8')) as { config: { digest: string } }).config.digest;
@@ -51,25 +55,37 @@ test.before(
       manifests: { digest: string; platform: { architecture: string } }[];
     };
     context.arm64Manifest = list.manifests.find((entry) => entry.platform.architecture === 'arm64')!.digest;
-    context.manifests = join(context.work.path, 'rendered.yaml');
-    const images = [`gcr.io/${ns}/multi:1`, `gcr.io/${ns}/single:1`];
-    await writeFile(context.manifests, images.map((image, index) => deploymentYaml('kubeflow', `app-${index}`, `      - {name: main, image: "${image}"}\n`)).join('---\n'));
+    const wide = await served(`http://${env.registry}/v2/${ns}/gcr.io/${ns}/wide/manifests/amd64-source`, MEDIA.dockerManifest);
+    await pushTwoPlatformList(`${env.registry}/${ns}/gcr.io/${ns}/wide`, '1', { ...wide, mediaType: MEDIA.dockerManifest, configDigest: wideSource!.imageId }, ['s390x']);
+    const write = async (name: string, images: readonly string[]) => {
+      const path = join(context.work.path, name);
+      await writeFile(path, images.map((image, index) => deploymentYaml('kubeflow', `app-${index}`, `      - {name: main, image: "${image}"}\n`)).join('---\n'));
+      return path;
+    };
+    context.manifests = await write('rendered.yaml', [`gcr.io/${ns}/multi:1`, `gcr.io/${ns}/single:1`]);
+    context.mixed = await write('mixed.yaml', [`gcr.io/${ns}/multi:1`, `gcr.io/${ns}/wide:1`, `gcr.io/${ns}/single:1`]);
+    context.foreign = await write('foreign.yaml', [`gcr.io/${ns}/wide:1`, `gcr.io/${ns}/single:1`]);
   }),
 );
 
+/** Removes from the target engine every image a test of this file loaded there. */
+async function clearTarget(context: Context): Promise<void> {
+  const target = dockerFor(context.env.targetHost);
+  for (const image of await target.listImages()) {
+    if ((image.RepoTags ?? []).some((tag) => tag.includes(`/${context.ns}/`))) await target.getImage(image.Id).remove({ force: true }).catch(() => undefined);
+  }
+}
+
 test.after(
   loudHook('teardown', async (context) => {
-    const target = dockerFor(context.env.targetHost);
-    for (const image of await target.listImages()) {
-      if ((image.RepoTags ?? []).some((tag) => tag.includes(`/${context.ns}/`))) await target.getImage(image.Id).remove({ force: true }).catch(() => undefined);
-    }
+    if (context.env !== undefined) await clearTarget(context);
     await context.work?.remove();
     await context.env?.release();
   }),
 );
 
-function build(context: Context, out: string, extra: string[]) {
-  const { env, ns, manifests, work } = context;
+function build(context: Context, out: string, extra: string[], manifests = context.manifests) {
+  const { env, ns, work } = context;
   return runKfbundle(['build', '--no-seed-registry', '--manifests', manifests, '--out', out, '--cache', join(work.path, 'cache'), '--no-progress', '--mirror', `gcr.io=${env.registry}/${ns}/gcr.io`, ...extra]);
 }
 
@@ -127,7 +143,7 @@ test('pushed to a registry from this amd64 node, the arm64 bundle goes, with a w
   }
 });
 
-test('the default is this machine\'s platform, and one platform a bundle', async (context) => {
+test('the default is this machine\'s platform', async (context) => {
   const out = join(context.work.path, 'default');
   const built = await build(context, out, []);
   assert.is(built.code, 0, built.stderr);
@@ -136,9 +152,6 @@ test('the default is this machine\'s platform, and one platform a bundle', async
   assert.is(metadata.images.find((image) => image.ref.endsWith('/multi:1'))!.platform, 'linux/amd64');
   assert.not.match(built.stderr, /image only, in a bundle for/);
 
-  const two = await build(context, join(context.work.path, 'two'), ['--platform', 'linux/amd64,linux/arm64']);
-  assert.is(two.code, 2);
-  assert.match(two.stderr, /a bundle holds the images of one platform/);
   const bad = await build(context, join(context.work.path, 'bad'), ['--platform', 'arm64']);
   assert.is(bad.code, 2);
   assert.match(bad.stderr, /invalid platform "arm64"/);
@@ -171,6 +184,131 @@ test('images --platform asks the registries before any build: the list offers ar
   const amd = await runKfbundle(args('linux/amd64'));
   assert.is(amd.code, 0, amd.stderr);
   assert.match(amd.stderr, /every bundled image offers linux\/amd64/);
+});
+
+const indexOf = async (url: string) => {
+  const { bytes, digest } = await served(url, `${MEDIA.dockerList}, ${MEDIA.dockerManifest}`);
+  return { digest, json: JSON.parse(bytes.toString('utf8')) as { mediaType?: string; manifests?: { digest: string; platform: { architecture: string } }[] } };
+};
+
+test('--platform linux/amd64,linux/arm64: one directory per platform, an index per image, each part loadable alone', async (context) => {
+  const out = join(context.work.path, 'mixed');
+  const built = await build(context, out, ['--platform', 'linux/amd64,linux/arm64'], context.mixed);
+  assert.is(built.code, 0, built.stderr);
+  // The estimate comes before any pull of its platform, from the manifests alone.
+  for (const platform of ['linux/amd64', 'linux/arm64']) {
+    const estimate = built.stderr.indexOf(`estimate for ${platform}: `);
+    assert.ok(estimate >= 0, built.stderr);
+    assert.ok(estimate < built.stderr.indexOf(`pull: 3 images for ${platform}`), 'the estimate precedes the pulls');
+    assert.match(built.stderr.slice(estimate), /^estimate for linux\/(amd|arm)64: [0-9.]+ (B|KiB|MiB|GiB) to fetch for 3 images/);
+  }
+  assert.match(built.stderr, new RegExp(`gcr\\.io/${context.ns}/single:1 is a linux/amd64 image only, in a bundle with images for linux/arm64`));
+
+  const metadata = await metadataOf(out);
+  assert.is(metadata.formatVersion, 3);
+  assert.equal(metadata.platforms, ['linux/amd64', 'linux/arm64']);
+  assert.is(metadata.platform, undefined);
+  assert.equal([...new Set(metadata.imageArchives.map((archive) => archive.path.split('/').slice(0, 2).join('/')))], ['images/linux-amd64', 'images/linux-arm64']);
+  const entry = (name: string, platform: string) => metadata.images.find((image) => image.ref.endsWith(`/${name}:1`) && image.forPlatform === platform)!;
+  assert.is(entry('multi', 'linux/arm64').manifestDigest, context.arm64Manifest);
+  assert.is(entry('multi', 'linux/arm64').platform, 'linux/arm64');
+  assert.is.not(entry('multi', 'linux/amd64').imageId, entry('multi', 'linux/arm64').imageId);
+  assert.is(entry('single', 'linux/arm64').manifestDigest, entry('single', 'linux/amd64').manifestDigest);
+  const indexes = metadata.imageIndexes!;
+  const multiIndex = indexes.find((index) => index.bundleRef.includes('/multi:'))!;
+  assert.is(multiIndex.composed, false, 'the upstream list lists only the bundle\'s platforms: kept');
+  assert.is(multiIndex.digest, entry('multi', 'linux/amd64').digest);
+  const wideIndex = indexes.find((index) => index.bundleRef.includes('/wide:'))!;
+  assert.is(wideIndex.composed, true, 'the upstream list has s390x too');
+  assert.equal(wideIndex.platforms, ['linux/arm64', 'linux/amd64']);
+  assert.is.not(wideIndex.digest, entry('wide', 'linux/amd64').digest);
+  assert.is((await runKfbundle(['verify', out])).code, 0);
+  const inspected = await runKfbundle(['inspect', out]);
+  assert.match(inspected.stdout, /platforms  linux\/amd64, linux\/arm64: install\.sh loads on each node its architecture's images/);
+  assert.match(inspected.stdout, /linux\/arm64 +3 images .* under images\/linux-arm64\//);
+  assert.match(inspected.stdout, /indexes    1 kept as upstream serves them, 1 composed/);
+
+  // This amd64 node loads the amd64 directory, and only it.
+  const target = dockerFor(context.env.targetHost);
+  const loaded = await runCommand('bash', [join(out, 'install.sh'), '--images-only', '--runtime', 'docker'], { env: { DOCKER_HOST: context.env.targetHost } });
+  assert.is(loaded.code, 0, loaded.stderr);
+  assert.match(loaded.stdout, /this node is linux\/amd64: loading the images in images\/linux-amd64/);
+  assert.not.match(loaded.stdout, /images\/linux-arm64/);
+  for (const name of ['multi', 'wide', 'single']) {
+    const info = await target.getImage(entry(name, 'linux/amd64').bundleRef).inspect();
+    assert.is(info.Architecture, 'amd64', name);
+    assert.is(info.Id, entry(name, 'linux/amd64').imageId, name);
+  }
+  // The arm64 directory loads on its own too (on an arm64 node install.sh would pick it).
+  const arm = await runCommand('docker', ['--host', context.env.targetHost, 'load', '-i', join(out, metadata.imageArchives.find((a) => a.platform === 'linux/arm64')!.path)]);
+  assert.is(arm.code, 0, arm.stderr);
+  assert.is((await target.getImage(entry('multi', 'linux/arm64').bundleRef).inspect()).Architecture, 'arm64');
+});
+
+test('pushed to a registry, a two-platform bundle serves an index of both under each tag, every platform pullable', async (context) => {
+  const out = join(context.work.path, 'mixed');
+  const metadata = await metadataOf(out);
+  const registry = `${context.env.secondRegistry}/${context.ns}-mixed`;
+  const refused = await runCommand('bash', [join(out, 'install.sh'), '--images-only', '--registry', registry, '--push-with', 'ctr'], { timeoutMs: QUICK_MS });
+  assert.is.not(refused.code, 0);
+  assert.match(refused.stderr, /--push-with ctr pushes the images of one platform, and this bundle holds linux\/amd64, linux\/arm64/);
+
+  const pushed = await runCommand('bash', [join(out, 'install.sh'), '--images-only', '--registry', registry], { env: { HOME: context.work.path } });
+  assert.is(pushed.code, 0, pushed.stderr);
+  assert.match(pushed.stdout, /every platform is pushed with curl/);
+  const url = (bundleRef: string, reference?: string) => {
+    const at = bundleRef.lastIndexOf(':');
+    return `http://${registry.replace(/^([^/]+)\//, '$1/v2/')}/${bundleRef.slice(0, at)}/manifests/${reference ?? bundleRef.slice(at + 1)}`;
+  };
+  const entries = (name: string) => metadata.images.filter((image) => image.ref.endsWith(`/${name}:1`));
+  for (const name of ['multi', 'wide']) {
+    const index = metadata.imageIndexes!.find((candidate) => candidate.bundleRef.includes(`/${name}:`))!;
+    const servedIndex = await indexOf(url(index.bundleRef));
+    assert.is(servedIndex.digest, index.digest, `${name}: the tag names the bundle's index`);
+    assert.equal(servedIndex.json.manifests!.map((m) => m.platform.architecture).sort(), ['amd64', 'arm64'], name);
+    for (const image of entries(name)) {
+      const child = await indexOf(url(image.bundleRef, image.manifestDigest));
+      assert.is(child.digest, image.manifestDigest, `${name} ${image.forPlatform}`);
+    }
+  }
+  const single = entries('single')[0]!;
+  assert.is((await indexOf(url(single.bundleRef))).digest, single.manifestDigest, 'one manifest for both: under the tag as it is');
+  assert.match(pushed.stdout, /1 images name an index upstream that lists more platforms than the bundle's/);
+
+  // An unconfigured engine pulls its own platform's image through the tag, and the other's when it asks.
+  const target = dockerFor(context.env.targetHost);
+  for (const [platform, architecture] of [['linux/arm64', 'arm64'], ['linux/amd64', 'amd64']] as const) {
+    const wide = entries('wide').find((image) => image.forPlatform === platform)!;
+    const pulled = await runCommand('docker', ['--host', context.env.targetHost, 'pull', '--platform', platform, `${registry}/${wide.bundleRef}`]);
+    assert.is(pulled.code, 0, pulled.stderr);
+    const info = await target.getImage(`${registry}/${wide.bundleRef}`).inspect();
+    assert.is(info.Architecture, architecture);
+    assert.is(info.Id, wide.imageId);
+  }
+});
+
+test('a bundle of platforms this node is not is refused before loading; a platform an image lacks fails the build', async (context) => {
+  const out = join(context.work.path, 'foreign');
+  const built = await build(context, out, ['--platform', 'linux/arm64,linux/s390x'], context.foreign);
+  assert.is(built.code, 0, built.stderr);
+  const metadata = await metadataOf(out);
+  const target = dockerFor(context.env.targetHost);
+  await clearTarget(context);
+  const refused = await runCommand('bash', [join(out, 'install.sh'), '--images-only', '--runtime', 'docker'], { env: { DOCKER_HOST: context.env.targetHost }, timeoutMs: QUICK_MS });
+  assert.is.not(refused.code, 0);
+  assert.match(refused.stderr, /this bundle holds images for linux\/arm64, linux\/s390x and this node is linux\/amd64 \(uname -m: x86_64\): none of them runs here; nothing was loaded/);
+  const wide = metadata.images.find((image) => image.ref.endsWith('/wide:1'))!;
+  assert.not.ok(await target.getImage(wide.bundleRef).inspect().then(() => true, () => false), 'nothing was loaded');
+
+  const lacking = await build(context, join(context.work.path, 'lacking'), ['--platform', 'linux/amd64,linux/s390x'], context.mixed);
+  assert.is.not(lacking.code, 0);
+  assert.match(lacking.stderr, new RegExp(`gcr\\.io/${context.ns}/multi:1 has no linux/s390x image \\(it offers linux/arm64, linux/amd64\\)`));
+  const twice = await build(context, join(context.work.path, 'twice'), ['--platform', 'linux/arm64,linux/arm64/v8']);
+  assert.is(twice.code, 2);
+  assert.match(twice.stderr, /names linux\/arm64\/v8 twice/);
+  const engine = await build(context, join(context.work.path, 'engine-two'), ['--platform', 'linux/amd64,linux/arm64', '--source', 'engine', '--docker-host', context.env.builderHost]);
+  assert.is(engine.code, 2);
+  assert.match(engine.stderr, /a bundle of several platforms is built from registries/);
 });
 
 test.run();

@@ -20,12 +20,15 @@ import { SeedNode } from '../helpers/seed-node.js';
 import { dockerFor, pushImage, pushStandIns } from '../helpers/synthetic-images.js';
 import { loudHook, useTestEnv, type TestEnv } from '../helpers/test-env.js';
 import { makeTempDir } from '../helpers/tmp.js';
+import { fetchRegistryImage, MEDIA, pushTwoPlatformList } from '../helpers/registry-blobs.js';
 
 const NAMESPACE = 'kfbundle-registry';
 const NAME = 'kfbundle-registry';
 const REGISTRY_IMAGE = 'docker.io/library/registry:2.8.3';
 const FIRST = ['gcr.io/ml-pipeline/api-server:2.0.5', 'gcr.io/ml-pipeline/frontend:2.0.5', 'docker.io/library/mysql:8.0.29'];
 const SECOND = ['gcr.io/ml-pipeline/api-server:2.0.5', 'ghcr.io/kubeflow/kfp-cache-server:2.5.0'];
+/** A two-platform list upstream (made in the setup), with an image of one platform: for a bundle of two platforms. */
+const MIXED = ['gcr.io/ml-pipeline/visualization-server:2.0.5', 'docker.io/library/mysql:8.0.29'];
 const INSTALL_MS = 180_000;
 
 interface Context {
@@ -38,6 +41,7 @@ interface Context {
   kubeconfig: string;
   first: string;
   second: string;
+  mixed: string;
 }
 
 const test = suite<Context>('install.sh --seed-registry');
@@ -65,13 +69,13 @@ function release(refs: readonly string[]): string {
   ].join('---\n');
 }
 
-async function build(context: Context, name: string, refs: readonly string[]): Promise<string> {
+async function build(context: Context, name: string, refs: readonly string[], extra: readonly string[] = []): Promise<string> {
   const { env, prefix, work } = context;
   const manifests = join(work.path, `${name}.yaml`);
   await writeFile(manifests, release(refs));
   const out = join(work.path, name);
   const mirrors = ['gcr.io', 'ghcr.io', 'docker.io'].flatMap((host) => ['--mirror', `${host}=${env.registry}/${prefix}/${host}`]);
-  const result = await runKfbundle(['build', '--manifests', manifests, '--out', out, '--cache', join(work.path, 'cache'), '--no-progress', '--seed-registry-image', REGISTRY_IMAGE, ...mirrors]);
+  const result = await runKfbundle(['build', '--manifests', manifests, '--out', out, '--cache', join(work.path, 'cache'), '--no-progress', '--seed-registry-image', REGISTRY_IMAGE, ...mirrors, ...extra]);
   assert.is(result.code, 0, result.stderr);
   return out;
 }
@@ -112,6 +116,11 @@ test.before(
     await pushStandIns(builder, `${context.env.registry}/${context.prefix}`, [...new Set([...FIRST, ...SECOND])], { layers: 2 });
     context.first = await build(context, 'first', FIRST);
     context.second = await build(context, 'second', SECOND);
+    const visualization = `${context.env.registry}/${context.prefix}/gcr.io/ml-pipeline/visualization-server`;
+    await pushStandIns(builder, `${context.env.registry}/${context.prefix}`, ['gcr.io/ml-pipeline/visualization-server:amd64'], { layers: 2 });
+    const amd64 = await fetchRegistryImage(`${visualization}:amd64`);
+    await pushTwoPlatformList(visualization, '2.0.5', { bytes: amd64.manifestBytes, digest: amd64.manifestDigest, mediaType: amd64.manifestMediaType, configDigest: amd64.config.digest });
+    context.mixed = await build(context, 'mixed', MIXED, ['--platform', 'linux/amd64,linux/arm64']);
     context.port = await freeNodePort();
     const target = dockerFor(context.env.targetHost);
     // A node has an image when it is in its engine, or when its kubelet can pull it: here, from 127.0.0.1:PORT.
@@ -263,6 +272,30 @@ test('a rerun converges and sends no blob again; a second bundle adds only what 
   // The first bundle's images are still served.
   const kept = (await metadataOf(context.first)).images.find((image) => image.ref.startsWith('docker.io/library/mysql'))!;
   assert.is(await pullOnNode(env, `127.0.0.1:${port}/${kept.bundleRef}`), kept.imageId);
+});
+
+test('a bundle of two platforms seeds both: each tag an index of them, the registry run from this node\'s platform', async (context) => {
+  const { node, env, port } = context;
+  const seeded = await install(context, context.mixed);
+  assert.is(node.error, undefined, node.error?.message);
+  assert.is(seeded.code, 0, `${seeded.stdout}\n${seeded.stderr}`);
+  assert.match(seeded.stdout, /loading images from images\/linux-amd64\/registry\.tar into the Docker engine/);
+  assert.not.match(seeded.stdout, /linux-arm64\/registry\.tar/);
+  const metadata = await metadataOf(context.mixed);
+  const index = metadata.imageIndexes!.find((candidate) => candidate.bundleRef.includes('visualization-server'))!;
+  const tagged = await fetch(`http://127.0.0.1:${port}/v2/gcr.io/ml-pipeline/visualization-server/manifests/2.0.5`, { headers: { accept: MEDIA.dockerList } });
+  assert.is(tagged.status, 200);
+  assert.is(tagged.headers.get('docker-content-digest'), index.digest);
+  const listed = (JSON.parse(await tagged.text()) as { manifests: { digest: string; platform: { architecture: string } }[] }).manifests;
+  assert.equal(listed.map((entry) => entry.platform.architecture).sort(), ['amd64', 'arm64']);
+  for (const entry of listed) {
+    const child = await fetch(`http://127.0.0.1:${port}/v2/gcr.io/ml-pipeline/visualization-server/manifests/${entry.digest}`, { method: 'HEAD', headers: { accept: MEDIA.dockerManifest } });
+    assert.is(child.status, 200, `the ${entry.platform.architecture} manifest is there`);
+  }
+  // The amd64 node pulls its own through the tag.
+  const amd64 = metadata.images.find((image) => image.ref.includes('visualization-server') && image.forPlatform === 'linux/amd64')!;
+  assert.is(await pullOnNode(env, `127.0.0.1:${port}/${amd64.bundleRef}`), amd64.imageId);
+  assert.match(node.configs.at(-1)!, /readonly:\n\s+enabled: true/);
 });
 
 test('--registry-storage-class keeps the images on a claim of that class; a class the cluster lacks is reported, not waited for silently', async (context) => {

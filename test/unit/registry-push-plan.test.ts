@@ -9,7 +9,7 @@ import { buffer } from 'node:stream/consumers';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { archiveGroups } from '../../src/core/archive-groups.js';
-import { formatImagePush } from '../../src/core/bundle-layout.js';
+import { formatImagePush, locatePushActions } from '../../src/core/bundle-layout.js';
 import type { BlobDescriptor, BlobSource, RegistryImage } from '../../src/core/registry-image.js';
 import { registryPushPlan, type PushAction } from '../../src/core/registry-push-plan.js';
 import { saveArchiveLayout, type ImageToSave } from '../../src/core/save-archive-layout.js';
@@ -96,7 +96,7 @@ test('each line cuts exactly the bytes of its digest out of its archive, in one 
 
 test('a shared layer is uploaded to one repository and mounted into the other; manifests come last', async () => {
   const { plan } = await planned(3);
-  const text = formatImagePush(plan.map((push, index) => ({ path: `images/images-${index + 1}.tar`, push })));
+  const text = formatImagePush(locatePushActions(plan.map((push, index) => ({ path: `images/images-${index + 1}.tar`, push }))));
   const lines = text.trimEnd().split('\n').map((line) => line.split('\t'));
   const firstManifest = lines.findIndex((line) => line[0] === 'manifest');
   assert.ok(lines.slice(firstManifest).every((line) => line[0] === 'manifest'), 'no blob after a manifest');

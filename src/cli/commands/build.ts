@@ -22,7 +22,7 @@ import { MAX_ARCHIVES } from '../../core/archive-groups.js';
 import { parseImageRef } from '../../core/image-ref.js';
 import type { Platform } from '../../core/registry-image.js';
 import { formatPlatform } from '../../core/registry-manifest.js';
-import { platformOption } from '../platform-option.js';
+import { platformsOption } from '../platform-option.js';
 import { DEFAULT_SEED_REGISTRY_IMAGE, SEED_TIER } from '../../core/seed-registry.js';
 import type { ImageArchiveFacts } from '../../core/bundle-layout.js';
 import type { ImageStore } from '../../app/ports.js';
@@ -72,10 +72,30 @@ export function sourceOption(text: string): ImageSourceKind {
  * The image store a build uses: the registries themselves (blobs kept in the cache, layers as served), or a Docker
  * engine (pull, then `docker save`).
  */
-async function imageStoreFor(source: ImageSourceKind, options: BuildCommandOptions, context: CliContext, platform: Platform, warn: (message: string) => void): Promise<{ store: ImageStore; close(): void }> {
-  if (source === 'engine') return { store: new DockerImageStore({ host: options.dockerHost ?? context.env['DOCKER_HOST'], platform }), close() {} };
+async function imageStoreFor(
+  source: ImageSourceKind,
+  options: BuildCommandOptions,
+  context: CliContext,
+  platforms: readonly Platform[],
+  warn: (message: string) => void,
+): Promise<{ store: ImageStore; storeFor: (platform: Platform) => ImageStore; close(): void }> {
+  if (source === 'engine') {
+    // An engine keeps one image per tag: a second platform's pull would replace the first's before it was saved.
+    if (platforms.length > 1) {
+      throw new KfbundleError('USAGE', `--platform ${platforms.map(formatPlatform).join(',')}: a bundle of several platforms is built from registries`, {
+        hint: 'drop --source engine, or build one bundle per platform through the engine',
+      });
+    }
+    const store = new DockerImageStore({ host: options.dockerHost ?? context.env['DOCKER_HOST'], platform: platforms[0]! });
+    return { store, storeFor: () => store, close() {} };
+  }
+  // One client, so one blob cache and one set of registry tokens, for every platform's store.
   const client = await registryClientFor(options, context, warn);
-  return { store: new RegistryImageStore({ client, platform }), close: () => client.close() };
+  return {
+    store: new RegistryImageStore({ client, platform: platforms[0]! }),
+    storeFor: (platform) => new RegistryImageStore({ client, platform }),
+    close: () => client.close(),
+  };
 }
 
 /** `--archives`: several archives are laid out by shared layers, which only the registry source knows before saving. */
@@ -118,7 +138,7 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
   }
   const mirrors = options.mirror.flatMap(parseMirror);
   const tiers = tiersOption(options.tiers);
-  const platform = platformOption(options.platform, process.arch);
+  const platforms = platformsOption(options.platform, process.arch);
   const registry = options.registry === undefined ? undefined : parseRegistryTarget(options.registry);
   const awsPartition = options.awsPartition === undefined ? undefined : parseAwsPartition(options.awsPartition);
   const splitSize = options.splitSize === undefined ? undefined : parseByteSize(options.splitSize);
@@ -134,7 +154,7 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
     interactive: options.progress && context.stderr.isTTY === true && (context.stderr.columns ?? 0) > 0,
     now: () => new Date(),
   });
-  const images = await imageStoreFor(imageSource, options, context, platform, (message) => reporter.report({ type: 'warning', message }));
+  const images = await imageStoreFor(imageSource, options, context, platforms, (message) => reporter.report({ type: 'warning', message }));
   try {
     const result = await buildBundle(
       {
@@ -143,7 +163,7 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
         mirrors,
         spec,
         tiers,
-        platform,
+        platforms,
         registry,
         awsPartition,
         splitSize,
@@ -157,6 +177,7 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
       {
         source,
         store: images.store,
+        storeFor: images.storeFor,
         output: directoryBundleOutput,
         installerTemplate: await readInstallerTemplate(),
         toolVersion: context.toolVersion,
@@ -174,7 +195,8 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
       writeJson(context, { bundle: options.out, metadata: result.metadata, timingsMs: result.timings });
     } else {
       context.stdout.write(
-        `bundle written to ${options.out} for ${result.metadata.platform ?? formatPlatform(platform)}: ${result.metadata.images.filter((image) => image.tier !== SEED_TIER).length} images` +
+        `bundle written to ${options.out} for ${(result.metadata.platforms ?? [result.metadata.platform ?? formatPlatform(platforms[0]!)]).join(', ')}: ` +
+          `${new Set(result.metadata.images.filter((image) => image.tier !== SEED_TIER).map((image) => image.ref)).size} images` +
           (result.metadata.images.some((image) => image.tier === SEED_TIER) ? ' and the seed registry' : '') +
           `${archives.length === 0 ? '' : ` (${describeArchives(archives)})`}, ` +
           `${result.metadata.input.objects} objects, ` +

@@ -20,8 +20,7 @@ export async function runInspect(bundle: string, options: InspectCommandOptions,
   const lines = [
     `bundle     ${bundle}  (format ${summary.formatVersion}, made by ${summary.tool})`,
     `release    ${summary.input.name}${summary.spec === null ? '' : `  (spec ${summary.spec})`}, ${summary.input.objects} objects`,
-    `platform   ${summary.platform ?? 'not recorded (built before kfbundle recorded it)'}${summary.platform === null ? '' : ': install.sh loads it only on nodes of this architecture'}`,
-    ...summary.otherPlatforms.map((other) => `  but ${other.ref} is ${other.platform} only`),
+    ...platformLines(summary),
     `images     ${summary.images.reduce((n, g) => n + g.count, 0)} bundled, tiers ${summary.tiers.join(', ')}`,
     ...summary.images.map((g) => `  ${g.tier.padEnd(11)} ${String(g.count).padStart(4)}  ${formatBytes(g.bytes)} uncompressed`),
     ...(summary.notBundled.length === 0 ? [] : [`  not bundled ${summary.notBundled.length} (${[...new Set(summary.notBundled.map((i) => i.tier))].join(', ')}); see bundle.json resolution.notBundled`]),
@@ -36,6 +35,21 @@ export async function runInspect(bundle: string, options: InspectCommandOptions,
   if (options.images) for (const group of summary.images) lines.push(`${group.tier}:`, ...group.refs.map((ref) => `  ${ref}`));
   context.stdout.write(`${lines.join('\n')}\n`);
   return 0;
+}
+
+function platformLines(summary: BundleSummary): string[] {
+  const others = summary.otherPlatforms.map((other) => `  but ${other.ref} is ${other.platform} only${other.forPlatform === undefined ? '' : ` (in ${other.forPlatform})`}`);
+  if (summary.platforms.length === 0) {
+    const platform = summary.platform ?? 'not recorded (built before kfbundle recorded it)';
+    return [`platform   ${platform}${summary.platform === null ? '' : ': install.sh loads it only on nodes of this architecture'}`, ...others];
+  }
+  const { upstream, composed } = summary.indexes;
+  return [
+    `platforms  ${summary.platforms.map((p) => p.platform).join(', ')}: install.sh loads on each node its architecture's images; pushed, each tag names an index of them all`,
+    ...summary.platforms.map((p) => `  ${p.platform.padEnd(14)} ${String(p.images).padStart(4)} images  ${formatBytes(p.bytes).padStart(9)} in ${p.archives} archive${p.archives === 1 ? '' : 's'} under ${p.dir}/`),
+    ...others,
+    ...(upstream + composed === 0 ? [] : [`indexes    ${upstream} kept as upstream serves them, ${composed} composed of the bundle's platforms (a digest of their own)`]),
+  ];
 }
 
 function archiveLines(all: BundleSummary['archives']): string[] {
