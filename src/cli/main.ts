@@ -65,7 +65,7 @@ Exit codes are listed in docs/exit-codes.md.`,
     .option('--out <dir>', 'bundle directory to create', 'kubeflow-bundle')
     .option('--spec <file>', 'bundle spec: extra, excluded and overridden images, default tiers (bundle-spec/README.md)')
     .option('--tiers <list>', 'image tiers to bundle: install,runtime,catalog,conditional,example or all (default: the spec\'s, else install,runtime)')
-    .option('--platform <os/arch>', 'the platform of the nodes, pulled from multi-platform images: linux/amd64, linux/arm64 (Kunpeng, Phytium, Ampere), linux/arm/v7 ... (default: this machine\'s); install.sh refuses to load the bundle on a node of another architecture')
+    .option('--platform <os/arch>', 'the platform of the nodes, pulled from multi-platform images: linux/amd64, linux/arm64 (Kunpeng, Phytium, Ampere), linux/arm/v7 ... (default: this machine\'s), or a comma-separated list for a mixed cluster: one directory of images per platform, each node loads its own, a registry gets an index per image; install.sh refuses a node whose architecture the bundle lacks, before loading')
     .option('--mirror <SRC=DST>', 'pull images of registry SRC from DST (repeatable), e.g. gcr.io=127.0.0.1:5000/gcr.io', collect, [])
     .option('--registry <HOST[:PORT][/PREFIX]>', 'write manifests/ with every image under this private registry; install.sh pushes the images there (install.sh --registry can also choose it later)')
     .option('--aws-partition <partition>', 'rewrite every arn:aws: ARN in the manifests to this partition, e.g. aws-cn for AWS China')
@@ -95,6 +95,7 @@ Examples:
   kfbundle build --manifests ./rendered.yaml --registry harbor.example.cn/kubeflow --aws-partition aws-cn
   kfbundle build --release v1.10.2 --split-size 4G --out /media/usb/kubeflow-bundle
   kfbundle build --release v1.10.2 --platform linux/arm64 --out ./kubeflow-bundle-arm64
+  kfbundle build --release v1.10.2 --platform linux/amd64,linux/arm64 --out ./kubeflow-bundle-mixed
   kfbundle build --manifests ./rendered.yaml --mirror gcr.io=mirror.local:5000/gcr.io --insecure-registry mirror.local:5000
   kfbundle build --manifests ./rendered.yaml --source engine --docker-host unix:///run/user/1000/docker.sock`,
     )
@@ -160,7 +161,7 @@ Examples:
     .option('--spec <file>', 'bundle spec to apply (extra, excluded and overridden images; default tiers)')
     .option('--tiers <list>', 'tiers counted as bundled: install,runtime,catalog,conditional,example or all')
     .option('--why <ref>', 'show every place the matching images are found, and how')
-    .option('--platform <os/arch>', 'ask the registries whether each bundled image offers this platform, e.g. linux/arm64 (manifests only, nothing downloaded; exit 5 when one does not)')
+    .option('--platform <os/arch>', 'ask the registries whether each bundled image offers this platform, or each of a comma-separated list, e.g. linux/arm64 or linux/amd64,linux/arm64 (manifests only, nothing downloaded; exit 5 when one does not)')
     .option('--mirror <SRC=DST>', 'with --platform: ask DST for images of registry SRC, as build does (repeatable)', collect, [])
     .option('--insecure-registry <host[:port]>', 'with --platform: a registry or mirror served over plain HTTP or with a self-signed certificate (repeatable)', collect, [])
     .option('--cache <dir>', 'with --platform: the blob cache, as for build (the configs of single-platform images are read into it)')

@@ -12,17 +12,10 @@ function parseOne(text: string): Platform {
   }
 }
 
-/** `--platform` of `images`: one `os/arch[/variant]`, by default this machine's. */
-export function platformOption(text: string | undefined, machineArch: string): Platform {
-  if (text === undefined) return platformOfMachine(machineArch);
-  if (text.includes(',')) throw new KfbundleError('USAGE', `--platform ${text}: name one platform here`, { hint: 'run it once per platform, e.g. --platform linux/arm64' });
-  return parseOne(text);
-}
-
 /**
- * `--platform` of `build`: one platform or a comma-separated list of them (a bundle for a mixed cluster), by default
- * this machine's. A node loads the images of its own architecture, so two platforms of one architecture (arm/v6 and
- * arm/v7) could not be told apart there and are refused.
+ * `--platform` of `build` and `images`: one platform or a comma-separated list of them (a bundle for a mixed
+ * cluster), by default this machine's. A node loads the images of its own architecture, so two platforms of one
+ * architecture (arm/v6 and arm/v7) could not be told apart there and are refused.
  */
 export function platformsOption(text: string | undefined, machineArch: string): Platform[] {
   if (text === undefined) return [platformOfMachine(machineArch)];

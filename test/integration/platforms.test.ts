@@ -1,7 +1,10 @@
 // A bundle for the nodes' platform, whatever the build machine's: built on this amd64 machine for linux/arm64 from a
 // two-platform list in the local registry, it holds the arm64 image (from the registries, and through an engine with
 // docker pull --platform); a single-platform amd64 image in it is warned about and recorded; the bundle's installer
-// refuses this amd64 node before anything is loaded.
+// refuses this amd64 node before anything is loaded. A bundle of two platforms (split into parts) holds a directory per
+// platform: this node loads its own, the other loads alone too; pushed to a registry, each tag names an index of both
+// (the upstream list when it lists no more, else one composed of the two) and an engine pulls either platform; a
+// bundle without this node's architecture is refused before loading.
 
 import { writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -184,6 +187,15 @@ test('images --platform asks the registries before any build: the list offers ar
   const amd = await runKfbundle(args('linux/amd64'));
   assert.is(amd.code, 0, amd.stderr);
   assert.match(amd.stderr, /every bundled image offers linux\/amd64/);
+  // Several at once: an answer per platform, a column each.
+  const both = await runKfbundle(args('linux/amd64,linux/arm64'));
+  assert.is(both.code, 5, both.stderr);
+  assert.match(both.stdout, new RegExp(`gcr\\.io/${ns}/multi:1\tinstall\tlinux/amd64 offered\tlinux/arm64 offered`));
+  assert.match(both.stdout, new RegExp(`gcr\\.io/${ns}/single:1\tinstall\tlinux/amd64 offered\tlinux/amd64 only`));
+  assert.match(both.stderr, /every bundled image offers linux\/amd64/);
+  assert.match(both.stderr, new RegExp(`1 of 2 bundled images do not offer linux/arm64: gcr\\.io/${ns}/single:1`));
+  const json = JSON.parse((await runKfbundle([...args('linux/amd64,linux/arm64'), '--json'])).stdout) as { images: { ref: string; platforms: { for: string; status: string }[] }[] };
+  assert.equal(json.images.find((image) => image.ref.endsWith('/single:1'))!.platforms.map((answer) => `${answer.for} ${answer.status}`), ['linux/amd64 offered', 'linux/arm64 other-platform']);
 });
 
 const indexOf = async (url: string) => {
@@ -193,7 +205,8 @@ const indexOf = async (url: string) => {
 
 test('--platform linux/amd64,linux/arm64: one directory per platform, an index per image, each part loadable alone', async (context) => {
   const out = join(context.work.path, 'mixed');
-  const built = await build(context, out, ['--platform', 'linux/amd64,linux/arm64'], context.mixed);
+  // Split too: each platform's archive in parts, as for a FAT32 disk.
+  const built = await build(context, out, ['--platform', 'linux/amd64,linux/arm64', '--split-size', '400Ki'], context.mixed);
   assert.is(built.code, 0, built.stderr);
   // The estimate comes before any pull of its platform, from the manifests alone.
   for (const platform of ['linux/amd64', 'linux/arm64']) {
@@ -239,8 +252,10 @@ test('--platform linux/amd64,linux/arm64: one directory per platform, an index p
     assert.is(info.Architecture, 'amd64', name);
     assert.is(info.Id, entry(name, 'linux/amd64').imageId, name);
   }
-  // The arm64 directory loads on its own too (on an arm64 node install.sh would pick it).
-  const arm = await runCommand('docker', ['--host', context.env.targetHost, 'load', '-i', join(out, metadata.imageArchives.find((a) => a.platform === 'linux/arm64')!.path)]);
+  // The arm64 directory loads on its own too (on an arm64 node install.sh would pick it), its parts concatenated.
+  const armArchive = metadata.imageArchives.find((a) => a.platform === 'linux/arm64')!;
+  assert.ok(armArchive.parts.length > 1 && armArchive.parts.every((part) => part.startsWith('images/linux-arm64/images.tar.')), armArchive.parts.join(' '));
+  const arm = await runCommand('bash', ['-c', 'cat "$@" | docker load', 'load', ...armArchive.parts.map((part) => join(out, part))], { env: { DOCKER_HOST: context.env.targetHost } });
   assert.is(arm.code, 0, arm.stderr);
   assert.is((await target.getImage(entry('multi', 'linux/arm64').bundleRef).inspect()).Architecture, 'arm64');
 });

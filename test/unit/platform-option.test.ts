@@ -1,11 +1,11 @@
-// build --platform: one platform or a list of them for a mixed cluster; a list a node could not choose from (one
+// build --platform (and images --platform): one platform or a list of them for a mixed cluster; a list a node could not choose from (one
 // platform twice, or two variants of one architecture) is refused as a usage error naming it.
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isKfbundleError } from '../../src/core/errors.js';
 import { formatPlatform } from '../../src/core/registry-manifest.js';
-import { platformOption, platformsOption } from '../../src/cli/platform-option.js';
+import { platformsOption } from '../../src/cli/platform-option.js';
 
 const test = suite('--platform');
 
@@ -29,11 +29,6 @@ test('a list a node could not choose from is refused, naming the platform at fau
   assert.match(refusal(() => platformsOption('linux/arm64,linux/arm64/v8', 'x64')), 'names linux/arm64/v8 twice');
   assert.match(refusal(() => platformsOption('linux/arm/v6,linux/arm/v7', 'x64')), 'linux/arm/v6 and linux/arm/v7 are one architecture');
   assert.match(refusal(() => platformsOption('linux/amd64,arm64', 'x64')), 'invalid platform "arm64"');
-});
-
-test('images asks about one platform at a time', () => {
-  assert.equal(formatPlatform(platformOption(undefined, 'x64')), 'linux/amd64');
-  assert.match(refusal(() => platformOption('linux/amd64,linux/arm64', 'x64')), 'name one platform here');
 });
 
 test.run();

@@ -8,7 +8,7 @@ import type { Platform } from '../../core/registry-image.js';
 import { formatPlatform } from '../../core/registry-manifest.js';
 import { checkPlatforms, type PlatformCheck } from '../../app/check-platforms.js';
 import { registryClientFor } from '../registry-client-for.js';
-import { platformOption } from '../platform-option.js';
+import { platformsOption } from '../platform-option.js';
 import { parseTiers } from '../../core/resolve-images.js';
 import { describeWarning, resolveRelease } from '../../core/resolve-release.js';
 import { resolveManifestInput } from '../manifest-input.js';
@@ -41,22 +41,42 @@ function describeCheck(check: PlatformCheck, platform: string): string {
   }
 }
 
-/** The JSON field of an image's platform answer: the answer without the reference the image already names. */
-function platformField(check: PlatformCheck | undefined): { platform?: Omit<PlatformCheck, 'ref'> } {
-  if (check === undefined) return {};
-  const { ref: _ref, ...answer } = check;
-  return { platform: answer };
+/**
+ * The JSON fields of an image's platform answers, each without the reference the image already names: `platform` for
+ * one platform asked about, `platforms` (with each one's name) for several.
+ */
+function platformFields(answers: readonly { platform: string; check: PlatformCheck | undefined }[]): { platform?: Omit<PlatformCheck, 'ref'>; platforms?: (Omit<PlatformCheck, 'ref'> & { for: string })[] } {
+  const known = answers.flatMap(({ platform, check }) => {
+    if (check === undefined) return [];
+    const { ref: _ref, ...answer } = check;
+    return [{ for: platform, ...answer }];
+  });
+  if (known.length === 0) return {};
+  if (answers.length === 1) {
+    const { for: _for, ...answer } = known[0]!;
+    return { platform: answer };
+  }
+  return { platforms: known };
 }
 
-/** With --platform: each bundled image's answer for it, asked of the registries (through --mirror, like a build). */
-async function platformChecks(options: ImagesCommandOptions, refs: readonly ImageRef[], context: CliContext): Promise<{ platform: Platform; checks: Map<string, PlatformCheck> } | undefined> {
-  if (options.platform === undefined) return undefined;
-  const platform = platformOption(options.platform, process.arch);
+interface PlatformAnswers {
+  platform: Platform;
+  checks: Map<string, PlatformCheck>;
+}
+
+/** With --platform: each bundled image's answer for each platform, asked of the registries (through --mirror, like a build). */
+async function platformChecks(options: ImagesCommandOptions, refs: readonly ImageRef[], context: CliContext): Promise<PlatformAnswers[]> {
+  if (options.platform === undefined) return [];
+  const platforms = platformsOption(options.platform, process.arch);
   const mirrors = options.mirror.flatMap(parseMirror);
   const client = await registryClientFor({ cache: options.cache, insecureRegistry: options.insecureRegistry, concurrency: 4 }, context, (message) => context.stderr.write(`warning: ${message}\n`));
   try {
-    const checks = await checkPlatforms(refs, platform, { mirrors, concurrency: 8 }, { resolve: (ref, wanted) => client.resolve(ref, wanted, context.signal) });
-    return { platform, checks: new Map(checks.map((check) => [check.ref, check])) };
+    const answers: PlatformAnswers[] = [];
+    for (const platform of platforms) {
+      const checks = await checkPlatforms(refs, platform, { mirrors, concurrency: 8 }, { resolve: (ref, wanted) => client.resolve(ref, wanted, context.signal) });
+      answers.push({ platform, checks: new Map(checks.map((check) => [check.ref, check])) });
+    }
+    return answers;
   } finally {
     client.close();
   }
@@ -79,7 +99,8 @@ export async function runImages(options: ImagesCommandOptions, context: CliConte
   const matches = (ref: string) => options.why === undefined || ref === options.why || ref.includes(options.why);
   const images = resolution.images.filter((image) => matches(image.ref));
   const platformed = await platformChecks(options, images.filter((image) => image.included).map((image) => image.pullFrom ?? parseImageRef(image.ref)), context);
-  const checkOf = (image: (typeof images)[number]) => platformed?.checks.get(formatImageRef(image.pullFrom ?? parseImageRef(image.ref)));
+  const answersOf = (image: (typeof images)[number]) =>
+    platformed.map(({ platform, checks }) => ({ platform: formatPlatform(platform), check: checks.get(formatImageRef(image.pullFrom ?? parseImageRef(image.ref))) }));
 
   if (options.json) {
     writeJson(context, {
@@ -90,7 +111,7 @@ export async function runImages(options: ImagesCommandOptions, context: CliConte
         included: image.included,
         ...(image.pullFrom === undefined ? {} : { pullFrom: formatImageRef(image.pullFrom) }),
         ...(image.why === undefined ? {} : { why: image.why }),
-        ...platformField(checkOf(image)),
+        ...platformFields(answersOf(image)),
         locations: image.locations.map((l) => ({ object: l.object, path: l.path, via: l.via })),
       })),
       excluded: resolution.excluded,
@@ -98,8 +119,9 @@ export async function runImages(options: ImagesCommandOptions, context: CliConte
     });
   } else {
     for (const image of images) {
-      const check = checkOf(image);
-      const platformText = check === undefined || platformed === undefined ? '' : `\t${describeCheck(check, formatPlatform(platformed.platform))}`;
+      const platformText = answersOf(image)
+        .flatMap(({ platform, check }) => (check === undefined ? [] : [`\t${describeCheck(check, platform)}`]))
+        .join('');
       context.stdout.write(`${image.ref}\t${image.tier}${image.included ? '' : '\t(not bundled)'}${platformText}\n`);
       if (options.why !== undefined) {
         for (const location of image.locations) context.stdout.write(`  ${location.object}  ${location.path}  (${location.via})\n`);
@@ -117,21 +139,23 @@ export async function runImages(options: ImagesCommandOptions, context: CliConte
       context.stderr.write(`${resolution.images.length} images (${summary}); bundled tiers: ${resolution.tiers.join(', ')}\n`);
     }
   }
-  if (platformed !== undefined) {
-    const wanted = formatPlatform(platformed.platform);
-    const all = [...platformed.checks.values()];
+  let incomplete = false;
+  for (const { platform, checks } of platformed) {
+    const wanted = formatPlatform(platform);
+    const all = [...checks.values()];
     const lacking = all.filter((check) => check.status === 'not-offered' || check.status === 'other-platform');
     const unknown = all.filter((check) => check.status === 'unknown');
     if (!options.json) {
       if (lacking.length === 0 && unknown.length === 0) context.stderr.write(`every bundled image offers ${wanted}\n`);
       if (lacking.length > 0) context.stderr.write(`${lacking.length} of ${all.length} bundled images do not offer ${wanted}: ${lacking.map((check) => check.ref).join(', ')}\n`);
       if (unknown.length > 0) {
-        context.stderr.write(`${unknown.length} of ${all.length} bundled images could not be asked (no source answered; add --mirror for a blocked registry): ${unknown[0]!.message}\n`);
+        context.stderr.write(`${unknown.length} of ${all.length} bundled images could not be asked for ${wanted} (no source answered; add --mirror for a blocked registry): ${unknown[0]!.message}\n`);
       }
     }
     // A bundle for these nodes would carry images they cannot run, or not build at all.
-    if (lacking.length + unknown.length > 0) return 5;
+    if (lacking.length + unknown.length > 0) incomplete = true;
   }
+  if (incomplete) return 5;
   if (options.why !== undefined && images.length === 0) {
     context.stderr.write(`no image matching "${options.why}" in ${rendered.description}\n`);
     return 3;
