@@ -260,6 +260,28 @@ test('--platform linux/amd64,linux/arm64: one directory per platform, an index p
   assert.is((await target.getImage(entry('multi', 'linux/arm64').bundleRef).inspect()).Architecture, 'arm64');
 });
 
+test('on a containerd node the two-platform bundle imports the amd64 directory into k8s.io, upstream digests kept', async (context) => {
+  const out = join(context.work.path, 'mixed');
+  const metadata = await metadataOf(out);
+  const ctr = (...args: string[]) => runCommand('ctr', ['--address', context.env.containerdAddress, '-n', 'k8s.io', ...args], { timeoutMs: 60_000 });
+  const refs = [...new Set(metadata.images.map((image) => image.bundleRef))];
+  try {
+    const imported = await runCommand('bash', [join(out, 'install.sh'), '--images-only', '--runtime', 'containerd'], { env: { CONTAINERD_ADDRESS: context.env.containerdAddress } });
+    assert.is(imported.code, 0, imported.stderr);
+    assert.match(imported.stdout, /importing images from images\/linux-amd64\/images\.tar into containerd \(namespace k8s\.io\)/);
+    assert.not.match(imported.stdout, /linux-arm64/);
+    const listed = (await ctr('images', 'ls')).stdout.split('\n');
+    for (const image of metadata.images.filter((entry) => entry.forPlatform === 'linux/amd64')) {
+      const line = listed.find((row) => row.startsWith(`${image.bundleRef} `));
+      assert.ok(line !== undefined, `${image.bundleRef} in k8s.io`);
+      // containerd keeps what the reference named upstream: the list's digest, or the one manifest.
+      assert.ok(line!.includes(image.digest!), `${image.bundleRef}: ${line}`);
+    }
+  } finally {
+    await ctr('images', 'rm', '--sync', ...refs);
+  }
+});
+
 test('pushed to a registry, a two-platform bundle serves an index of both under each tag, every platform pullable', async (context) => {
   const out = join(context.work.path, 'mixed');
   const metadata = await metadataOf(out);
