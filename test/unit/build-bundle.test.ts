@@ -12,6 +12,8 @@ import { FakeImageStore } from '../helpers/fake-image-store.js';
 import { makeTempDir } from '../helpers/tmp.js';
 import { fakeBuildDeps } from '../helpers/fake-build.js';
 import { mountTmpfs } from '../helpers/tmpfs.js';
+import type { Platform } from '../../src/core/registry-image.js';
+import { formatPlatform, parsePlatform } from '../../src/core/registry-manifest.js';
 
 const test = suite('build use case');
 
@@ -221,6 +223,65 @@ test('the disk fills up during the save (ENOSPC): a clear error, and the partial
   } finally {
     await dir.remove();
     await disk.remove();
+  }
+});
+
+test('several platforms: a store each, a directory each with its archives and references, format 3', async () => {
+  const { dir, options, deps } = await setup(new FakeImageStore());
+  const stores = new Map<string, FakeImageStore>();
+  const storeFor = (platform: Platform) => {
+    const store = new FakeImageStore({ saveBytes: platform.architecture === 'arm64' ? 20_480 : 10_240 });
+    stores.set(formatPlatform(platform), store);
+    return store;
+  };
+  try {
+    const platforms = [parsePlatform('linux/amd64'), parsePlatform('linux/arm64')];
+    const result = await buildBundle({ ...options, platforms }, { ...deps, storeFor });
+    assert.equal([...stores.keys()], ['linux/amd64', 'linux/arm64']);
+    const sums = (await readFile(join(options.outDir, 'SHA256SUMS'), 'utf8')).trim().split('\n').map((line) => line.slice(66));
+    assert.equal(sums.filter((path) => path.startsWith('images/')), [
+      'images/linux-amd64/archives.txt',
+      'images/linux-amd64/images.tar',
+      'images/linux-amd64/refs.txt',
+      'images/linux-arm64/archives.txt',
+      'images/linux-arm64/images.tar',
+      'images/linux-arm64/refs.txt',
+      'images/refs.txt',
+    ]);
+    assert.is(await readFile(join(options.outDir, 'images/linux-arm64/archives.txt'), 'utf8'), '1\timages/linux-arm64/images.tar\n');
+    assert.is(await readFile(join(options.outDir, 'images/linux-arm64/refs.txt'), 'utf8'), 'docker.io/library/busybox:latest\ngcr.io/x/a:1\n');
+    assert.is(result.metadata.formatVersion, 3);
+    assert.equal(result.metadata.platforms, ['linux/amd64', 'linux/arm64']);
+    assert.is(result.metadata.platform, undefined);
+    assert.equal(result.metadata.images.map((image) => `${image.ref} ${image.forPlatform}`).sort(), [
+      'docker.io/library/busybox:latest linux/amd64',
+      'docker.io/library/busybox:latest linux/arm64',
+      'gcr.io/x/a:1 linux/amd64',
+      'gcr.io/x/a:1 linux/arm64',
+    ]);
+    assert.equal(result.metadata.imageArchives.map((archive) => `${archive.path} ${archive.platform} ${archive.size}`), [
+      'images/linux-amd64/images.tar linux/amd64 10240',
+      'images/linux-arm64/images.tar linux/arm64 20480',
+    ]);
+    const installer = await readFile(join(options.outDir, 'install.sh'), 'utf8');
+    assert.match(installer, "PLATFORM_IMAGE_DIRS='linux/amd64=images/linux-amd64 linux/arm64=images/linux-arm64'");
+    assert.match(installer, "BUNDLE_PLATFORM=''");
+  } finally {
+    await dir.remove();
+  }
+});
+
+test('one platform stays format 2, with its images in images/ itself', async () => {
+  const { dir, options, deps } = await setup(new FakeImageStore());
+  try {
+    const result = await buildBundle({ ...options, platforms: [parsePlatform('linux/arm64')] }, deps);
+    assert.is(result.metadata.formatVersion, 2);
+    assert.is(result.metadata.platform, 'linux/arm64');
+    assert.is(result.metadata.platforms, undefined);
+    assert.ok(result.metadata.imageArchives.every((archive) => archive.path === 'images/images.tar' && archive.platform === undefined));
+    assert.match(await readFile(join(options.outDir, 'install.sh'), 'utf8'), "PLATFORM_IMAGE_DIRS=''");
+  } finally {
+    await dir.remove();
   }
 });
 

@@ -24,7 +24,7 @@ export async function runInspect(bundle: string, options: InspectCommandOptions,
     `images     ${summary.images.reduce((n, g) => n + g.count, 0)} bundled, tiers ${summary.tiers.join(', ')}`,
     ...summary.images.map((g) => `  ${g.tier.padEnd(11)} ${String(g.count).padStart(4)}  ${formatBytes(g.bytes)} uncompressed`),
     ...(summary.notBundled.length === 0 ? [] : [`  not bundled ${summary.notBundled.length} (${[...new Set(summary.notBundled.map((i) => i.tier))].join(', ')}); see bundle.json resolution.notBundled`]),
-    ...archiveLines(summary.archives),
+    ...archiveLines(summary.archives, summary.platforms.length > 0),
     `registry   ${summary.registry === null ? 'none at build time (install.sh --registry R can push and relocate)' : `${summary.registry} (manifests/ name every image there; install.sh pushes there)`}`,
     `phases     ${summary.phases.length}`,
     ...summary.phases.map((p) => `  ${p.name.padEnd(36)} ${String(p.objects).padStart(4)} objects, ${p.waits} waits`),
@@ -52,7 +52,8 @@ function platformLines(summary: BundleSummary): string[] {
   ];
 }
 
-function archiveLines(all: BundleSummary['archives']): string[] {
+/** `perPlatform`: a bundle of several platforms, whose nodes each load their own platform's archives. */
+function archiveLines(all: BundleSummary['archives'], perPlatform: boolean): string[] {
   const where = (archive: BundleSummary['archives'][number]) =>
     `${archive.path}${archive.partSize === null ? '' : ` in ${archive.parts} parts of at most ${formatBytes(archive.partSize)}`}`;
   const seed = all.filter((archive) => archive.stage === SEED_REGISTRY_STAGE).map((archive) => `seed       ${formatBytes(archive.bytes)} in ${where(archive)}: the registry install.sh --seed-registry runs`);
@@ -61,9 +62,13 @@ function archiveLines(all: BundleSummary['archives']): string[] {
   if (archives.length === 1) return [`archive    ${formatBytes(archives[0]!.bytes)} in ${where(archives[0]!)}`, ...seed];
   const total = archives.reduce((sum, archive) => sum + archive.bytes, 0);
   const stages = new Set(archives.map((archive) => archive.stage)).size;
-  const how = stages === 1 ? 'that install.sh loads at once' : `, loaded in ${stages} stages (each stage's at once)`;
+  const how = perPlatform
+    ? ', of which a node loads its platform\'s'
+    : stages === 1
+      ? 'that install.sh loads at once'
+      : `, loaded in ${stages} stages (each stage's at once)`;
   return [
-    `archives   ${formatBytes(total)} in ${archives.length} archives${stages === 1 ? ' ' : ''}${how}`,
+    `archives   ${formatBytes(total)} in ${archives.length} archives${stages === 1 && !perPlatform ? ' ' : ''}${how}`,
     ...archives.map((archive) => `  stage ${archive.stage}  ${formatBytes(archive.bytes).padStart(9)}  ${String(archive.images).padStart(3)} images  ${where(archive)}`),
     ...seed,
   ];

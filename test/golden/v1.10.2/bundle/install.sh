@@ -949,6 +949,7 @@ push_every_platform() {
 }
 
 install_images() {
+  if [ -n "$PLATFORM_IMAGE_DIRS" ] && [ ! -f "$IMAGE_REFS" ]; then say "no images in this bundle"; return 0; fi
   if [ -n "$PLATFORM_IMAGE_DIRS" ] && [ -n "$registry" ]; then push_every_platform; return 0; fi
   if [ -n "$PLATFORM_IMAGE_DIRS" ]; then
     local dir
