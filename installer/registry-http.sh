@@ -9,9 +9,9 @@
 #
 # Uses install.sh's say/warn/die, with_retries, archive_files, manifest_line and bundle_platforms, and its globals:
 # registry (HOST[:PORT][/PREFIX]), plain_http, registry_ca, parallel, retries, retry_delay, all_archives, push_files,
-# IMAGE_PUSH, IMAGE_REFS, IMAGE_MANIFESTS; KFB_REGISTRY_AUTH (USER:PASSWORD) from the environment. Credentials and the URLs (which may carry a
-# secret root, http_root) go to curl in a config on a file descriptor, never on its command line where ps shows
-# them, and no message prints them: messages name $registry only.
+# IMAGE_PUSH, IMAGE_REFS, IMAGE_MANIFESTS, BASE_BUNDLE; KFB_REGISTRY_AUTH (USER:PASSWORD) from the environment.
+# Credentials and the URLs (which may carry a secret root, http_root) go to curl in a config on a file descriptor,
+# never on its command line where ps shows them, and no message prints them: messages name $registry only.
 
 # A path the registry's API is served under before /v2 (distribution's http.prefix), e.g. a secret one for a registry
 # seeded by this installer. Never printed.
@@ -315,6 +315,12 @@ http_push_blob() {
     esac
   done
   [ "${#missing[@]}" -gt 0 ] || return 0
+  if [ -z "$source" ] && [ "$archive" = - ]; then
+    # A delta bundle's base layer: in none of this bundle's archives, so the base must have been pushed here first.
+    printf '%s has no blob %s (for %s), a layer of the base bundle %s, which this delta bundle does not carry: push the base bundle to %s first (its install.sh --images-only --registry %s), then this one\n' \
+      "$registry" "$digest" "$(http_name "$1")" "$BASE_BUNDLE" "$registry" "$registry" >&2
+    return 2
+  fi
   if [ -z "$source" ]; then
     source=${missing[0]}
     missing=("${missing[@]:1}")
@@ -447,6 +453,14 @@ http_read_plan() {
   http_manifests=()
   while IFS= read -r line; do
     IFS=$'\t' read -r kind archive offset size digest rest <<< "$line"
+    if [ "$kind" = base ]; then
+      # Carried by the base bundle, not this one: nothing to read here.
+      [[ "$archive" = - && "$offset" = 0 && "$size" =~ ^$number$ && "$digest" =~ ^$hash$ && "$rest" =~ ^$name( $name)*$ ]] ||
+        die "$IMAGE_PUSH has a malformed base line: $line"
+      [ "${#http_manifests[@]}" -eq 0 ] || die "$IMAGE_PUSH has a base line after a manifest line: $line"
+      http_blobs+=("$line")
+      continue
+    fi
     [ -n "${lengths[$archive]:-}" ] || die "$IMAGE_PUSH names a file that is not one of the bundle's image archives: $archive"
     case "$kind" in
       blob)
@@ -461,7 +475,7 @@ http_read_plan() {
           die "$IMAGE_PUSH has a malformed manifest line: $line"
         http_manifests+=("$line")
         ;;
-      *) die "$IMAGE_PUSH has a line that is neither blob nor manifest: $line" ;;
+      *) die "$IMAGE_PUSH has a line that is neither blob, base nor manifest: $line" ;;
     esac
     [ $((offset + size)) -le "${lengths[$archive]}" ] || die "$IMAGE_PUSH names bytes past the end of $archive: $line"
   done < "$IMAGE_PUSH"

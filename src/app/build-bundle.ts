@@ -3,6 +3,7 @@
 
 import { BUNDLE_FILES, imageArchivePath, imageSetFiles, MAX_ARCHIVE_PARTS, platformImagesDir, SEED_REGISTRY_STAGE, type BundleImage, type BundleMetadata } from '../core/bundle-layout.js';
 import type { ServedIndex } from '../core/platform-images.js';
+import { deltaRecord, type BaseBundle } from '../core/delta-base.js';
 import { estimatePulls, type PullEstimate } from './estimate-pulls.js';
 import { planBundle, sealBundle, type WrittenArchive } from '../core/bundle-plan.js';
 import type { Mirror } from '../core/mirrors.js';
@@ -42,6 +43,11 @@ export interface BuildOptions {
    * images/registry.tar; none without it.
    */
   seedRegistryImage?: string | undefined;
+  /**
+   * A delta bundle's base (`build --since`): its images the stores were told of (they fetch and save none of the
+   * layers it holds), recorded in bundle.json with every base image the target must hold.
+   */
+  base?: BaseBundle | undefined;
   /**
    * The platforms to bundle: one, which `deps.store` pulls (it was made for it), or several, each pulled by
    * `deps.storeFor`'s store into a directory of its own. Recorded, and every image checked against its platform.
@@ -140,6 +146,7 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
           ? built.map((set) => ({ platform: formatPlatform(set.platform!), dir: set.dir, images: set.images.filter((image) => image.tier !== SEED_TIER), archives: releaseArchives(set) }))
           : undefined,
         servedIndexes: several ? servedIndexes(built) : undefined,
+        base: options.base === undefined ? undefined : deltaRecord(images.filter((image) => image.tier !== SEED_TIER), options.base),
         options: { ...options, platform: several ? undefined : options.platforms?.[0] },
         tool: { version: deps.toolVersion, installerTemplate: deps.installerTemplate },
       });

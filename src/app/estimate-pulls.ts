@@ -6,6 +6,7 @@ import pLimit from 'p-limit';
 import { mirrorCandidates, type Mirror } from '../core/mirrors.js';
 import { pullRefFor } from '../core/image-ref.js';
 import type { ImageStore } from './ports.js';
+import type { BlobDescriptor } from '../core/registry-image.js';
 import type { ImageToPull } from './pull-images.js';
 
 export interface PullEstimate {
@@ -17,27 +18,37 @@ export interface PullEstimate {
   unknown: string[];
 }
 
+/**
+ * Manifests asked at once: small requests, so more than the pulls' concurrency. A store that fetches blobs itself
+ * keeps each answer for the pull (one request either way).
+ */
+export const ESTIMATE_CONCURRENCY = 8;
+
+/**
+ * How long the estimate waits for one image's manifest. A slower one counts as not known: the estimate must never
+ * hold back the pulls (a registry that stalls one image would stall them all). Its request goes on for the pull.
+ */
+export const ESTIMATE_WAIT_MS = 2000;
+
 /** undefined when the store cannot describe an image before pulling it (an engine). */
 export async function estimatePulls(
   images: readonly ImageToPull[],
   options: { mirrors: readonly Mirror[]; concurrency: number; signal?: AbortSignal | undefined },
   store: ImageStore,
+  waitMs: number = ESTIMATE_WAIT_MS,
 ): Promise<PullEstimate | undefined> {
   const describe = store.describe?.bind(store);
   if (describe === undefined) return undefined;
-  const limit = pLimit(Math.max(1, options.concurrency));
-  const described = await Promise.all(
-    images.map((image) =>
-      limit(async () => {
-        for (const candidate of mirrorCandidates(image.pullFrom ?? image.parsed, options.mirrors)) {
-          if (options.signal?.aborted) break;
-          const blobs = await describe(pullRefFor(candidate), { signal: options.signal }).catch(() => undefined);
-          if (blobs !== undefined) return blobs;
-        }
-        return undefined;
-      }),
-    ),
-  );
+  const limit = pLimit(Math.max(ESTIMATE_CONCURRENCY, options.concurrency));
+  const describeOne = async (image: ImageToPull): Promise<BlobDescriptor[] | undefined> => {
+    for (const candidate of mirrorCandidates(image.pullFrom ?? image.parsed, options.mirrors)) {
+      if (options.signal?.aborted) break;
+      const blobs = await describe(pullRefFor(candidate), { signal: options.signal }).catch(() => undefined);
+      if (blobs !== undefined) return blobs;
+    }
+    return undefined;
+  };
+  const described = await Promise.all(images.map((image) => limit(() => withinMs(describeOne(image), waitMs))));
   const sizes = new Map<string, number>();
   const unknown: string[] = [];
   described.forEach((blobs, index) => {
@@ -47,4 +58,17 @@ export async function estimatePulls(
   let bytes = 0;
   for (const size of sizes.values()) bytes += size;
   return { bytes, images: images.length - unknown.length, unknown };
+}
+
+/** The promise's value, or undefined once `ms` have passed (the work itself goes on). */
+async function withinMs<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -36,6 +36,11 @@ export interface BundleSummary {
   otherPlatforms: { ref: string; platform: string; forPlatform?: string }[];
   /** A bundle of several platforms: the indexes a registry serves, upstream ones kept and ones composed. */
   indexes: { upstream: number; composed: number };
+  /**
+   * A delta bundle (`build --since`): its base's release and contentDigest, the images that are the base's, and how
+   * many base images the target must hold; null for a full bundle.
+   */
+  base: { release: string; contentDigest: string; taken: number; needs: number } | null;
   /** The registry manifests/ names images under (`build --registry`), or null. */
   registry: string | null;
   signed: boolean;
@@ -116,6 +121,7 @@ export async function inspectBundle(reader: BundleReader): Promise<BundleSummary
         : several.flatMap((forPlatform) =>
             imagesOfOtherPlatform(metadata.images.filter((image) => image.forPlatform === forPlatform), parsePlatform(forPlatform)).map(({ ref, platform }) => ({ ref, platform, forPlatform })),
           ),
+    base: metadata.base === undefined ? null : { release: metadata.base.release, contentDigest: metadata.base.contentDigest, taken: metadata.base.taken.length, needs: metadata.base.uses.length },
     indexes: {
       upstream: (metadata.imageIndexes ?? []).filter((index) => !index.composed).length,
       composed: (metadata.imageIndexes ?? []).filter((index) => index.composed).length,

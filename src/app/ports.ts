@@ -44,6 +44,8 @@ export interface ServedManifest {
   platform: string;
   /** Present when the reference names an index: whether the archive holds every manifest it lists. */
   indexComplete?: boolean | undefined;
+  /** The layers' digests as served, base layer first: what a later delta bundle compares with (core/delta-base.ts). */
+  layers?: readonly string[] | undefined;
 }
 
 /**

@@ -133,13 +133,14 @@ async function pullOne(image: ImageToPull, options: PullImagesOptions, deps: Pul
 }
 
 /** What bundle.json records of the manifest the archive holds as served (nothing for an engine's image). */
-function servedManifestFacts(manifest: ServedManifest | undefined): Pick<BundleImage, 'manifestDigest' | 'manifestMediaType' | 'platform' | 'indexComplete'> {
+function servedManifestFacts(manifest: ServedManifest | undefined): Pick<BundleImage, 'manifestDigest' | 'manifestMediaType' | 'platform' | 'indexComplete' | 'layers'> {
   if (manifest === undefined) return {};
   return {
     manifestDigest: manifest.digest,
     manifestMediaType: manifest.mediaType,
     platform: manifest.platform,
     ...(manifest.indexComplete === undefined ? {} : { indexComplete: manifest.indexComplete }),
+    ...(manifest.layers === undefined ? {} : { layers: [...manifest.layers] }),
   };
 }
 

@@ -80,6 +80,7 @@ Exit codes are listed in docs/exit-codes.md.`,
     .option('--cache <dir>', 'blob cache of the registry source: what it holds is not downloaded again (default: $XDG_CACHE_HOME/kfbundle, else ~/.cache/kfbundle)')
     .option('--insecure-registry <host[:port]>', 'a registry or mirror served over plain HTTP or with a self-signed certificate (repeatable; loopback addresses are plain HTTP already)', collect, [])
     .option('--docker-host <url>', 'with --source engine: the Docker engine to use (default: $DOCKER_HOST, else the local socket)')
+    .option('--since <bundle>', 'a delta bundle: leave out every layer this earlier bundle (its directory, or its bundle.json) brought to the target, compared by digest, not by name; install.sh then checks the base\'s images are there before loading (from registries only)')
     .option('--sign <private-key>', 'sign the bundle (Ed25519 over SHA256SUMS) with a key from kfbundle keygen')
     .option('--json', 'print the result as JSON on stdout (progress stays on stderr)', false)
     .option('--no-progress', 'plain log lines instead of progress bars')
@@ -94,6 +95,7 @@ Examples:
   kfbundle build --manifests ./rendered.yaml --mirror gcr.io=gcr.m.daocloud.io --mirror docker.io=docker.m.daocloud.io
   kfbundle build --manifests ./rendered.yaml --registry harbor.example.cn/kubeflow --aws-partition aws-cn
   kfbundle build --release v1.10.2 --split-size 4G --out /media/usb/kubeflow-bundle
+  kfbundle build --release v1.11.0 --since ./kubeflow-bundle-v1.10.2 --out ./kubeflow-delta-v1.11.0
   kfbundle build --release v1.10.2 --platform linux/arm64 --out ./kubeflow-bundle-arm64
   kfbundle build --release v1.10.2 --platform linux/amd64,linux/arm64 --out ./kubeflow-bundle-mixed
   kfbundle build --manifests ./rendered.yaml --mirror gcr.io=mirror.local:5000/gcr.io --insecure-registry mirror.local:5000

@@ -7,6 +7,7 @@ import type { AwsPartition } from './aws-partition.js';
 import type { DiscoveryWarning, ImageTier } from './discover-images.js';
 import type { PushAction } from './registry-push-plan.js';
 import type { SEED_TIER } from './seed-registry.js';
+import type { DeltaRecord } from './delta-base.js';
 
 /**
  * Raised whenever a reader of an older kfbundle would misread a bundle of this one. Readers refuse a bundle whose
@@ -47,6 +48,11 @@ export const BUNDLE_FILES = {
    * install.sh pushes with curl alone. Only bundles built from registries have it.
    */
   imagePush: 'images/push.txt',
+  /**
+   * A delta bundle's base images that the target must hold (formatBaseImages): what install.sh checks before it
+   * loads anything.
+   */
+  baseImages: 'images/base.txt',
   /** The seed registry's image alone (core/seed-registry.ts), what `install.sh --seed-registry` loads first. */
   seedRegistryArchive: 'images/registry.tar',
   /**
@@ -60,7 +66,10 @@ export const BUNDLE_FILES = {
   registryManifestsDir: 'registry-manifests',
 } as const;
 
-/** The bundle.json fields install.sh reads with sed (it has no JSON parser), so their names are part of the contract. */
+/**
+ * The bundle.json fields install.sh reads with sed (it has no JSON parser), so their names are part of the contract,
+ * and so is their place: top-level, two spaces in (JSON.stringify with an indent of 2), where nested fields are deeper.
+ */
 export const METADATA_FIELDS = {
   formatVersion: 'formatVersion',
   contentDigest: 'contentDigest',
@@ -77,6 +86,15 @@ export const MAX_ARCHIVE_PARTS = 10 ** ARCHIVE_PART_DIGITS;
  */
 export function imageArchivePath(index: number, count: number, dir: string = BUNDLE_FILES.imagesDir): string {
   return `${dir}/${count === 1 ? 'images.tar' : `images-${index + 1}.tar`}`;
+}
+
+/**
+ * images/base.txt: `<platform or ->\t<imageId>\t<bundleRef>\t<use>` a line, one per base image a delta bundle relies
+ * on (`same`: the image itself; `layers`: layers a new image shares), sorted. `bundleRef` is the base's name for it.
+ */
+export function formatBaseImages(uses: readonly { platform: string | undefined; imageId: string; bundleRef: string; use: string }[]): string {
+  const lines = uses.map((use) => `${use.platform ?? '-'}\t${use.imageId}\t${use.bundleRef}\t${use.use}\n`);
+  return lines.sort().join('');
 }
 
 /**
@@ -120,18 +138,26 @@ export interface LocatedPushAction {
  * registry refuses a manifest whose blobs it lacks), each kind in the order given:
  * - `blob <archive> <offset> <size> <digest> <repository>[ <repository>…]`: upload to the first repository, mount into
  *   the others;
+ * - `base - 0 <size> <digest> <repository>[ <repository>…]`: a layer of a delta bundle's base, in none of its archives:
+ *   the registry must have it from the base's push (checked in each repository, mounted where missing);
  * - `manifest <archive> <offset> <size> <digest> <mediaType> <repository> <reference>`: put under the tag (or, for an
  *   index's child, the digest).
  * `<offset>` counts bytes in the archive's stream (its parts concatenated); repositories are named as in the bundle's
  * references (`gcr.io/ml-pipeline/api-server`), below the registry's path prefix once pushed.
  */
 export function formatImagePush(actions: readonly LocatedPushAction[]): string {
-  const line = ({ path, action }: LocatedPushAction) =>
-    action.kind === 'blob'
-      ? `blob\t${path}\t${action.offset}\t${action.size}\t${action.digest}\t${action.repositories.join(' ')}\n`
-      : `manifest\t${path}\t${action.offset}\t${action.size}\t${action.digest}\t${action.mediaType}\t${action.repository}\t${action.reference}\n`;
+  const line = ({ path, action }: LocatedPushAction) => {
+    switch (action.kind) {
+      case 'blob':
+        return `blob\t${path}\t${action.offset}\t${action.size}\t${action.digest}\t${action.repositories.join(' ')}\n`;
+      case 'base':
+        return `base\t-\t0\t${action.size}\t${action.digest}\t${action.repositories.join(' ')}\n`;
+      case 'manifest':
+        return `manifest\t${path}\t${action.offset}\t${action.size}\t${action.digest}\t${action.mediaType}\t${action.repository}\t${action.reference}\n`;
+    }
+  };
   const of = (kind: PushAction['kind']) => actions.filter(({ action }) => action.kind === kind).map(line);
-  return [...of('blob'), ...of('manifest')].join('');
+  return [...of('blob'), ...of('base'), ...of('manifest')].join('');
 }
 
 /** Every archive's actions in archive order, each with its archive's path: what formatImagePush takes. */
@@ -293,6 +319,11 @@ export interface BundleImage {
   /** With `manifestDigest`, when `digest` is an index's: whether the bundle holds every manifest the index lists. */
   indexComplete?: boolean;
   /**
+   * With `manifestDigest`: the layers' digests as served, base layer first. What a delta bundle built on this one
+   * compares with (`build --since`), so it leaves out every layer the target already holds.
+   */
+  layers?: string[];
+  /**
    * Bundles of several platforms (one entry per reference and platform): the bundle's platform this entry was pulled
    * for, whose directory holds it (platformImagesDir). `platform` is the image's own, which differs for an image of
    * one platform only.
@@ -388,6 +419,11 @@ export interface BundleMetadata {
   imageArchives: ImageArchiveFacts[];
   /** Bundles of several platforms: what a registry serves under each reference with an index upstream. */
   imageIndexes?: BundleImageIndex[];
+  /**
+   * A delta bundle (`build --since`): its base (contentDigest and release), the images whose content is the base's
+   * (carried as config and manifest only), and every base image the target must hold (images/base.txt).
+   */
+  base?: DeltaRecord;
   manifests: {
     /** Edits made to the release's objects: pull policies and digest-pin references. */
     changes: number;

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import {
   BUNDLE_FILES,
   contentDigestInput,
+  formatBaseImages,
   formatImageArchives,
   formatImagePush,
   formatVersionFor,
@@ -34,6 +35,7 @@ import { installerValuesFor, renderInstaller, type InstallerValues } from './ins
 import { describeObject, objectTexts, type KubernetesObject } from './k8s-object.js';
 import type { Mirror } from './mirrors.js';
 import type { PushAction } from './registry-push-plan.js';
+import type { DeltaRecord } from './delta-base.js';
 import { planImageIndexes, platformManifestLines, platformPushActions, type PlatformImageSet, type ServedIndex } from './platform-images.js';
 import { SEED_TIER } from './seed-registry.js';
 import type { Platform } from './registry-image.js';
@@ -56,6 +58,8 @@ export interface BundlePlanInput {
   platformSets?: readonly (PlatformImageSet & { dir: string; archives: readonly { stage: number; path: string; push?: readonly PushAction[] | undefined }[] })[] | undefined;
   /** With `platformSets`: the upstream index of every reference that named one. */
   servedIndexes?: ReadonlyMap<string, ServedIndex> | undefined;
+  /** A delta bundle (`build --since`): its base, and the base images it relies on. */
+  base?: DeltaRecord | undefined;
   options: {
     mirrors: readonly Mirror[];
     spec?: BundleSpec | undefined;
@@ -191,10 +195,12 @@ export function planBundle(input: BundlePlanInput): BundlePlan {
       files.push(plannedFile(BUNDLE_FILES.imagePush, formatImagePush(platformPushActions(sets, indexes))));
     }
   }
+  if (input.base !== undefined && input.base.uses.length > 0) files.push(plannedFile(BUNDLE_FILES.baseImages, formatBaseImages(input.base.uses)));
   const platforms = sets.map((set) => set.platform);
   const installer = installerValuesFor(input.tool.version, options.registry, seedImage?.bundleRef, {
     platform: options.platform === undefined ? undefined : formatPlatform(options.platform),
     platformDirs: sets.map((set) => ({ platform: set.platform, dir: set.dir })),
+    base: input.base === undefined ? undefined : describeBase(input.base),
   });
   files.push(plannedFile(BUNDLE_FILES.installer, renderInstaller(input.tool.installerTemplate, installer), true));
 
@@ -219,6 +225,7 @@ export function planBundle(input: BundlePlanInput): BundlePlan {
     },
     images: [...images],
     ...(sets.length === 0 ? {} : { imageIndexes: indexes.map(({ text: _text, ...index }) => index) }),
+    ...(input.base === undefined ? {} : { base: input.base }),
     manifests: {
       changes: patched.changes.length,
       ...(aws === undefined || options.awsPartition === undefined ? {} : { awsPartition: { partition: options.awsPartition, objects: aws.changed.length } }),
@@ -252,7 +259,7 @@ export function sealBundle(plan: BundlePlan, archives: readonly WrittenArchive[]
     ...(archive.platform === undefined ? {} : { platform: archive.platform }),
   }));
   const { formatVersion, tool, ...rest } = plan.metadata;
-  const { input, mirrors, platform, platforms, resolution, images, imageIndexes, manifests, relocation, plan: installPlan } = rest;
+  const { input, mirrors, platform, platforms, resolution, images, imageIndexes, base, manifests, relocation, plan: installPlan } = rest;
   // Field order is the order bundle.json has always had: its bytes stay the same for the same content.
   const metadata: BundleMetadata = {
     formatVersion,
@@ -266,6 +273,7 @@ export function sealBundle(plan: BundlePlan, archives: readonly WrittenArchive[]
     images,
     imageArchives,
     ...(imageIndexes === undefined ? {} : { imageIndexes }),
+    ...(base === undefined ? {} : { base }),
     manifests,
     relocation,
     plan: installPlan,
@@ -274,6 +282,11 @@ export function sealBundle(plan: BundlePlan, archives: readonly WrittenArchive[]
   const metadataText = `${JSON.stringify(metadata, null, 2)}\n`;
   const checksumsText = formatChecksums([...files, { path: BUNDLE_FILES.metadata, sha256: sha256(metadataText) }]);
   return { metadata, metadataText, checksumsText };
+}
+
+/** How the installer names a delta's base: `release v1.10.2 (bundle 3f2a…)`. */
+function describeBase(base: DeltaRecord): string {
+  return `release ${base.release} (bundle ${base.contentDigest.slice(0, 12)})`;
 }
 
 /**

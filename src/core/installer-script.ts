@@ -40,7 +40,9 @@ export type InstallerPlaceholder =
   | 'SEED_REGISTRY_IMAGE'
   | 'BUNDLE_PLATFORM'
   | 'PLATFORM_IMAGE_DIRS'
-  | 'IMAGE_INDEXES_DIR';
+  | 'IMAGE_INDEXES_DIR'
+  | 'BASE_IMAGES'
+  | 'BASE_BUNDLE';
 
 const digitsGlob = (count: number) => '[0-9]'.repeat(count);
 
@@ -48,6 +50,8 @@ const digitsGlob = (count: number) => '[0-9]'.repeat(count);
 export interface InstallerPlatforms {
   platform?: string | undefined;
   platformDirs?: readonly { platform: string; dir: string }[] | undefined;
+  /** A delta bundle: how messages name its base (its release and bundle). */
+  base?: string | undefined;
 }
 
 /**
@@ -82,6 +86,8 @@ export function installerValuesFor(toolVersion: string, buildRegistry: string | 
     BUNDLE_PLATFORM: platforms.platform ?? '',
     PLATFORM_IMAGE_DIRS: (platforms.platformDirs ?? []).map(({ platform, dir }) => `${platform}=${dir}`).join(' '),
     IMAGE_INDEXES_DIR: BUNDLE_FILES.imageIndexesDir,
+    BASE_IMAGES: BUNDLE_FILES.baseImages,
+    BASE_BUNDLE: platforms.base ?? '',
   };
 }
 

@@ -105,16 +105,21 @@ export function platformManifestLines(sets: readonly PlatformImageSet[], indexes
  * its index file (planImageIndexes), or for an image of one manifest that manifest.
  */
 export function platformPushActions(sets: readonly PlatformImageSet[], indexes: readonly PlannedIndex[]): LocatedPushAction[] {
-  const blobs = new Map<string, { path: string; action: PushAction & { kind: 'blob' } }>();
+  const blobs = new Map<string, { path: string; action: PushAction & { kind: 'blob' | 'base' } }>();
   const byDigest = new Map<string, { path: string; action: ManifestPut }>();
   for (const set of sets) {
     const manifestDigests = new Set(set.images.flatMap((image) => (image.manifestDigest === undefined ? [] : [image.manifestDigest])));
     for (const { path, push = [] } of set.archives) {
       for (const action of push) {
-        if (action.kind === 'blob') {
+        if (action.kind === 'blob' || action.kind === 'base') {
           const known = blobs.get(action.digest);
-          if (known === undefined) blobs.set(action.digest, { path, action: { ...action, repositories: [...action.repositories] } });
-          else known.action.repositories = [...new Set([...known.action.repositories, ...action.repositories])].sort(compare);
+          // An archive's copy wins over the base's promise of one.
+          if (known === undefined || (known.action.kind === 'base' && action.kind === 'blob')) {
+            const repositories = known === undefined ? action.repositories : [...new Set([...known.action.repositories, ...action.repositories])].sort(compare);
+            blobs.set(action.digest, { path, action: { ...action, repositories: [...repositories] } });
+          } else {
+            known.action.repositories = [...new Set([...known.action.repositories, ...action.repositories])].sort(compare);
+          }
         } else if (manifestDigests.has(action.digest)) {
           // An image's own manifest, whatever its platform's plan put it under; an index of one platform is dropped.
           const key = `${action.repository}\t${action.digest}`;

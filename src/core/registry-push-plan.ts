@@ -32,7 +32,18 @@ export interface ManifestPut extends ArchiveSpan {
   reference: string;
 }
 
-export type PushAction = BlobPush | ManifestPut;
+/**
+ * A layer a delta bundle leaves out (core/delta-base.ts): the target registry has it from the base bundle's push. Never
+ * uploaded; checked in each repository, and mounted from one that has it into those that lack it.
+ */
+export interface BasePush {
+  kind: 'base';
+  digest: string;
+  size: number;
+  repositories: string[];
+}
+
+export type PushAction = BlobPush | ManifestPut | BasePush;
 
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -66,7 +77,7 @@ export interface LaidOutArchive {
  * images give the same plan.
  * @throws Error when a blob or manifest an image needs is in no archive: archives that could not load either.
  */
-export function registryPushPlan(archives: readonly LaidOutArchive[]): PushAction[][] {
+export function registryPushPlan(archives: readonly LaidOutArchive[], held: ReadonlyMap<string, readonly string[]> = new Map()): PushAction[][] {
   const located = new Map<string, ArchiveSpan & { archive: number }>();
   for (const [archive, { layout }] of archives.entries()) {
     for (const [name, span] of archiveDataOffsets(layout.entries)) {
@@ -80,6 +91,7 @@ export function registryPushPlan(archives: readonly LaidOutArchive[]): PushActio
   };
 
   const repositoriesOf = new Map<string, { span: ArchiveSpan & { archive: number }; repositories: Set<string> }>();
+  const fromBase = new Map<string, { size: number; repositories: Set<string> }>();
   const manifests = new Map<string, ManifestPut & { archive: number }>();
   const put = (image: RegistryImage, digest: string, mediaType: string, repository: string, reference: string) => {
     manifests.set(`${repository}\t${reference}`, { kind: 'manifest', ...spanOf(digest, image), digest, mediaType, repository, reference });
@@ -89,6 +101,13 @@ export function registryPushPlan(archives: readonly LaidOutArchive[]): PushActio
   for (const { image, tag } of tagged) {
     const { repository, tag: reference } = repositoryAndTag(tag);
     for (const blob of [image.config, ...image.layers]) {
+      if (held.has(blob.digest) && !located.has(blobPath(blob.digest))) {
+        // The base's repositories too: where the registry has the layer, to mount it from.
+        const known = fromBase.get(blob.digest) ?? { size: blob.size, repositories: new Set<string>(held.get(blob.digest)) };
+        fromBase.set(blob.digest, known);
+        known.repositories.add(repository);
+        continue;
+      }
       const known = repositoriesOf.get(blob.digest) ?? { span: spanOf(blob.digest, image), repositories: new Set<string>() };
       repositoriesOf.set(blob.digest, known);
       known.repositories.add(repository);
@@ -108,6 +127,11 @@ export function registryPushPlan(archives: readonly LaidOutArchive[]): PushActio
   }));
   blobs.sort((a, b) => a.action.offset - b.action.offset);
   for (const { archive, action } of blobs) plan[archive]!.push(action);
+  // In no archive: listed with the first, before any manifest that names them.
+  const based = [...fromBase.entries()].sort(([a], [b]) => compare(a, b));
+  if (based.length > 0 && plan.length > 0) {
+    plan[0]!.push(...based.map(([digest, { size, repositories }]) => ({ kind: 'base', digest, size, repositories: [...repositories].sort(compare) }) satisfies BasePush));
+  }
   for (const { archive, ...action } of manifests.values()) plan[archive]!.push(action);
   return plan;
 }

@@ -57,7 +57,7 @@ export class RegistryClient implements BlobSource {
   private readonly downloads: LimitFunction;
   private readonly uploads: LimitFunction;
   /** Downloads into the cache under way, so two images sharing a layer fetch it once. */
-  private readonly fetching = new Map<string, Promise<void>>();
+  private readonly fetching = new Map<string, { from: string; download: Promise<void> }>();
 
   constructor(options: RegistryClientOptions = {}) {
     this.transport = new RegistryTransport(options);
@@ -170,19 +170,22 @@ export class RegistryClient implements BlobSource {
   }
 
   private fetchIntoCache(cache: BlobCache, target: RegistryTarget, digest: string, size: number, signal?: AbortSignal): Promise<void> {
-    let download = this.fetching.get(digest);
-    if (download === undefined) {
-      download = this.downloads(async () => {
-        const bytes = await openBlob(this.transport, { target, digest, size, signal, verify: false });
-        await cache.write(digest, size, bytes, `blob ${target.registry}/${target.repository}@${digest}`, signal);
-      });
-      this.fetching.set(digest, download);
-      const settled = download;
-      settled.then(
-        () => this.fetching.delete(digest),
-        () => this.fetching.delete(digest),
-      );
+    const from = `${target.registry}/${target.repository}`;
+    const running = this.fetching.get(digest);
+    if (running !== undefined) {
+      // The same bytes from another source (a mirror that lacks them, say): waited for, and fetched from this one if
+      // that download fails. Its entry is gone by then (removed by the handlers attached first).
+      return running.from === from ? running.download : running.download.catch(() => this.fetchIntoCache(cache, target, digest, size, signal));
     }
+    const download = this.downloads(async () => {
+      const bytes = await openBlob(this.transport, { target, digest, size, signal, verify: false });
+      await cache.write(digest, size, bytes, `blob ${from}@${digest}`, signal);
+    });
+    this.fetching.set(digest, { from, download });
+    download.then(
+      () => this.fetching.delete(digest),
+      () => this.fetching.delete(digest),
+    );
     return download;
   }
 

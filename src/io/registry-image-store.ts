@@ -12,6 +12,7 @@ import { isRegistryError } from '../core/registry-error.js';
 import { formatImageRef, imageName, parseImageRef } from '../core/image-ref.js';
 import { servedDigest, type BlobDescriptor, type Platform, type RegistryImage } from '../core/registry-image.js';
 import type { ServedIndex } from '../core/platform-images.js';
+import { heldLayers, type BaseContent } from '../core/delta-base.js';
 import { formatPlatform } from '../core/registry-manifest.js';
 import { holdsWholeIndex, registryPushPlan } from '../core/registry-push-plan.js';
 import { saveArchiveLayout, type ImageToSave } from '../core/save-archive-layout.js';
@@ -22,6 +23,11 @@ export interface RegistryImageStoreOptions {
   client: RegistryClient;
   /** The platform picked from multi-platform images (linux/amd64 unless told otherwise). */
   platform?: Platform | undefined;
+  /**
+   * A delta bundle's base (`build --since`): the layers the target holds already, which are neither fetched nor
+   * saved (core/delta-base.ts).
+   */
+  base?: BaseContent | undefined;
 }
 
 const normalised = (ref: string) => formatImageRef(parseImageRef(ref));
@@ -34,6 +40,7 @@ function servedSize(image: RegistryImage): number {
 export class RegistryImageStore implements ImageStore {
   private readonly client: RegistryClient;
   private readonly platform: Platform | undefined;
+  private readonly base: BaseContent | undefined;
   /** Normalised reference (as pulled, and as tagged) -> the image it names. */
   private readonly images = new Map<string, RegistryImage>();
   /** Registries whose digest question failed as unreachable, with that answer. */
@@ -48,6 +55,12 @@ export class RegistryImageStore implements ImageStore {
   constructor(options: RegistryImageStoreOptions) {
     this.client = options.client;
     this.platform = options.platform;
+    this.base = options.base;
+  }
+
+  /** The layers of `image` the target holds from the base, never fetched or saved. */
+  private held(image: RegistryImage): ReadonlySet<string> {
+    return this.base === undefined ? new Set() : new Set(heldLayers(image, this.base));
   }
 
   /** Nothing to reach before the first image: each registry is asked when its first image is. */
@@ -66,11 +79,13 @@ export class RegistryImageStore implements ImageStore {
 
   async pull(ref: string, options: PullOptions = {}): Promise<void> {
     const image = await this.resolve(ref, options.signal);
-    const blobs = [image.config, ...image.layers];
+    const held = this.held(image);
+    const fetched = { ...image, layers: image.layers.filter((layer) => !held.has(layer.digest)) };
+    const blobs = [fetched.config, ...fetched.layers];
     const layers = new Map<string, readonly [number, number]>(blobs.map((blob) => [blob.digest, [0, blob.size]] as const));
     const report = (status: string) => options.onProgress?.({ ref, layers, status });
     report('downloading');
-    await this.client.fetchBlobs(image, options.signal, (blob) => {
+    await this.client.fetchBlobs(fetched, options.signal, (blob) => {
       layers.set(blob.digest, [blob.size, blob.size]);
       report('downloading');
     });
@@ -92,6 +107,7 @@ export class RegistryImageStore implements ImageStore {
         mediaType: image.manifestMediaType,
         platform: formatPlatform(image.platform),
         ...(image.indexBytes === undefined ? {} : { indexComplete: holdsWholeIndex(image) }),
+        layers: image.layers.map((layer) => layer.digest),
       },
     };
   }
@@ -113,10 +129,11 @@ export class RegistryImageStore implements ImageStore {
     }
   }
 
-  /** The blobs a pull of `ref` would fetch, from its manifest alone. */
+  /** The blobs a pull of `ref` would fetch, from its manifest alone (a delta's held layers are not fetched). */
   async describe(ref: string, options: { signal?: AbortSignal | undefined } = {}): Promise<BlobDescriptor[]> {
     const image = await this.resolve(ref, options.signal);
-    return [image.config, ...image.layers];
+    const held = this.held(image);
+    return [image.config, ...image.layers.filter((layer) => !held.has(layer.digest))];
   }
 
   /** The index `ref` named upstream, byte for byte, once pulled; undefined for a manifest of one platform. */
@@ -163,9 +180,14 @@ export class RegistryImageStore implements ImageStore {
     const toSave: ImageToSave[] = [...tags.entries()].map(([image, refs]) => ({ image, tags: refs }));
     // Laid out whole once: a tag two images claim is refused even when they would go to different archives.
     saveArchiveLayout(toSave);
-    // Each archive is laid out once: the push plan reads its offsets, the stream writes it.
-    const archives = archiveGroups(toSave, { maxArchives: options.maxArchives }).map((group) => ({ ...group, layout: saveArchiveLayout(group.images, group.heldEarlier) }));
-    const push = registryPushPlan(archives);
+    // Each archive is laid out once: the push plan reads its offsets, the stream writes it. A delta's held layers are
+    // in none of them, as a stage 2 archive leaves out what stage 1 holds.
+    const held = new Map(toSave.flatMap(({ image }) => [...this.held(image)].map((digest) => [digest, this.base?.repositories.get(digest) ?? []] as const)));
+    const archives = archiveGroups(toSave, { maxArchives: options.maxArchives }).map((group) => ({
+      ...group,
+      layout: saveArchiveLayout(group.images, held.size === 0 ? group.heldEarlier : new Set([...group.heldEarlier, ...held.keys()])),
+    }));
+    const push = registryPushPlan(archives, held);
     return archives.map((archive, index) => ({
       stage: archive.stage,
       refs: archive.images.flatMap((item) => item.tags),

@@ -6,25 +6,22 @@
 // split and staged archives; a tampered bundle reaches no registry at all.
 
 import { randomBytes } from 'node:crypto';
-import { access, copyFile, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { create as createTar } from 'tar';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { BundleMetadata } from '../../src/core/bundle-layout.js';
-import { PullStatusSink } from '../../src/io/pull-progress-parser.js';
 import { QUICK_MS, runCommand, runKfbundle, type RunResult } from '../helpers/cli.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { flipByte } from '../helpers/flip-byte.js';
 import { deploymentYaml } from '../helpers/manifests.js';
 import { OwnRegistry } from '../helpers/own-registry.js';
 import { fetchRegistryImage, MEDIA, mountBlob, pushTwoPlatformList, putManifest, sha256 } from '../helpers/registry-blobs.js';
-import { dockerFor, pushImage } from '../helpers/synthetic-images.js';
+import { dockerFor } from '../helpers/synthetic-images.js';
 import { loudHook, useTestEnv, type TestEnv } from '../helpers/test-env.js';
 import { makeTempDir } from '../helpers/tmp.js';
 import { TokenServer } from '../helpers/token-server.js';
+import { buildAndPush } from '../helpers/layered-images.js';
 
 /** An image as the source registry serves it (linux/amd64): the truth every push is compared with. */
 interface Upstream {
@@ -58,31 +55,6 @@ const INSTALL_MS = 180_000;
 // Everything the installer runs for verify and push: bash, coreutils, sed, awk, grep, find and curl.
 const TOOLS = ['bash', 'cat', 'sed', 'awk', 'grep', 'find', 'sort', 'comm', 'wc', 'cut', 'head', 'tail', 'dd', 'stat', 'mktemp', 'rm', 'mkdir', 'cp', 'mv', 'paste', 'nproc', 'sha256sum', 'dirname', 'basename', 'sleep', 'curl'];
 const ACCEPT = [MEDIA.ociIndex, MEDIA.ociManifest, MEDIA.dockerList, MEDIA.dockerManifest].join(', ');
-
-async function drain(stream: Readable): Promise<void> {
-  const sink = new PullStatusSink(() => undefined);
-  await pipeline(stream, sink);
-  if (sink.error !== undefined) throw new Error(sink.error);
-}
-
-/** Builds `tag` on the builder: FROM `base` (or busybox alone) with a file of its own, and pushes it. */
-async function buildAndPush(env: TestEnv, tag: string, base: string | undefined, ownBytes: number, dir: string): Promise<void> {
-  const docker = dockerFor(env.builderHost);
-  const context = join(dir, tag.replace(/[^a-z0-9]/g, '-'));
-  await mkdir(join(context, 'bin'), { recursive: true });
-  const files = ['Dockerfile', 'own'];
-  const lines = [`FROM ${base ?? 'scratch'}`];
-  if (base === undefined) {
-    await copyFile('/bin/busybox', join(context, 'bin/busybox'));
-    lines.push('COPY bin/busybox /bin/busybox');
-    files.push('bin');
-  }
-  await writeFile(join(context, 'own'), randomBytes(ownBytes));
-  lines.push('COPY own /own', 'CMD ["/bin/busybox", "true"]');
-  await writeFile(join(context, 'Dockerfile'), `${lines.join('\n')}\n`);
-  await drain((await docker.buildImage(createTar({ cwd: context, portable: true }, files) as unknown as Readable, { t: tag, rm: true })) as unknown as Readable);
-  await pushImage(docker, tag);
-}
 
 /** What the source registry serves for a bundle reference, through the mirror prefix. */
 async function upstream(env: TestEnv, ns: string, ref: string, servesIndex = false): Promise<Upstream> {

@@ -83,6 +83,7 @@ test('each line cuts exactly the bytes of its digest out of its archive, in one 
     const seen = new Set<string>();
     plan.forEach((actions, index) => {
       for (const action of actions) {
+        if (action.kind === 'base') throw new Error(`${action.digest} is held elsewhere, but nothing is`);
         const bytes = archives[index]!.subarray(action.offset, action.offset + action.size);
         assert.is(bytes.length, action.size);
         assert.is(sha(bytes), action.digest, `${action.kind} ${action.digest} in archive ${index}`);

@@ -24,7 +24,10 @@ import type { Platform } from '../../core/registry-image.js';
 import { formatPlatform } from '../../core/registry-manifest.js';
 import { platformsOption } from '../platform-option.js';
 import { DEFAULT_SEED_REGISTRY_IMAGE, SEED_TIER } from '../../core/seed-registry.js';
-import type { ImageArchiveFacts } from '../../core/bundle-layout.js';
+import { BUNDLE_FILES, type BundleMetadata, type ImageArchiveFacts } from '../../core/bundle-layout.js';
+import { baseContent, parseBaseMetadata, type BaseBundle } from '../../core/delta-base.js';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { ImageStore } from '../../app/ports.js';
 import { createBuildReporter } from '../../ui/build-reporter.js';
 import { formatBytes } from '../../ui/format.js';
@@ -55,6 +58,7 @@ export interface BuildCommandOptions {
   insecureRegistry: string[];
   dockerHost: string | undefined;
   sign: string | undefined;
+  since: string | undefined;
   json: boolean;
   progress: boolean;
 }
@@ -77,23 +81,19 @@ async function imageStoreFor(
   options: BuildCommandOptions,
   context: CliContext,
   platforms: readonly Platform[],
+  base: BaseBundle | undefined,
   warn: (message: string) => void,
 ): Promise<{ store: ImageStore; storeFor: (platform: Platform) => ImageStore; close(): void }> {
   if (source === 'engine') {
-    // An engine keeps one image per tag: a second platform's pull would replace the first's before it was saved.
-    if (platforms.length > 1) {
-      throw new KfbundleError('USAGE', `--platform ${platforms.map(formatPlatform).join(',')}: a bundle of several platforms is built from registries`, {
-        hint: 'drop --source engine, or build one bundle per platform through the engine',
-      });
-    }
     const store = new DockerImageStore({ host: options.dockerHost ?? context.env['DOCKER_HOST'], platform: platforms[0]! });
     return { store, storeFor: () => store, close() {} };
   }
   // One client, so one blob cache and one set of registry tokens, for every platform's store.
   const client = await registryClientFor(options, context, warn);
+  const held = base === undefined ? undefined : baseContent(base);
   return {
-    store: new RegistryImageStore({ client, platform: platforms[0]! }),
-    storeFor: (platform) => new RegistryImageStore({ client, platform }),
+    store: new RegistryImageStore({ client, platform: platforms[0]!, base: held }),
+    storeFor: (platform) => new RegistryImageStore({ client, platform, base: held }),
     close: () => client.close(),
   };
 }
@@ -115,6 +115,40 @@ function describeArchives(archives: readonly ImageArchiveFacts[]): string {
   const parts = archives.reduce((sum, archive) => sum + archive.parts.length, 0);
   const split = parts > archives.length ? ` in ${parts} parts` : '';
   return archives.length === 1 ? `${bytes}${split}` : `${bytes} in ${archives.length} archives${split}`;
+}
+
+/** Refuses, before anything is read or fetched, what only the registry source can build. */
+function registryOnly(source: ImageSourceKind, platforms: readonly Platform[], since: string | undefined): void {
+  if (source !== 'engine') return;
+  // An engine keeps one image per tag: a second platform's pull would replace the first's before it was saved.
+  if (platforms.length > 1) {
+    throw new KfbundleError('USAGE', `--platform ${platforms.map(formatPlatform).join(',')}: a bundle of several platforms is built from registries`, {
+      hint: 'drop --source engine, or build one bundle per platform through the engine',
+    });
+  }
+  // An engine's save re-writes every layer: it cannot leave out the ones a base holds.
+  if (since !== undefined) throw new KfbundleError('USAGE', '--since: a delta bundle is built from registries', { hint: 'drop --source engine, or build a full bundle through the engine' });
+}
+
+/** `--since OLD`: a bundle directory or its bundle.json. */
+async function readBaseBundle(path: string): Promise<BaseBundle> {
+  const file = (await stat(path).catch(() => undefined))?.isDirectory() === true ? join(path, BUNDLE_FILES.metadata) : path;
+  const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new KfbundleError('USAGE', `--since ${path}: cannot read ${file} (${error.code ?? error.message})`, { hint: 'give the base bundle\'s directory, or its bundle.json' });
+  });
+  return parseBaseMetadata(text, path);
+}
+
+/** What a delta left to its base, in the build's closing lines. */
+function describeDelta(metadata: BundleMetadata): string {
+  const base = metadata.base;
+  if (base === undefined) return '';
+  const refs = new Set(metadata.images.filter((image) => image.tier !== SEED_TIER).map((image) => image.bundleRef)).size;
+  const layered = new Set(base.uses.filter((use) => use.use === 'layers').flatMap((use) => use.for)).size;
+  return (
+    `a delta on ${base.release} (bundle ${base.contentDigest.slice(0, 12)}): ${base.taken.length} of ${refs} images are the base's (carried as config and manifest only), ` +
+    `${layered} more share its layers; the target needs the ${base.uses.length} base images listed in ${BUNDLE_FILES.baseImages}\n`
+  );
 }
 
 function seedRegistryImageOption(options: BuildCommandOptions): string | undefined {
@@ -139,6 +173,7 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
   const mirrors = options.mirror.flatMap(parseMirror);
   const tiers = tiersOption(options.tiers);
   const platforms = platformsOption(options.platform, process.arch);
+  registryOnly(imageSource, platforms, options.since);
   const registry = options.registry === undefined ? undefined : parseRegistryTarget(options.registry);
   const awsPartition = options.awsPartition === undefined ? undefined : parseAwsPartition(options.awsPartition);
   const splitSize = options.splitSize === undefined ? undefined : parseByteSize(options.splitSize);
@@ -147,6 +182,7 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
   // Read and check the key before minutes of pulls, not after.
   const signingKey = options.sign === undefined ? undefined : await readKey(options.sign);
   if (signingKey !== undefined) signBytes(Buffer.from('probe'), signingKey, options.sign!);
+  const base = options.since === undefined ? undefined : await readBaseBundle(options.since);
   const dockerConfig = await readDockerConfig(context.env);
   const reporter = createBuildReporter({
     stream: context.stderr,
@@ -154,7 +190,7 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
     interactive: options.progress && context.stderr.isTTY === true && (context.stderr.columns ?? 0) > 0,
     now: () => new Date(),
   });
-  const images = await imageStoreFor(imageSource, options, context, platforms, (message) => reporter.report({ type: 'warning', message }));
+  const images = await imageStoreFor(imageSource, options, context, platforms, base, (message) => reporter.report({ type: 'warning', message }));
   try {
     const result = await buildBundle(
       {
@@ -169,6 +205,7 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
         splitSize,
         maxArchives,
         seedRegistryImage: seedRegistryImageOption(options),
+        base,
         force: options.force,
         concurrency: options.concurrency,
         attempts: options.attempts,
@@ -202,6 +239,7 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
           `${result.metadata.input.objects} objects, ` +
           `${result.metadata.manifests.changes} manifest edits\n` +
           (registry === undefined ? '' : `manifests/ name every image under ${registry}; install.sh pushes them there\n`) +
+          describeDelta(result.metadata) +
           `next: kfbundle verify ${options.out}   then on the target: ${options.out}/install.sh\n`,
       );
     }

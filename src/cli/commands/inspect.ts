@@ -25,6 +25,12 @@ export async function runInspect(bundle: string, options: InspectCommandOptions,
     ...summary.images.map((g) => `  ${g.tier.padEnd(11)} ${String(g.count).padStart(4)}  ${formatBytes(g.bytes)} uncompressed`),
     ...(summary.notBundled.length === 0 ? [] : [`  not bundled ${summary.notBundled.length} (${[...new Set(summary.notBundled.map((i) => i.tier))].join(', ')}); see bundle.json resolution.notBundled`]),
     ...archiveLines(summary.archives, summary.platforms.length > 0),
+    ...(summary.base === null
+      ? []
+      : [
+          `base       a delta on release ${summary.base.release} (bundle ${summary.base.contentDigest.slice(0, 12)}): ${summary.base.taken} images are its own, ` +
+            `and the target needs ${summary.base.needs} of its images (${BUNDLE_FILES.baseImages})`,
+        ]),
     `registry   ${summary.registry === null ? 'none at build time (install.sh --registry R can push and relocate)' : `${summary.registry} (manifests/ name every image there; install.sh pushes there)`}`,
     `phases     ${summary.phases.length}`,
     ...summary.phases.map((p) => `  ${p.name.padEnd(36)} ${String(p.objects).padStart(4)} objects, ${p.waits} waits`),

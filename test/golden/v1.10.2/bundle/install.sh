@@ -34,6 +34,10 @@ BUNDLE_PLATFORM=''
 PLATFORM_IMAGE_DIRS=''
 # There, the index each image's tag names once every platform is pushed (images/push.txt reads them).
 IMAGE_INDEXES_DIR='images/indexes'
+# A delta bundle (kfbundle build --since): its base, and the base's images it relies on (platform, image ID, the base's
+# name for it, why), which the node or registry must hold already. Empty for a full bundle.
+BASE_BUNDLE=''
+BASE_IMAGES='images/base.txt'
 # The containerd namespace kubelet's CRI plugin keeps its images in; images elsewhere are invisible to pods.
 CONTAINERD_NAMESPACE=k8s.io
 # On Docker nodes, --registry pushes through containerd from a namespace of the installer's own (docker push would
@@ -48,6 +52,9 @@ Verifies this bundle (every file against SHA256SUMS, no file missing or added), 
 node's container runtime (or pushes them to your registry), then applies its manifests phase by phase
 (manifests/NN-*.yaml in order) with kubectl apply --server-side, waiting after each phase for what the next
 one needs (manifests/NN-*.waits).
+
+A delta bundle (kfbundle build --since OLD) leaves out what its base brought: it checks that the base's
+images are on the node (or that the registry has the base's layers) before loading, and names the missing.
 
 A bundle of several platforms (kfbundle build --platform linux/amd64,linux/arm64) loads on each node the
 images of that node's architecture (uname -m); pushed to a registry, every platform goes and each image's
@@ -578,9 +585,10 @@ verify_bundle() {
   [ -z "$extra" ] || die "file not listed in $CHECKSUMS (refusing an altered bundle): $(printf '%s' "$extra" | head -n 1)"
 
   # bundle.json records a digest of SHA256SUMS without its own line; a bundle.json from another bundle fails here.
+  # Its own field is the top-level one (two spaces in): a delta bundle's base records its base's too, deeper.
   if [ -f "$METADATA" ]; then
     local recorded actual
-    recorded=$(sed -n 's/^ *"'"$METADATA_DIGEST_FIELD"'": "\([0-9a-f]*\)",*$/\1/p' "$METADATA")
+    recorded=$(sed -n 's/^  "'"$METADATA_DIGEST_FIELD"'": "\([0-9a-f]*\)",*$/\1/p' "$METADATA" | head -n 1)
     actual=$(awk -v metadata="$METADATA" 'substr($0, 67) != metadata' "$CHECKSUMS" | sha256sum | cut -d' ' -f1)
     [ "$recorded" = "$actual" ] || die "$METADATA does not describe this $CHECKSUMS (contentDigest differs): refusing an altered bundle"
   fi
@@ -864,6 +872,7 @@ each_archive() {
 load_images() {
   # Loaded to run here; loaded only to be pushed (--registry on a containerd node), they may be of any platform.
   [ -n "$registry" ] || check_node_platform
+  check_base_images
   case "$runtime" in
     docker)
       command -v docker >/dev/null || die "docker not found on this node (use --runtime containerd on containerd nodes)"
@@ -924,6 +933,36 @@ pushes_over_http() {
 # answers, since it keeps the bundle's manifests byte for byte (upstream digests, images/manifests.txt says which);
 # Docker recompresses every layer it pushes, which gives every manifest a new digest. Over HTTP, the bundle's
 # manifests go byte for byte too, with no engine at all.
+# A delta bundle's images load only where its base's are (their layers are in no archive of this bundle): each base
+# image it relies on (images/base.txt, this node's platform) is looked for by image ID before anything is loaded.
+check_base_images() {
+  [ -n "$BASE_BUNDLE" ] && [ -f "$BASE_IMAGES" ] || return 0
+  local platform id ref use node_platform='' missing=() count=0
+  if [ -n "$PLATFORM_IMAGE_DIRS" ]; then node_platform=$(node_platform_dir) || exit 1; fi
+  while IFS=$'\t' read -r platform id ref use; do
+    [ -n "$id" ] || continue
+    # In a bundle of several platforms, only this node's platform's base images matter here.
+    if [ -n "$node_platform" ] && [ "$platform" != - ] && [ "$(platform_dir_of "$platform")" != "$node_platform" ]; then continue; fi
+    count=$((count + 1))
+    case "$runtime" in
+      docker) docker image inspect "$id" >/dev/null 2>&1 || missing+=("$ref ($id)") ;;
+      containerd) ctr -n "$CONTAINERD_NAMESPACE" content info "$id" >/dev/null 2>&1 || missing+=("$ref ($id)") ;;
+    esac
+  done < "$BASE_IMAGES"
+  if [ "${#missing[@]}" -gt 0 ]; then
+    die "this is a delta bundle on $BASE_BUNDLE, and ${#missing[@]} of the $count images of that base it relies on are not in $runtime on this node: ${missing[*]}; install the base bundle's images first (its install.sh --images-only, on this node), then this one; nothing was loaded"
+  fi
+  say "a delta bundle on $BASE_BUNDLE: the $count base images it relies on are in $runtime on this node"
+}
+
+# The directory of a platform's images in a bundle of several platforms, or nothing.
+platform_dir_of() {
+  local entry
+  for entry in $PLATFORM_IMAGE_DIRS; do
+    if [ "${entry%%=*}" = "$1" ]; then printf '%s' "${entry#*=}"; return 0; fi
+  done
+}
+
 # A bundle of several platforms into a registry: every platform's archives, then an index under each tag
 # (images/manifests.txt says which), so that each node pulls its own platform. Only a push over HTTP sends them all:
 # ctr and docker push the images of one platform.
@@ -959,6 +998,13 @@ install_images() {
   fi
   if ! find_archives; then say "no images in this bundle"; return 0; fi
   if [ -n "$registry" ]; then warn_other_architectures; fi
+  if [ -n "$registry" ] && [ -n "$BASE_BUNDLE" ]; then
+    # ctr and docker would push from an engine whose copy of the base may be gone; over HTTP the registry is asked.
+    case "$push_with" in
+      ctr|docker) die "--push-with $push_with: this is a delta bundle on $BASE_BUNDLE, pushed with --push-with http (or leave --push-with out), which sends its own blobs and checks that $registry has the base's" ;;
+    esac
+    push_with=http
+  fi
   if [ -n "$registry" ] && pushes_over_http; then http_push_images; return 0; fi
   if [ "$push_with" = docker ]; then runtime=docker; say "runtime: docker (--push-with docker)"; else pick_runtime; fi
   if [ -z "$registry" ]; then load_images; return 0; fi
@@ -1090,9 +1136,9 @@ push_images() {
 #
 # Uses install.sh's say/warn/die, with_retries, archive_files, manifest_line and bundle_platforms, and its globals:
 # registry (HOST[:PORT][/PREFIX]), plain_http, registry_ca, parallel, retries, retry_delay, all_archives, push_files,
-# IMAGE_PUSH, IMAGE_REFS, IMAGE_MANIFESTS; KFB_REGISTRY_AUTH (USER:PASSWORD) from the environment. Credentials and the URLs (which may carry a
-# secret root, http_root) go to curl in a config on a file descriptor, never on its command line where ps shows
-# them, and no message prints them: messages name $registry only.
+# IMAGE_PUSH, IMAGE_REFS, IMAGE_MANIFESTS, BASE_BUNDLE; KFB_REGISTRY_AUTH (USER:PASSWORD) from the environment.
+# Credentials and the URLs (which may carry a secret root, http_root) go to curl in a config on a file descriptor,
+# never on its command line where ps shows them, and no message prints them: messages name $registry only.
 
 # A path the registry's API is served under before /v2 (distribution's http.prefix), e.g. a secret one for a registry
 # seeded by this installer. Never printed.
@@ -1396,6 +1442,12 @@ http_push_blob() {
     esac
   done
   [ "${#missing[@]}" -gt 0 ] || return 0
+  if [ -z "$source" ] && [ "$archive" = - ]; then
+    # A delta bundle's base layer: in none of this bundle's archives, so the base must have been pushed here first.
+    printf '%s has no blob %s (for %s), a layer of the base bundle %s, which this delta bundle does not carry: push the base bundle to %s first (its install.sh --images-only --registry %s), then this one\n' \
+      "$registry" "$digest" "$(http_name "$1")" "$BASE_BUNDLE" "$registry" "$registry" >&2
+    return 2
+  fi
   if [ -z "$source" ]; then
     source=${missing[0]}
     missing=("${missing[@]:1}")
@@ -1528,6 +1580,14 @@ http_read_plan() {
   http_manifests=()
   while IFS= read -r line; do
     IFS=$'\t' read -r kind archive offset size digest rest <<< "$line"
+    if [ "$kind" = base ]; then
+      # Carried by the base bundle, not this one: nothing to read here.
+      [[ "$archive" = - && "$offset" = 0 && "$size" =~ ^$number$ && "$digest" =~ ^$hash$ && "$rest" =~ ^$name( $name)*$ ]] ||
+        die "$IMAGE_PUSH has a malformed base line: $line"
+      [ "${#http_manifests[@]}" -eq 0 ] || die "$IMAGE_PUSH has a base line after a manifest line: $line"
+      http_blobs+=("$line")
+      continue
+    fi
     [ -n "${lengths[$archive]:-}" ] || die "$IMAGE_PUSH names a file that is not one of the bundle's image archives: $archive"
     case "$kind" in
       blob)
@@ -1542,7 +1602,7 @@ http_read_plan() {
           die "$IMAGE_PUSH has a malformed manifest line: $line"
         http_manifests+=("$line")
         ;;
-      *) die "$IMAGE_PUSH has a line that is neither blob nor manifest: $line" ;;
+      *) die "$IMAGE_PUSH has a line that is neither blob, base nor manifest: $line" ;;
     esac
     [ $((offset + size)) -le "${lengths[$archive]}" ] || die "$IMAGE_PUSH names bytes past the end of $archive: $line"
   done < "$IMAGE_PUSH"
