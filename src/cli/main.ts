@@ -12,6 +12,7 @@ import type { VerifyCommandOptions } from './commands/verify.js';
 import type { KeygenCommandOptions } from './commands/keygen.js';
 import type { SignCommandOptions } from './commands/sign.js';
 import type { InspectCommandOptions } from './commands/inspect.js';
+import type { DiffCommandOptions } from './commands/diff.js';
 import { parsePositiveInt, type CliContext } from './context.js';
 import { DEFAULT_MAX_ARCHIVES, MAX_ARCHIVES } from '../core/archive-groups.js';
 import { DEFAULT_SEED_REGISTRY_IMAGE } from '../core/seed-registry.js';
@@ -128,6 +129,31 @@ Examples:
     .action(async (bundle: string, options: InspectCommandOptions) => {
       const { runInspect } = await import('./commands/inspect.js');
       setExit(await runInspect(bundle, options, context));
+    });
+
+  program
+    .command('diff')
+    .description('Compare two bundles or releases: images added, removed and changed, CRDs by version, install phases, and what a delta bundle would leave out.')
+    .argument('<from>', 'a bundle directory, its bundle.json, or a release: a rendered YAML file, a kustomization directory, or a supported release tag')
+    .argument('<to>', 'the same, for the newer side')
+    .option('--release-url <template>', 'archive URL with {repository} and {ref}, for a release tag (default: $KFBUNDLE_RELEASE_URL, else GitHub)')
+    .option('--json', 'print the differences as JSON on stdout', false)
+    .addHelpText(
+      'after',
+      `
+A bundle directory knows its images' digests and sizes, its CRDs and phases, and (built from registries) its blobs:
+with one on each side, the last line says how much a delta of the second on the first (build --since) leaves out.
+A bundle.json alone has no manifests, so its CRDs are not compared. A release is rendered and resolved as build does;
+it has no digests, so an image counts as changed when its tag moved.
+
+Examples:
+  kfbundle diff ./kubeflow-bundle-v1.10.2 ./kubeflow-bundle-v1.11.0
+  kfbundle diff v1.10.2 v1.11.0                      # two supported releases, downloaded and rendered
+  kfbundle diff ./old/rendered.yaml ./new/rendered.yaml --json`,
+    )
+    .action(async (from: string, to: string, options: DiffCommandOptions) => {
+      const { runDiff } = await import('./commands/diff.js');
+      setExit(await runDiff(from, to, options, context));
     });
 
   program

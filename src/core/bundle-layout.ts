@@ -160,6 +160,16 @@ export function formatImagePush(actions: readonly LocatedPushAction[]): string {
   return [...of('blob'), ...of('base'), ...of('manifest')].join('');
 }
 
+/** The blobs images/push.txt says the archives hold (its `blob` lines): digest and size. */
+export function parsePushBlobs(text: string): Map<string, number> {
+  const blobs = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const [kind, , , size, digest] = line.split('\t');
+    if (kind === 'blob' && digest !== undefined && size !== undefined && /^\d+$/.test(size)) blobs.set(digest, Number(size));
+  }
+  return blobs;
+}
+
 /** Every archive's actions in archive order, each with its archive's path: what formatImagePush takes. */
 export function locatePushActions(archives: readonly { path: string; push?: readonly PushAction[] | undefined }[]): LocatedPushAction[] {
   return archives.flatMap(({ path, push = [] }) => push.map((action) => ({ path, action })));

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { BundleMetadata } from '../../src/core/bundle-layout.js';
+import type { BundleDiff } from '../../src/core/bundle-diff.js';
 import { runCommand, runKfbundle } from '../helpers/cli.js';
 import { buildAndPush } from '../helpers/layered-images.js';
 import { deploymentYaml } from '../helpers/manifests.js';
@@ -133,6 +134,26 @@ test('the delta carries only what the base lacks, compared by content, and says 
   const uses = await readFile(join(context.delta, 'images/base.txt'), 'utf8');
   for (const ref of [n.api, n.db]) assert.match(uses, `\t${ref}\tsame\n`);
   assert.match(uses, `\t${n.api}\t`);
+});
+
+test('kfbundle diff of the base and the full bundle: the changes, and what a delta leaves out', async (context) => {
+  const n = names(context.ns);
+  const diffed = await runKfbundle(['diff', context.base, context.full, '--json']);
+  assert.is(diffed.code, 0, diffed.stderr);
+  const diff = JSON.parse(diffed.stdout) as BundleDiff;
+  assert.equal(diff.images.added.map((image) => image.ref), [n.fresh, n.worker].sort());
+  assert.equal(diff.images.removed, []);
+  assert.equal(diff.images.changed.map((change) => `${change.from.ref} -> ${change.to.ref}`).sort(), [`${n.db} -> ${n.dbRenamed}`, `${n.ui1} -> ${n.ui2}`].sort());
+  assert.is(diff.images.unchanged, 1);
+  // Exactly the full bundle's blobs that the base brought.
+  const base = await metadataOf(context.base);
+  const baseLayers = new Set(base.images.flatMap((image) => image.layers ?? []));
+  const blobs = await pushLines(context.full, 'blob');
+  const saved = blobs.filter((line) => baseLayers.has(line[4]!)).reduce((sum, line) => sum + Number(line[3]), 0);
+  assert.ok(saved > 0);
+  assert.equal(diff.delta, { bytes: blobs.reduce((sum, line) => sum + Number(line[3]), 0), saved });
+  const text = await runKfbundle(['diff', context.base, context.full]);
+  assert.match(text.stdout, /delta      a delta of the second on the first \(kfbundle build --since\) leaves out [0-9.]+ \w+ of [0-9.]+ \w+ of image blobs/);
 });
 
 test('onto a node without the base it is refused before loading, naming the base images; with the base every reference resolves', async (context) => {
