@@ -793,6 +793,7 @@ push_images() {
 # @@include registry-http.sh@@
 
 phase_files() {
+  [ -d "$MANIFESTS_DIR" ] || return 0
   find "$MANIFESTS_DIR" -maxdepth 1 -type f -name "$PHASE_GLOB" | LC_ALL=C sort
 }
 
@@ -886,10 +887,11 @@ apply_phase() {
 }
 
 apply_manifests() {
-  command -v kubectl >/dev/null || die "kubectl not found"
   local files count index=0 file number
   files=$(phase_files)
-  [ -n "$files" ] || die "no phase files in $MANIFESTS_DIR"
+  # SHA256SUMS lists every phase file, so none here means none built: an add-on bundle of images only.
+  if [ -z "$files" ]; then say "no manifests in this bundle (images only): nothing to apply"; return 0; fi
+  command -v kubectl >/dev/null || die "kubectl not found"
   count=$(printf '%s\n' "$files" | wc -l)
   while IFS= read -r file; do
     index=$((index + 1))
@@ -909,7 +911,7 @@ describe_targets() {
   elif [ -n "$registry" ]; then
     say "images: pushed to $registry; manifests name them there (from $REGISTRY_MANIFESTS_DIR/)"
   else
-    say "images: loaded into the node's runtime (--runtime $runtime); manifests from $MANIFESTS_DIR/"
+    say "images: loaded into the node's runtime (--runtime $runtime)$([ -z "$(phase_files)" ] || printf '; manifests from %s/' "$MANIFESTS_DIR")"
   fi
 }
 

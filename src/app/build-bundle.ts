@@ -4,6 +4,7 @@
 import { BUNDLE_FILES, imageArchivePath, imageSetFiles, MAX_ARCHIVE_PARTS, platformImagesDir, SEED_REGISTRY_STAGE, type BundleImage, type BundleMetadata } from '../core/bundle-layout.js';
 import type { ServedIndex } from '../core/platform-images.js';
 import { deltaRecord, type BaseBundle } from '../core/delta-base.js';
+import type { AddedImage } from '../core/resolve-images.js';
 import { estimatePulls, type PullEstimate } from './estimate-pulls.js';
 import { planBundle, sealBundle, type WrittenArchive } from '../core/bundle-plan.js';
 import type { Mirror } from '../core/mirrors.js';
@@ -28,6 +29,8 @@ export interface BuildOptions {
   mirrors: readonly Mirror[];
   /** Extra, excluded and overridden images, and default tiers. */
   spec?: BundleSpec | undefined;
+  /** Images bundled whatever the tiers (`--image`, `--image-list`): an add-on bundle's, or extras beside a release. */
+  addedImages?: readonly AddedImage[] | undefined;
   /** Tiers to bundle; the spec's (or install + runtime) when not given. */
   tiers?: readonly ImageTier[] | undefined;
   /** Private registry (`HOST[:PORT][/PREFIX]`, validated) that manifests/ is relocated to; install.sh pushes there. */
@@ -118,7 +121,7 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
   const staged = await deps.output.stage(options.outDir, { force: options.force });
   try {
     const rendered = await timed('render', options.manifests, () => deps.source.render(options.manifests));
-    const release = await timed('resolve', rendered.description, () => resolveRelease(rendered.text, rendered.description, options.spec, options.tiers));
+    const release = await timed('resolve', rendered.description, () => resolveRelease(rendered.text, rendered.description, options.spec, options.tiers, options.addedImages));
     for (const warning of release.resolution.warnings) deps.report({ type: 'warning', message: describeWarning(warning) });
     const toPull: ImageToPull[] = release.resolution.images.filter((image) => image.included);
     // Nothing to seed a registry with when the release names no image.

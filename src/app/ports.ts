@@ -105,7 +105,7 @@ export interface ImageArchiveStream {
 
 export interface RenderedManifests {
   text: string;
-  kind: 'file' | 'kustomize' | 'release';
+  kind: 'file' | 'kustomize' | 'release' | 'images';
   /** How messages name the input, e.g. `rendered.yaml` or `kustomize build example`. */
   description: string;
 }

@@ -65,6 +65,8 @@ Exit codes are listed in docs/exit-codes.md.`,
     .option('--release-url <template>', 'archive URL with {repository} and {ref}, for mirrors of the release archives (default: $KFBUNDLE_RELEASE_URL, else GitHub)')
     .option('--out <dir>', 'bundle directory to create', 'kubeflow-bundle')
     .option('--spec <file>', 'bundle spec: extra, excluded and overridden images, default tiers (bundle-spec/README.md)')
+    .option('--image <ref>', 'also bundle this image, whatever the tiers (repeatable); with neither --manifests nor --release, an add-on bundle of these images only', collect, [])
+    .option('--image-list <file>', 'also bundle the images this file names, one reference a line (# comments); as --image')
     .option('--tiers <list>', 'image tiers to bundle: install,runtime,catalog,conditional,example or all (default: the spec\'s, else install,runtime)')
     .option('--platform <os/arch>', 'the platform of the nodes, pulled from multi-platform images: linux/amd64, linux/arm64 (Kunpeng, Phytium, Ampere), linux/arm/v7 ... (default: this machine\'s), or a comma-separated list for a mixed cluster: one directory of images per platform, each node loads its own, a registry gets an index per image; install.sh refuses a node whose architecture the bundle lacks, before loading')
     .option('--mirror <SRC=DST>', 'pull images of registry SRC from DST (repeatable), e.g. gcr.io=127.0.0.1:5000/gcr.io', collect, [])
@@ -97,6 +99,7 @@ Examples:
   kfbundle build --manifests ./rendered.yaml --registry harbor.example.cn/kubeflow --aws-partition aws-cn
   kfbundle build --release v1.10.2 --split-size 4G --out /media/usb/kubeflow-bundle
   kfbundle build --release v1.11.0 --since ./kubeflow-bundle-v1.10.2 --out ./kubeflow-delta-v1.11.0
+  kfbundle build --image-list ./pipeline-images.txt --out ./kubeflow-addon   # images only: an add-on bundle
   kfbundle build --release v1.10.2 --platform linux/arm64 --out ./kubeflow-bundle-arm64
   kfbundle build --release v1.10.2 --platform linux/amd64,linux/arm64 --out ./kubeflow-bundle-mixed
   kfbundle build --manifests ./rendered.yaml --mirror gcr.io=mirror.local:5000/gcr.io --insecure-registry mirror.local:5000

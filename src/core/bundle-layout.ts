@@ -393,7 +393,8 @@ export interface BundleMetadata {
    */
   contentDigest: string;
   input: {
-    kind: 'file' | 'kustomize' | 'release';
+    /** `images`: an add-on bundle, images only (`build --image` / `--image-list` with no manifests). */
+    kind: 'file' | 'kustomize' | 'release' | 'images';
     /** Base name of the input, never an absolute path of the build machine. */
     name: string;
     /** SHA-256 of the rendered manifests as read, before patching. */

@@ -20,7 +20,7 @@ export function pathSegments(path: string): PathSegment[] {
 /** Strongest first: an image found in several places takes the strongest tier among them. */
 export const IMAGE_TIERS: readonly ImageTier[] = ['install', 'runtime', 'catalog', 'conditional', 'example'];
 
-export type FoundVia = 'pod-template' | 'image-field' | 'env' | 'arg' | 'composed' | 'variable' | 'value' | 'spec';
+export type FoundVia = 'pod-template' | 'image-field' | 'env' | 'arg' | 'composed' | 'variable' | 'value' | 'spec' | 'added';
 
 export type PathSegment = string | number;
 

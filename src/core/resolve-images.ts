@@ -22,10 +22,18 @@ export interface Resolution {
 
 export const DEFAULT_TIERS: readonly ImageTier[] = ['install', 'runtime'];
 
+/** An image the user named for the bundle (`build --image`, `--image-list`), bundled whatever the tiers. */
+export interface AddedImage {
+  ref: string;
+  /** Where it was named, for messages and `images --why`: `--image`, or `FILE line N`. */
+  from: string;
+}
+
 /**
  * @param tiers overrides the spec's default tiers (the CLI's --tiers).
+ * @param added images bundled whatever the tiers: an add-on bundle's, or extras beside a release.
  */
-export function resolveImages(discovery: Discovery, spec: BundleSpec | undefined, tiers?: readonly ImageTier[]): Resolution {
+export function resolveImages(discovery: Discovery, spec: BundleSpec | undefined, tiers?: readonly ImageTier[], added: readonly AddedImage[] = []): Resolution {
   const selected = [...(tiers ?? spec?.tiers ?? DEFAULT_TIERS)];
   const warnings = [...discovery.warnings];
   const byRef = new Map<string, ResolvedImage>(discovery.images.map((image) => [image.ref, { ...image, included: false }]));
@@ -65,8 +73,17 @@ export function resolveImages(discovery: Discovery, spec: BundleSpec | undefined
     else warnings.push({ object: `bundle spec ${spec.release}`, path: `images.exclude[${index}]`, value: exclude.ref, message: 'excludes an image the release does not use' });
   });
 
+  const named = new Set<string>();
+  for (const { ref, from } of added) {
+    const finding = { objectIndex: -1, object: from, holder: [], path: '', raw: ref, via: 'added' as const, tier: 'install' as const };
+    const existing = byRef.get(ref);
+    if (existing !== undefined) existing.locations.push(finding);
+    else byRef.set(ref, { ref, parsed: parseImageRef(ref), tier: 'install', locations: [finding], included: false, why: `named with ${from}` });
+    named.add(ref);
+  }
+
   const images = [...byRef.values()]
-    .map((image) => ({ ...image, included: selected.includes(image.tier) }))
+    .map((image) => ({ ...image, included: named.has(image.ref) || selected.includes(image.tier) }))
     .sort((a, b) => IMAGE_TIERS.indexOf(a.tier) - IMAGE_TIERS.indexOf(b.tier) || (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
   return { images, excluded, warnings, tiers: selected };
 }

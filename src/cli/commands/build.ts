@@ -28,7 +28,9 @@ import { BUNDLE_FILES, type BundleMetadata, type ImageArchiveFacts } from '../..
 import { baseContent, parseBaseMetadata, type BaseBundle } from '../../core/delta-base.js';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ImageStore } from '../../app/ports.js';
+import type { ImageStore, ManifestSource } from '../../app/ports.js';
+import { normalisedRef, parseImageList } from '../../core/image-list.js';
+import type { AddedImage } from '../../core/resolve-images.js';
 import { createBuildReporter } from '../../ui/build-reporter.js';
 import { formatBytes } from '../../ui/format.js';
 import { readInstallerTemplate } from '../../version.js';
@@ -36,6 +38,9 @@ import { writeJson, type CliContext } from '../context.js';
 
 export interface BuildCommandOptions {
   manifests: string | undefined;
+  /** `--image REF`, repeatable. */
+  image: string[];
+  imageList: string | undefined;
   release: string | undefined;
   releaseUrl: string | undefined;
   spec: string | undefined;
@@ -117,6 +122,25 @@ function describeArchives(archives: readonly ImageArchiveFacts[]): string {
   return archives.length === 1 ? `${bytes}${split}` : `${bytes} in ${archives.length} archives${split}`;
 }
 
+const ADD_ON_INPUT = 'add-on images';
+
+/** The manifests of an add-on bundle: none. */
+const ADD_ON_SOURCE: ManifestSource = {
+  render: async () => ({ text: '', kind: 'images', description: ADD_ON_INPUT }),
+};
+
+/** `--image REF …` and `--image-list FILE`, each reference checked, in the order given. */
+async function addedImagesOption(options: BuildCommandOptions): Promise<AddedImage[]> {
+  const named = options.image.map((ref) => ({ ref: normalisedRef(ref, '--image'), from: '--image' }));
+  if (options.imageList === undefined) return named;
+  const text = await readFile(options.imageList, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new KfbundleError('USAGE', `--image-list ${options.imageList}: cannot read it (${error.code ?? error.message})`);
+  });
+  const listed = parseImageList(text, options.imageList);
+  if (listed.length === 0) throw new KfbundleError('USAGE', `--image-list ${options.imageList} names no image`, { hint: 'one image reference a line; # starts a comment' });
+  return [...named, ...listed];
+}
+
 /** Refuses, before anything is read or fetched, what only the registry source can build. */
 function registryOnly(source: ImageSourceKind, platforms: readonly Platform[], since: string | undefined): void {
   if (source !== 'engine') return;
@@ -178,7 +202,11 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
   const awsPartition = options.awsPartition === undefined ? undefined : parseAwsPartition(options.awsPartition);
   const splitSize = options.splitSize === undefined ? undefined : parseByteSize(options.splitSize);
   const maxArchives = archivesOption(options.archives, imageSource);
-  const { source, input, spec } = await resolveManifestInput(options, context.signal, true, context.env);
+  const addedImages = await addedImagesOption(options);
+  // Images and no release: an add-on bundle, installed (loaded, pushed or seeded) by the same installer.
+  const addOn = addedImages.length > 0 && options.manifests === undefined && options.release === undefined;
+  if (addOn && options.spec !== undefined) throw new KfbundleError('USAGE', '--spec is for a release; an add-on bundle of --image / --image-list has none', { hint: 'drop --spec, or give --release or --manifests too' });
+  const { source, input, spec } = addOn ? { source: ADD_ON_SOURCE, input: ADD_ON_INPUT, spec: undefined } : await resolveManifestInput(options, context.signal, true, context.env);
   // Read and check the key before minutes of pulls, not after.
   const signingKey = options.sign === undefined ? undefined : await readKey(options.sign);
   if (signingKey !== undefined) signBytes(Buffer.from('probe'), signingKey, options.sign!);
@@ -195,6 +223,7 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
     const result = await buildBundle(
       {
         manifests: input,
+        addedImages,
         outDir: options.out,
         mirrors,
         spec,
@@ -233,7 +262,7 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
     } else {
       context.stdout.write(
         `bundle written to ${options.out} for ${(result.metadata.platforms ?? [result.metadata.platform ?? formatPlatform(platforms[0]!)]).join(', ')}: ` +
-          `${new Set(result.metadata.images.filter((image) => image.tier !== SEED_TIER).map((image) => image.ref)).size} images` +
+          `${result.metadata.input.kind === 'images' ? 'an add-on of ' : ''}${new Set(result.metadata.images.filter((image) => image.tier !== SEED_TIER).map((image) => image.ref)).size} images` +
           (result.metadata.images.some((image) => image.tier === SEED_TIER) ? ' and the seed registry' : '') +
           `${archives.length === 0 ? '' : ` (${describeArchives(archives)})`}, ` +
           `${result.metadata.input.objects} objects, ` +

@@ -1,8 +1,10 @@
-// Delta bundles on real engines and registries. A base release of images that share a base layer (as Kubeflow's do)
+// Upgrades and add-ons on real engines and registries. Delta bundles: A base release of images that share a base layer (as Kubeflow's do)
 // is bundled whole; the next release keeps one image, renames one of identical content, changes one on the same base
 // layer, and adds two, one of them in a new repository on the same base. `build --since` carries only what the base
 // lacks; install.sh refuses an empty node or registry naming the base images it relies on, and on a node or a registry
 // that holds the base every reference of the new release resolves, with the image IDs the new bundle records.
+// `kfbundle diff` of the two full bundles says what changed and what the delta saves. An add-on bundle of images alone
+// (`--image`, `--image-list`) is signed, verified, loaded and pushed by the same installer, which applies nothing.
 
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -28,7 +30,7 @@ interface Context {
   delta: string;
 }
 
-const test = suite<Context>('delta bundles: build --since');
+const test = suite<Context>('upgrades: delta bundles, diff, add-ons');
 const INSTALL_MS = 180_000;
 
 const names = (ns: string) => ({
@@ -47,10 +49,15 @@ async function release(dir: string, name: string, refs: readonly string[]): Prom
   return path;
 }
 
-async function build(context: Context, manifests: string, out: string, extra: string[] = []) {
+/** `build` through the mirrors into `out`, with no manifests unless `extra` names some. */
+function buildArgs(context: Context, out: string, extra: string[]): string[] {
   const { env, ns, work } = context;
   const mirrors = ['gcr.io', 'docker.io', 'ghcr.io'].flatMap((host) => ['--mirror', `${host}=${env.registry}/${ns}/${host}`]);
-  return runKfbundle(['build', '--no-seed-registry', '--manifests', manifests, '--out', out, '--cache', join(work.path, 'cache'), '--no-progress', ...mirrors, ...extra]);
+  return ['build', '--no-seed-registry', '--out', out, '--cache', join(work.path, 'cache'), '--no-progress', ...mirrors, ...extra];
+}
+
+function build(context: Context, manifests: string, out: string, extra: string[] = []) {
+  return runKfbundle(buildArgs(context, out, ['--manifests', manifests, ...extra]));
 }
 
 const metadataOf = async (bundle: string) => JSON.parse(await readFile(join(bundle, 'bundle.json'), 'utf8')) as BundleMetadata;
@@ -197,6 +204,43 @@ test('pushed to a registry without the base it stops naming the base; after the 
     assert.is(pulled.code, 0, `${ref}: ${pulled.stderr}`);
     assert.is((await dockerFor(context.env.targetHost).getImage(ref).inspect()).Id, image.imageId, ref);
   }
+});
+
+test('an add-on bundle of --image and --image-list: signed, verified, loaded and pushed by its installer, nothing applied', async (context) => {
+  const n = names(context.ns);
+  const { work } = context;
+  const list = join(work.path, 'pipeline-images.txt');
+  await writeFile(list, `# images a pipeline pulls at run time\n${n.fresh}\n\n${n.worker}  # its worker\n`);
+  const keys = await runKfbundle(['keygen', '--private', join(work.path, 'team.key'), '--public', join(work.path, 'team.pub')]);
+  assert.is(keys.code, 0, keys.stderr);
+  const out = join(work.path, 'addon');
+  const addOn = await runKfbundle(buildArgs(context, out, ['--image-list', list, '--image', n.api, '--sign', join(work.path, 'team.key')]));
+  assert.is(addOn.code, 0, addOn.stderr);
+  const metadata = await metadataOf(out);
+  assert.is(metadata.input.kind, 'images');
+  assert.equal(metadata.images.map((image) => image.ref).sort(), [n.api, n.fresh, n.worker].sort());
+  assert.is(metadata.plan.phases.length, 0);
+  assert.is((await runKfbundle(['verify', out, '--key', join(work.path, 'team.pub')])).code, 0);
+
+  await clearTarget(context);
+  const installed = await runCommand('bash', [join(out, 'install.sh'), '--key', join(work.path, 'team.pub'), '--runtime', 'docker'], { env: { DOCKER_HOST: context.env.targetHost, HOME: work.path }, timeoutMs: INSTALL_MS });
+  assert.is(installed.code, 0, installed.stderr);
+  assert.match(installed.stdout, /no manifests in this bundle \(images only\): nothing to apply/);
+  for (const image of metadata.images) assert.is((await dockerFor(context.env.targetHost).getImage(image.bundleRef).inspect()).Id, image.imageId, image.bundleRef);
+  const registry = `${context.env.secondRegistry}/${context.ns}-addon`;
+  const pushed = await install(context, out, ['--registry', registry, '--push-with', 'http']);
+  assert.is(pushed.code, 0, pushed.stderr);
+  assert.match(pushed.stdout, /all 3 images pushed to/);
+
+  // Beside a release, an --image is bundled whatever the tiers; a bad line names its file and line.
+  const next = join(work.path, 'next.yaml');
+  const beside = await build(context, next, join(work.path, 'beside'), ['--image', n.db, '--tiers', 'install']);
+  assert.is(beside.code, 0, beside.stderr);
+  assert.ok((await metadataOf(join(work.path, 'beside'))).images.some((image) => image.ref === n.db));
+  await writeFile(list, `${n.fresh}\nNot A Reference\n`);
+  const bad = await runKfbundle(buildArgs(context, join(work.path, 'bad-list'), ['--image-list', list]));
+  assert.is(bad.code, 2);
+  assert.match(bad.stderr, /pipeline-images\.txt line 2: invalid image reference "Not A Reference"/);
 });
 
 test('--since refuses what cannot be a base, and an engine build', async (context) => {
