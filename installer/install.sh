@@ -38,6 +38,8 @@ IMAGE_INDEXES_DIR='@@IMAGE_INDEXES_DIR@@'
 # name for it, why), which the node or registry must hold already. Empty for a full bundle.
 BASE_BUNDLE='@@BASE_BUNDLE@@'
 BASE_IMAGES='@@BASE_IMAGES@@'
+# Every object the phases apply (apiVersion, kind, namespace or -, name), recorded in the cluster after an install.
+OBJECT_INVENTORY='@@OBJECT_INVENTORY@@'
 # The containerd namespace kubelet's CRI plugin keeps its images in; images elsewhere are invisible to pods.
 CONTAINERD_NAMESPACE=k8s.io
 # On Docker nodes, --registry pushes through containerd from a namespace of the installer's own (docker push would
@@ -97,6 +99,9 @@ Options:
   --key PUBLIC_KEY     require a valid Ed25519 signature by this key over SHA256SUMS (checked with openssl, first)
   --dry-run            print the phases and their waits, change nothing
   --from-phase N       start at phase N (resume after a failure; earlier phases are not re-applied)
+  --prune              after applying, delete what earlier installs applied that this bundle no longer has (an
+                       upgrade's leftovers, listed after every install; with --dry-run: list them, change nothing).
+                       The list is kept in ConfigMap kube-system/kfbundle-inventory
   --timeout SECONDS    how long each wait may take (default 600)
   --retries N          tries per phase before giving up (default 5)
   --retry-delay SECS   first pause between tries, doubled each time up to 60 (default 5)
@@ -135,6 +140,7 @@ registry=$BUILD_REGISTRY
 registry_given=no
 plain_http=no
 dry_run=no
+prune=no
 from_phase=0
 timeout=600
 retries=5
@@ -171,6 +177,7 @@ while [ $# -gt 0 ]; do
     --skip-images) images=no ;;
     --verify-only) images=no; manifests=no ;;
     --dry-run) dry_run=yes ;;
+    --prune) prune=yes ;;
     --from-phase) need_number "$1" "${2:-}"; from_phase=$((10#$2)); shift ;;
     --timeout) need_number "$1" "${2:-}"; timeout=$2; shift ;;
     --retries) need_number "$1" "${2:-}"; retries=$2; shift ;;
@@ -189,6 +196,8 @@ while [ $# -gt 0 ]; do
   shift
 done
 [ "$retries" -ge 1 ] || die "--retries must be at least 1"
+[ "$prune" = no ] || [ "$manifests" = yes ] || [ "$dry_run" = yes ] || die "--prune deletes what the manifests no longer have, after applying them: drop --images-only / --verify-only"
+
 seed_check_options
 [ -z "$parallel" ] || [ "$parallel" -ge 1 ] || die "--parallel must be at least 1"
 [ "$push_with" = auto ] || [ -n "$registry" ] || die "--push-with is for pushes to a registry: give --registry too"
@@ -601,9 +610,9 @@ pushes_over_http() {
 # image it relies on (images/base.txt, this node's platform) is looked for by image ID before anything is loaded.
 check_base_images() {
   [ -n "$BASE_BUNDLE" ] && [ -f "$BASE_IMAGES" ] || return 0
-  local platform id ref use node_platform='' missing=() count=0
+  local platform id ref node_platform='' missing=() count=0
   if [ -n "$PLATFORM_IMAGE_DIRS" ]; then node_platform=$(node_platform_dir) || exit 1; fi
-  while IFS=$'\t' read -r platform id ref use; do
+  while IFS=$'\t' read -r platform id ref _; do
     [ -n "$id" ] || continue
     # In a bundle of several platforms, only this node's platform's base images matter here.
     if [ -n "$node_platform" ] && [ "$platform" != - ] && [ "$(platform_dir_of "$platform")" != "$node_platform" ]; then continue; fi
@@ -792,6 +801,8 @@ push_images() {
 
 # @@include registry-http.sh@@
 
+# @@include inventory.sh@@
+
 phase_files() {
   [ -d "$MANIFESTS_DIR" ] || return 0
   find "$MANIFESTS_DIR" -maxdepth 1 -type f -name "$PHASE_GLOB" | LC_ALL=C sort
@@ -916,10 +927,15 @@ describe_targets() {
 }
 
 check_format
-if [ "$dry_run" = yes ]; then describe_targets; print_plan; exit 0; fi
+if [ "$dry_run" = yes ]; then
+  describe_targets
+  print_plan
+  if [ "$prune" = yes ]; then inventory_preview; fi
+  exit 0
+fi
 verify_bundle
 # With --skip-images, a registry seeded before: only the manifests that name it are applied.
 if [ "$seed" = yes ] && [ "$images" = yes ]; then seed_registry; elif [ "$images" = yes ]; then install_images; fi
-if [ "$manifests" = yes ]; then apply_manifests; fi
+if [ "$manifests" = yes ]; then apply_manifests; inventory_update; fi
 seed_report
 say "done"

@@ -62,6 +62,11 @@ export const BUNDLE_FILES = {
    */
   imageIndexesDir: 'images/indexes',
   manifestsDir: 'manifests',
+  /**
+   * Every object the phases apply, in apply order (formatObjectInventory): what install.sh records in the cluster, so
+   * that the next upgrade can list (or with --prune delete) what its release no longer has.
+   */
+  objectInventory: 'manifests/objects.txt',
   /** The phases again, every image reference under the registry placeholder, for `install.sh --registry`. */
   registryManifestsDir: 'registry-manifests',
 } as const;
@@ -239,6 +244,11 @@ export interface ImageManifestLine {
 export function formatImageManifests(lines: readonly ImageManifestLine[]): string {
   const sorted = [...lines].sort((a, b) => (a.bundleRef < b.bundleRef ? -1 : a.bundleRef > b.bundleRef ? 1 : 0));
   return sorted.map((line) => `${line.bundleRef}\t${line.digest}\t${line.push}\t${line.platform}\n`).join('');
+}
+
+/** manifests/objects.txt: `<apiVersion>\t<kind>\t<namespace or ->\t<name>` a line, in apply order. */
+export function formatObjectInventory(objects: readonly { apiVersion: string; kind: string; namespace: string | undefined; name: string }[]): string {
+  return objects.map((object) => `${object.apiVersion}\t${object.kind}\t${object.namespace ?? '-'}\t${object.name}\n`).join('');
 }
 
 /** The wait types install.sh knows; a `.waits` line of another type is refused there. */

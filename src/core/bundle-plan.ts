@@ -8,6 +8,7 @@ import {
   BUNDLE_FILES,
   contentDigestInput,
   formatBaseImages,
+  formatObjectInventory,
   formatImageArchives,
   formatImagePush,
   formatVersionFor,
@@ -162,6 +163,11 @@ export function planBundle(input: BundlePlanInput): BundlePlan {
     files.push(plannedFile(phaseWaitsPath(phase.name), formatWaits(phase.waits)));
     files.push(plannedFile(registryPhaseManifestPath(phase.name), phase.objects.map((index) => registryTexts[index]).join('---\n')));
     phases.push({ name: phase.name, file, objects: phase.objects.length, waits: phase.waits, why: phase.why });
+  }
+  const applied = plan.phases.flatMap((phase) => phase.objects.map((index) => finalObjects[index]!));
+  if (applied.length > 0) {
+    const inventory = applied.map((object) => ({ apiVersion: String(object.apiVersion), kind: object.kind ?? '', namespace: object.metadata?.namespace, name: object.metadata?.name ?? '' }));
+    files.push(plannedFile(BUNDLE_FILES.objectInventory, formatObjectInventory(inventory)));
   }
   // The seed registry's image is loaded by --seed-registry alone, and runs from the node it is loaded on: never pushed.
   const releaseImages = images.filter((image) => image.tier !== SEED_TIER);

@@ -42,7 +42,8 @@ export type InstallerPlaceholder =
   | 'PLATFORM_IMAGE_DIRS'
   | 'IMAGE_INDEXES_DIR'
   | 'BASE_IMAGES'
-  | 'BASE_BUNDLE';
+  | 'BASE_BUNDLE'
+  | 'OBJECT_INVENTORY';
 
 const digitsGlob = (count: number) => '[0-9]'.repeat(count);
 
@@ -88,6 +89,7 @@ export function installerValuesFor(toolVersion: string, buildRegistry: string | 
     IMAGE_INDEXES_DIR: BUNDLE_FILES.imageIndexesDir,
     BASE_IMAGES: BUNDLE_FILES.baseImages,
     BASE_BUNDLE: platforms.base ?? '',
+    OBJECT_INVENTORY: BUNDLE_FILES.objectInventory,
   };
 }
 

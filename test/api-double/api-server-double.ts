@@ -311,7 +311,34 @@ export class ApiServerDouble {
       const object = readYaml(body) as Obj;
       return this.create(resource, namespace, object, updaterOf(url, userAgent), response);
     }
+    if (method === 'DELETE' && name !== undefined && subresource === undefined) return this.remove(resource, namespace, name, response);
     return this.send(response, 405, status(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`));
+  }
+
+  /**
+   * A delete as the API server answers it: 404 for what is not there; the object gone, and with a namespace every
+   * object in it, with a CRD its custom resources and its API (finalization, done at once here).
+   */
+  private remove(resource: ApiResource, namespace: string | undefined, name: string, response: ServerResponse): void {
+    const key = this.key(resource, namespace, name);
+    const object = this.store.get(key);
+    if (object === undefined) return this.send(response, 404, this.notFound(resource, name));
+    const gone = [key];
+    if (resource.kind === 'Namespace') {
+      for (const [other, candidate] of this.store) if (candidate['metadata']['namespace'] === name) gone.push(other);
+    }
+    if (resource.kind === 'CustomResourceDefinition') {
+      const group = object['spec']['group'];
+      const kind = object['spec']['names']['kind'];
+      for (const [other, candidate] of this.store) if (candidate['kind'] === kind && String(candidate['apiVersion']).startsWith(`${group}/`)) gone.push(other);
+      this.crdEstablishedAt.delete(name);
+    }
+    for (const other of gone) {
+      const deleted = this.store.get(other)!;
+      this.store.delete(other);
+      this.notify('DELETED', deleted);
+    }
+    this.send(response, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, group: resource.group, kind: resource.plural, uid: object['metadata']['uid'] } });
   }
 
   private notFound(resource: ApiResource, name: string): Obj {
@@ -351,7 +378,7 @@ export class ApiServerDouble {
     response.on('close', () => this.watchers.delete(watcher));
   }
 
-  private notify(type: 'ADDED' | 'MODIFIED', object: Obj): void {
+  private notify(type: 'ADDED' | 'MODIFIED' | 'DELETED', object: Obj): void {
     for (const watcher of this.watchers) {
       if (watcher.resource.kind !== object['kind']) continue;
       if (watcher.resource.namespaced && watcher.namespace !== undefined && watcher.namespace !== object['metadata']['namespace']) continue;

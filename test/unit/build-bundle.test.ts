@@ -47,8 +47,10 @@ test('writes every file and lists each in SHA256SUMS', async () => {
       'install.sh',
       'manifests/00-resources.waits',
       'manifests/00-resources.yaml',
+      'manifests/objects.txt',
       'registry-manifests/00-resources.yaml',
     ]);
+    assert.is(await readFile(join(options.outDir, 'manifests/objects.txt'), 'utf8'), 'apps/v1\tDeployment\tkubeflow\ta\n');
     assert.is(await readFile(join(options.outDir, 'images/refs.txt'), 'utf8'), 'docker.io/library/busybox:latest\ngcr.io/x/a:1\n');
     assert.is(await readFile(join(options.outDir, 'images/archives.txt'), 'utf8'), '1\timages/images.tar\n');
     assert.is(result.metadata.files.find((f) => f.path === 'images/images.tar')!.size, 100_352);

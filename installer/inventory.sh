@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# kfbundle installer part: what earlier installs applied, so that an upgrade can say what the new release no longer
+# has, and remove it only when asked (--prune). Inlined into install.sh (core/installer-parts.ts).
+#
+# The cluster keeps the list, since the next bundle may be installed from another machine: ConfigMap
+# kube-system/kfbundle-inventory, `objects` one object a line as in manifests/objects.txt (`<apiVersion>\t<kind>\t
+# <namespace or ->\t<name>`). It holds every object kfbundle applied and has not removed: an upgrade's leftovers stay
+# listed until they are pruned. Objects are matched by API group, kind, namespace and name, so a kind whose version
+# moved (v1beta1 to v1) is the same object.
+#
+# Uses install.sh's say/warn/die, and its globals OBJECT_INVENTORY, METADATA, prune, dry_run.
+
+INVENTORY_NAMESPACE=kube-system
+INVENTORY_NAME=kfbundle-inventory
+
+# What the cluster's inventory lists, or nothing before the first install (or without one).
+inventory_previous() {
+  kubectl -n "$INVENTORY_NAMESPACE" get configmap "$INVENTORY_NAME" -o 'go-template={{index .data "objects"}}' 2>/dev/null || true
+}
+
+# The lines of the first list (file) whose object the second (file) does not name: group, kind, namespace, name.
+inventory_missing_from() {
+  awk -F'\t' '
+    function key(api, kind, ns, name,   group) { group = api ~ /\// ? substr(api, 1, index(api, "/") - 1) : ""; return group "\t" kind "\t" ns "\t" name }
+    NR == FNR { if (NF >= 4) seen[key($1, $2, $3, $4)] = 1; next }
+    NF >= 4 && !(key($1, $2, $3, $4) in seen)
+  ' "$2" "$1"
+}
+
+# kubectl's name for the object of a line: `Kind.version.group/name`, or `Kind/name` in the core group.
+inventory_target() {
+  local api=$1 kind=$2
+  if [[ "$api" == */* ]]; then printf '%s.%s.%s/%s' "$kind" "${api#*/}" "${api%%/*}" "$3"; else printf '%s/%s' "$kind" "$3"; fi
+}
+
+# `Kind namespace/name`, or `Kind name` for a cluster-wide object.
+inventory_label() {
+  if [ "$2" = - ]; then printf '%s %s' "$1" "$3"; else printf '%s %s/%s' "$1" "$2" "$3"; fi
+}
+
+inventory_describe() {
+  local api kind namespace name
+  while IFS=$'\t' read -r api kind namespace name; do printf '  %s\n' "$(inventory_label "$kind" "$namespace" "$name")"; done < "$1"
+}
+
+# Deletes the objects of a list (file $1): workloads and the rest first, then CRDs (their resources go with them), then
+# namespaces (everything in them goes too). Writes the lines it could not delete to file $2.
+inventory_delete() {
+  local pass api kind namespace name args
+  for pass in rest crds namespaces; do
+    while IFS=$'\t' read -r api kind namespace name; do
+      case "$pass:$kind" in
+        rest:CustomResourceDefinition|rest:Namespace|crds:Namespace) continue ;;
+        crds:*) [ "$kind" = CustomResourceDefinition ] || continue ;;
+        namespaces:*) [ "$kind" = Namespace ] || continue ;;
+      esac
+      args=(delete "$(inventory_target "$api" "$kind" "$name")" --ignore-not-found --wait=false)
+      if [ "$namespace" != - ]; then args+=(--namespace "$namespace"); fi
+      if kubectl "${args[@]}" >/dev/null; then
+        say "  deleted $(inventory_label "$kind" "$namespace" "$name")"
+      else
+        printf '%s\t%s\t%s\t%s\n' "$api" "$kind" "$namespace" "$name" >> "$2"
+      fi
+    done < "$1"
+  done
+}
+
+# After the manifests are applied: what the previous installs applied that this bundle does not, listed (or, with
+# --prune, deleted); then the inventory is this bundle's objects and whatever is still left.
+inventory_update() {
+  [ -f "$OBJECT_INVENTORY" ] || return 0
+  local dir count kept
+  dir=$(mktemp -d)
+  inventory_previous > "$dir/previous"
+  inventory_missing_from "$dir/previous" "$OBJECT_INVENTORY" > "$dir/left"
+  count=$(grep -c . "$dir/left" || true)
+  : > "$dir/kept"
+  if [ "$count" -gt 0 ] && [ "$prune" = yes ]; then
+    say "--prune: deleting the $count objects earlier installs applied that this bundle does not have:"
+    inventory_delete "$dir/left" "$dir/kept"
+    kept=$(grep -c . "$dir/kept" || true)
+    if [ "$kept" -gt 0 ]; then warn "$kept of them could not be deleted (errors above); they stay listed for the next --prune"; fi
+  elif [ "$count" -gt 0 ]; then
+    say "$count objects earlier installs applied are not in this bundle (left as they are; the release no longer has them):"
+    inventory_describe "$dir/left" | head -n 20
+    if [ "$count" -gt 20 ]; then say "  … and $((count - 20)) more"; fi
+    say "to delete them: $0 --skip-images --prune (see the list first with --dry-run --prune)"
+    cp "$dir/left" "$dir/kept"
+  fi
+  cat "$OBJECT_INVENTORY" "$dir/kept" > "$dir/objects"
+  kubectl create configmap "$INVENTORY_NAME" --namespace "$INVENTORY_NAMESPACE" --from-file=objects="$dir/objects" --dry-run=client -o yaml |
+    kubectl apply --server-side --force-conflicts --field-manager kfbundle-inventory -f - >/dev/null ||
+    warn "could not record what was applied in configmap $INVENTORY_NAMESPACE/$INVENTORY_NAME: the next upgrade will not know what this one left behind"
+  rm -rf "$dir"
+}
+
+# --dry-run --prune: what an install of this bundle would delete now, changing nothing.
+inventory_preview() {
+  [ -f "$OBJECT_INVENTORY" ] || { say "--prune: this bundle applies no manifests, so it prunes nothing"; return 0; }
+  command -v kubectl >/dev/null || die "kubectl not found: --dry-run --prune reads what earlier installs applied from the cluster"
+  local dir count
+  dir=$(mktemp -d)
+  inventory_previous > "$dir/previous"
+  inventory_missing_from "$dir/previous" "$OBJECT_INVENTORY" > "$dir/left"
+  count=$(grep -c . "$dir/left" || true)
+  if [ "$count" -eq 0 ]; then
+    say "--prune would delete nothing: every object earlier installs applied is in this bundle"
+  else
+    say "--prune would delete these $count objects, which earlier installs applied and this bundle does not have:"
+    inventory_describe "$dir/left"
+  fi
+  rm -rf "$dir"
+}
