@@ -580,7 +580,7 @@ check_images_present() {
       done
     fi
   fi
-  [ "${#missing[@]}" -eq 0 ] || die "after loading, $where lacks ${#missing[@]} of the $count images the manifests name: ${missing[*]}"
+  [ "${#missing[@]}" -eq 0 ] || die "after loading, $where lacks ${#missing[@]} of the $count images the manifests name: ${missing[*]}; they come from this bundle's archives (${IMAGE_ARCHIVES}), which loaded without them: load it again, or rebuild it; nothing was applied"
   say "all $count images present in $where"
 }
 
