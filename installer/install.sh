@@ -602,10 +602,6 @@ pushes_over_http() {
   return 0
 }
 
-# Verify, load or push: what --images-only does. With a registry, the pushes come from containerd wherever it
-# answers, since it keeps the bundle's manifests byte for byte (upstream digests, images/manifests.txt says which);
-# Docker recompresses every layer it pushes, which gives every manifest a new digest. Over HTTP, the bundle's
-# manifests go byte for byte too, with no engine at all.
 # A delta bundle's images load only where its base's are (their layers are in no archive of this bundle): each base
 # image it relies on (images/base.txt, this node's platform) is looked for by image ID before anything is loaded.
 check_base_images() {
@@ -625,7 +621,7 @@ check_base_images() {
   if [ "${#missing[@]}" -gt 0 ]; then
     die "this is a delta bundle on $BASE_BUNDLE, and ${#missing[@]} of the $count images of that base it relies on are not in $runtime on this node: ${missing[*]}; install the base bundle's images first (its install.sh --images-only, on this node), then this one; nothing was loaded"
   fi
-  say "a delta bundle on $BASE_BUNDLE: the $count base images it relies on are in $runtime on this node"
+  [ "$count" -eq 0 ] || say "a delta bundle on $BASE_BUNDLE: the $count base images it relies on are in $runtime on this node"
 }
 
 # The directory of a platform's images in a bundle of several platforms, or nothing.
@@ -643,6 +639,8 @@ find_every_platform_archive() {
   local entry list=$IMAGE_ARCHIVES
   for entry in $PLATFORM_IMAGE_DIRS; do
     IMAGE_ARCHIVES="${entry#*=}/$(basename "$list")"
+    # A platform without images of its own (every image a delta takes from its base's) has no list.
+    [ -f "$IMAGE_ARCHIVES" ] || continue
     find_archives || die "$IMAGE_ARCHIVES names no image archive"
   done
   IMAGE_ARCHIVES=$list
@@ -660,6 +658,10 @@ push_every_platform() {
   http_push_images
 }
 
+# Verify, load or push: what --images-only does. With a registry, the pushes come from containerd wherever it
+# answers, since it keeps the bundle's manifests byte for byte (upstream digests, images/manifests.txt says which);
+# Docker recompresses every layer it pushes, which gives every manifest a new digest. Over HTTP, the bundle's
+# manifests go byte for byte too, with no engine at all.
 install_images() {
   if [ -n "$PLATFORM_IMAGE_DIRS" ] && [ ! -f "$IMAGE_REFS" ]; then say "no images in this bundle"; return 0; fi
   if [ -n "$PLATFORM_IMAGE_DIRS" ] && [ -n "$registry" ]; then push_every_platform; return 0; fi
@@ -875,10 +877,21 @@ apply_phase_once() {
 }
 
 # What to run again after fixing a failure: the same choices, images skipped, from this phase on.
-resume_command() {
+# The same choices of where images are, images skipped: what a follow-up run (a resume, a prune) must repeat, since the
+# manifests it applies name the images there.
+rerun_command() {
   local command="$0 --skip-images"
-  [ "$registry" != "$BUILD_REGISTRY" ] && command+=" --registry $registry"
-  printf '%s --from-phase %s' "$command" "$((10#${1%%-*}))"
+  if [ "$seed" = yes ]; then
+    command+=" --seed-registry --registry-port $seed_port"
+  elif [ "$registry" != "$BUILD_REGISTRY" ]; then
+    command+=" --registry $registry"
+  fi
+  printf '%s' "$command"
+}
+
+# What to run again after fixing a failure: the same choices, images skipped, from this phase on.
+resume_command() {
+  printf '%s --from-phase %s' "$(rerun_command)" "$((10#${1%%-*}))"
 }
 
 apply_phase() {
@@ -917,7 +930,9 @@ apply_manifests() {
 }
 
 describe_targets() {
-  if [ "$seed" = yes ]; then
+  if [ -z "$(phase_files)" ] && { [ -n "$registry" ] || [ "$seed" = yes ]; }; then
+    say "images: pushed to ${registry:-a registry run inside the cluster}; no manifests in this bundle (images only)"
+  elif [ "$seed" = yes ]; then
     say "images: pushed into a registry run inside the cluster (namespace $SEED_NAMESPACE, NodePort $seed_port); manifests name them at $registry (from $REGISTRY_MANIFESTS_DIR/)"
   elif [ -n "$registry" ]; then
     say "images: pushed to $registry; manifests name them there (from $REGISTRY_MANIFESTS_DIR/)"

@@ -8,14 +8,16 @@
 # listed until they are pruned. Objects are matched by API group, kind, namespace and name, so a kind whose version
 # moved (v1beta1 to v1) is the same object.
 #
-# Uses install.sh's say/warn/die, and its globals OBJECT_INVENTORY, METADATA, prune, dry_run.
+# Uses install.sh's say/warn/die and rerun_command, and its globals OBJECT_INVENTORY and prune. One inventory a
+# cluster: kfbundle takes the cluster to run one Kubeflow, so a bundle of another release is its upgrade.
 
 INVENTORY_NAMESPACE=kube-system
 INVENTORY_NAME=kfbundle-inventory
 
-# What the cluster's inventory lists, or nothing before the first install (or without one).
+# What the cluster's inventory lists, nothing before the first install; fails (kubectl's error on stderr) when it
+# cannot be read, which must not pass for a first install: the leftovers it lists would be forgotten.
 inventory_previous() {
-  kubectl -n "$INVENTORY_NAMESPACE" get configmap "$INVENTORY_NAME" -o 'go-template={{index .data "objects"}}' 2>/dev/null || true
+  kubectl -n "$INVENTORY_NAMESPACE" get configmap "$INVENTORY_NAME" --ignore-not-found -o 'go-template={{index .data "objects"}}'
 }
 
 # The lines of the first list (file) whose object the second (file) does not name: group, kind, namespace, name.
@@ -27,10 +29,22 @@ inventory_missing_from() {
   ' "$2" "$1"
 }
 
-# kubectl's name for the object of a line: `Kind.version.group/name`, or `Kind/name` in the core group.
+# The leftovers (file $1) that can go without taking this bundle's objects (file $2) with them: not a namespace one of
+# them is in, not the CRD of a group one of them uses.
+inventory_deletable() {
+  awk -F'\t' '
+    NR == FNR { if ($3 != "-") used_namespace[$3] = 1; if ($1 ~ /\//) used_group[substr($1, 1, index($1, "/") - 1)] = 1; next }
+    $2 == "Namespace" && ($4 in used_namespace) { next }
+    $2 == "CustomResourceDefinition" { group = $4; sub(/^[^.]*\./, "", group); if (group in used_group) next }
+    { print }
+  ' "$2" "$1"
+}
+
+# kubectl's name for the object of a line: `Kind.group/name`, or `Kind/name` in the core group. No version: the one
+# recorded may no longer be served, and kubectl picks the preferred one.
 inventory_target() {
   local api=$1 kind=$2
-  if [[ "$api" == */* ]]; then printf '%s.%s.%s/%s' "$kind" "${api#*/}" "${api%%/*}" "$3"; else printf '%s/%s' "$kind" "$3"; fi
+  if [[ "$api" == */* ]]; then printf '%s.%s/%s' "$kind" "${api%%/*}" "$3"; else printf '%s/%s' "$kind" "$3"; fi
 }
 
 # `Kind namespace/name`, or `Kind name` for a cluster-wide object.
@@ -71,21 +85,31 @@ inventory_update() {
   [ -f "$OBJECT_INVENTORY" ] || return 0
   local dir count kept
   dir=$(mktemp -d)
-  inventory_previous > "$dir/previous"
-  inventory_missing_from "$dir/previous" "$OBJECT_INVENTORY" > "$dir/left"
+  if ! inventory_previous > "$dir/previous"; then
+    warn "could not read configmap $INVENTORY_NAMESPACE/$INVENTORY_NAME (error above): what earlier installs left behind is neither listed nor pruned, and the record is left as it was"
+    rm -rf "$dir"
+    return 0
+  fi
+  inventory_missing_from "$dir/previous" "$OBJECT_INVENTORY" > "$dir/missing"
+  inventory_deletable "$dir/missing" "$OBJECT_INVENTORY" > "$dir/left"
   count=$(grep -c . "$dir/left" || true)
-  : > "$dir/kept"
+  # Still recorded: what cannot go yet (a namespace or CRD this bundle's objects still use), and what is not deleted.
+  inventory_missing_from "$dir/missing" "$dir/left" > "$dir/kept"
   if [ "$count" -gt 0 ] && [ "$prune" = yes ]; then
     say "--prune: deleting the $count objects earlier installs applied that this bundle does not have:"
-    inventory_delete "$dir/left" "$dir/kept"
-    kept=$(grep -c . "$dir/kept" || true)
+    : > "$dir/failed"
+    inventory_delete "$dir/left" "$dir/failed"
+    kept=$(grep -c . "$dir/failed" || true)
     if [ "$kept" -gt 0 ]; then warn "$kept of them could not be deleted (errors above); they stay listed for the next --prune"; fi
+    cat "$dir/failed" >> "$dir/kept"
   elif [ "$count" -gt 0 ]; then
     say "$count objects earlier installs applied are not in this bundle (left as they are; the release no longer has them):"
-    inventory_describe "$dir/left" | head -n 20
+    # head on a file, not on a pipe: a writer cut off by head would end the install (pipefail, set -e).
+    head -n 20 "$dir/left" > "$dir/first"
+    inventory_describe "$dir/first"
     if [ "$count" -gt 20 ]; then say "  … and $((count - 20)) more"; fi
-    say "to delete them: $0 --skip-images --prune (see the list first with --dry-run --prune)"
-    cp "$dir/left" "$dir/kept"
+    say "to delete them: $(rerun_command) --prune (see the list first with --dry-run --prune)"
+    cat "$dir/left" >> "$dir/kept"
   fi
   cat "$OBJECT_INVENTORY" "$dir/kept" > "$dir/objects"
   kubectl create configmap "$INVENTORY_NAME" --namespace "$INVENTORY_NAMESPACE" --from-file=objects="$dir/objects" --dry-run=client -o yaml |
@@ -100,8 +124,9 @@ inventory_preview() {
   command -v kubectl >/dev/null || die "kubectl not found: --dry-run --prune reads what earlier installs applied from the cluster"
   local dir count
   dir=$(mktemp -d)
-  inventory_previous > "$dir/previous"
-  inventory_missing_from "$dir/previous" "$OBJECT_INVENTORY" > "$dir/left"
+  inventory_previous > "$dir/previous" || { rm -rf "$dir"; die "could not read configmap $INVENTORY_NAMESPACE/$INVENTORY_NAME (error above): cannot tell what --prune would delete"; }
+  inventory_missing_from "$dir/previous" "$OBJECT_INVENTORY" > "$dir/missing"
+  inventory_deletable "$dir/missing" "$OBJECT_INVENTORY" > "$dir/left"
   count=$(grep -c . "$dir/left" || true)
   if [ "$count" -eq 0 ]; then
     say "--prune would delete nothing: every object earlier installs applied is in this bundle"

@@ -32,8 +32,10 @@ http_status=''
 http_body_archive=''
 http_body_offset=0
 http_body_size=0
-# Filled once per push, in order: the blob lines (several lanes take them) and the manifest lines of images/push.txt.
+# Filled once per push, in order: the blob lines (several lanes take them), a delta's base lines (checked first) and
+# the manifest lines of images/push.txt.
 http_blobs=()
+http_bases=()
 http_manifests=()
 
 MANIFEST_ACCEPT='application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json'
@@ -317,8 +319,8 @@ http_push_blob() {
   [ "${#missing[@]}" -gt 0 ] || return 0
   if [ -z "$source" ] && [ "$archive" = - ]; then
     # A delta bundle's base layer: in none of this bundle's archives, so the base must have been pushed here first.
-    printf '%s has no blob %s (for %s), a layer of the base bundle %s, which this delta bundle does not carry: push the base bundle to %s first (its install.sh --images-only --registry %s), then this one\n' \
-      "$registry" "$digest" "$(http_name "$1")" "$BASE_BUNDLE" "$registry" "$registry" >&2
+    printf '%s has no blob %s (for %s), a layer of the base bundle %s, which this delta bundle does not carry: push the base bundle there first (%s), then this one\n' \
+      "$registry" "$digest" "$(http_name "$1")" "$BASE_BUNDLE" "$(http_base_advice)" >&2
     return 2
   fi
   if [ -z "$source" ]; then
@@ -330,10 +332,27 @@ http_push_blob() {
     http_request "$repo $source" "$(http_api "$repo")/blobs/uploads/?mount=${digest/:/%3A}&from=$(http_repository "$source")" --request POST --header 'Content-Length: 0' || return
     case "$http_status" in
       201) printf 'mounted\n' >> "$http_dir/result" ;;
-      202) http_upload "$repo" "$archive" "$offset" "$size" "$digest" "$(http_header location)" || return ;;
+      202)
+        if [ "$archive" = - ]; then
+          # Declined, and an upload opened instead, which this bundle has no bytes for: closed again.
+          local opened
+          opened=$(http_header location)
+          case "$opened" in /*) opened=$http_origin$opened ;; esac
+          if [ -n "$opened" ]; then http_request "$repo" "$opened" --request DELETE >/dev/null 2>&1 || true; fi
+          printf '%s declined to mount blob %s, a layer of the base bundle %s, into %s from %s, and this delta bundle does not carry it: push the base bundle there with %s in it, or build a full bundle\n' \
+            "$registry" "$digest" "$BASE_BUNDLE" "$(http_name "$repo")" "$(http_name "$source")" "$(http_name "$repo")" >&2
+          return 2
+        fi
+        http_upload "$repo" "$archive" "$offset" "$size" "$digest" "$(http_header location)" || return
+        ;;
       *) http_give_up "mounting blob $digest into $(http_name "$repo") from $(http_name "$source")"; return ;;
     esac
   done
+}
+
+# How to get a delta bundle's base into the registry pushed to.
+http_base_advice() {
+  if [ "$seed" = yes ]; then printf 'its install.sh --seed-registry --registry-port %s' "$seed_port"; else printf 'its install.sh --images-only --registry %s' "$registry"; fi
 }
 
 # One manifest line: the manifest's bytes under REFERENCE (a tag, or an index's child by digest), checked against
@@ -450,6 +469,7 @@ http_read_plan() {
   local -A lengths=()
   for candidate in "${all_archives[@]}" "${push_files[@]}"; do lengths[$candidate]=$(http_stream_length "$candidate"); done
   http_blobs=()
+  http_bases=()
   http_manifests=()
   while IFS= read -r line; do
     IFS=$'\t' read -r kind archive offset size digest rest <<< "$line"
@@ -458,7 +478,7 @@ http_read_plan() {
       [[ "$archive" = - && "$offset" = 0 && "$size" =~ ^$number$ && "$digest" =~ ^$hash$ && "$rest" =~ ^$name( $name)*$ ]] ||
         die "$IMAGE_PUSH has a malformed base line: $line"
       [ "${#http_manifests[@]}" -eq 0 ] || die "$IMAGE_PUSH has a base line after a manifest line: $line"
-      http_blobs+=("$line")
+      http_bases+=("$line")
       continue
     fi
     [ -n "${lengths[$archive]:-}" ] || die "$IMAGE_PUSH names a file that is not one of the bundle's image archives: $archive"
@@ -498,6 +518,21 @@ http_push_blobs() {
   if [ -s "$http_tmp/failed" ]; then
     die "could not push to $registry (last error above): $(paste -sd ';' "$http_tmp/failed" | sed 's/;/; /g'); nothing was tagged. Resume with: ${http_resume:-$0 --images-only --registry $registry --push-with http}"
   fi
+}
+
+# A delta bundle's base layers, before any blob of its own is sent: each must be in the registry already (mounted
+# where a repository lacks it); the first missing one ends the push with nothing uploaded.
+http_check_base() {
+  [ "${#http_bases[@]}" -gt 0 ] || return 0
+  local line kind archive offset size digest repos
+  say "${#http_bases[@]} layers of the base bundle $BASE_BUNDLE to find in $registry (this delta bundle does not carry them)"
+  for line in "${http_bases[@]}"; do
+    IFS=$'\t' read -r kind archive offset size digest repos <<< "$line"
+    # shellcheck disable=SC2086 # the repositories are words
+    http_group "base layer $digest" http_push_blob - 0 "$size" "$digest" $repos ||
+      die "the base bundle's layers are not all in $registry (above); nothing of this bundle was sent"
+    cat "$http_dir/result" >> "$http_dir/stats"
+  done
 }
 
 # Every manifest line, in order (an index after the manifests it lists), then a tag per image.
@@ -608,6 +643,7 @@ http_push_all() {
   say "pushing $(wc -l < "$IMAGE_REFS") images to $registry over the registry HTTP API ($(http_scheme)), straight from the image archives"
   http_group "reaching $registry" http_probe ||
     die "could not reach $registry (last error above): check the address, --registry-plain-http or --registry-ca, and KFB_REGISTRY_AUTH"
+  http_check_base
   http_push_blobs
   http_put_manifests
   say "all $(wc -l < "$IMAGE_REFS") images pushed to $registry"

@@ -288,6 +288,25 @@ seed_load_image() {
   say "registry image $SEED_REGISTRY_IMAGE loaded into $runtime on this node"
 }
 
+# A delta bundle seeds a registry its base seeded before: each base layer it leaves out must be served there already
+# (read-only, no credentials needed), checked before the registry is switched to seeding, which a missing base would
+# leave it in, under a path nobody knows.
+seed_check_base() {
+  [ -n "$BASE_BUNDLE" ] || return 0
+  local kind archive offset size digest repos repo code missing=0 first=''
+  while IFS=$'\t' read -r kind archive offset size digest repos; do
+    [ "$kind" = base ] || continue
+    code=000
+    for repo in $repos; do
+      code=$(curl -s -o /dev/null -m 10 -w '%{http_code}' --head "http://127.0.0.1:$seed_port/v2/$repo/blobs/$digest" 2>/dev/null) || code=000
+      [ "$code" != 200 ] || break
+    done
+    if [ "$code" != 200 ]; then missing=$((missing + 1)); first=${first:-$digest}; fi
+  done < "$IMAGE_PUSH"
+  [ "$missing" -eq 0 ] ||
+    die "this is a delta bundle on $BASE_BUNDLE, and the registry at 127.0.0.1:$seed_port does not serve $missing of the base's layers (the first: $first): seed the base bundle first (its install.sh --seed-registry --registry-port $seed_port), then this one; nothing was changed"
+}
+
 # A push to the read-only registry must be refused; one that is not would leave the cluster's images writable.
 seed_check_read_only() {
   local code
@@ -305,6 +324,7 @@ seed_registry() {
   if [ -n "$PLATFORM_IMAGE_DIRS" ]; then find_every_platform_archive; else find_archives || die "this bundle has no images to seed a registry with"; fi
   seed_pick_node
   seed_check_kube_proxy
+  seed_check_base
   warn_other_architectures
   seed_load_image
   local path

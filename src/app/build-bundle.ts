@@ -149,7 +149,10 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
           ? built.map((set) => ({ platform: formatPlatform(set.platform!), dir: set.dir, images: set.images.filter((image) => image.tier !== SEED_TIER), archives: releaseArchives(set) }))
           : undefined,
         servedIndexes: several ? servedIndexes(built) : undefined,
-        base: options.base === undefined ? undefined : deltaRecord(images.filter((image) => image.tier !== SEED_TIER), options.base),
+        base:
+          options.base === undefined
+            ? undefined
+            : deltaRecord(images.filter((image) => image.tier !== SEED_TIER), options.base, several || platforms[0] === undefined ? undefined : formatPlatform(platforms[0])),
         options: { ...options, platform: several ? undefined : options.platforms?.[0] },
         tool: { version: deps.toolVersion, installerTemplate: deps.installerTemplate },
       });

@@ -30,12 +30,16 @@ export const ESTIMATE_CONCURRENCY = 8;
  */
 export const ESTIMATE_WAIT_MS = 2000;
 
+/** How long the whole estimate may take before the pulls start, whatever the number of images. */
+export const ESTIMATE_TOTAL_MS = 10_000;
+
 /** undefined when the store cannot describe an image before pulling it (an engine). */
 export async function estimatePulls(
   images: readonly ImageToPull[],
   options: { mirrors: readonly Mirror[]; concurrency: number; signal?: AbortSignal | undefined },
   store: ImageStore,
   waitMs: number = ESTIMATE_WAIT_MS,
+  totalMs: number = ESTIMATE_TOTAL_MS,
 ): Promise<PullEstimate | undefined> {
   const describe = store.describe?.bind(store);
   if (describe === undefined) return undefined;
@@ -48,7 +52,15 @@ export async function estimatePulls(
     }
     return undefined;
   };
-  const described = await Promise.all(images.map((image) => limit(() => withinMs(describeOne(image), waitMs))));
+  const deadline = Date.now() + totalMs;
+  const described = await Promise.all(
+    images.map((image) =>
+      limit(() => {
+        const left = Math.min(waitMs, deadline - Date.now());
+        return left <= 0 ? undefined : withinMs(describeOne(image), left);
+      }),
+    ),
+  );
   const sizes = new Map<string, number>();
   const unknown: string[] = [];
   described.forEach((blobs, index) => {

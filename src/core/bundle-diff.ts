@@ -1,6 +1,6 @@
 // What changes from one bundle (or release) to the next, for the team that plans an upgrade: images added, removed
 // and changed, CRDs by their version lists, install phases, and what a delta bundle (`build --since`) would leave
-// out. Pure: each side is read into a DiffSide first (app/diff-bundles.ts), from a bundle.json, a bundle directory or
+// out. Pure: each side is read into a DiffSide first (cli/commands/diff.ts), from a bundle.json, a bundle directory or
 // a rendered release; what a side does not know (a release has no digests, a bundle.json alone no CRDs) is null.
 
 import { imageName, parseImageRef } from './image-ref.js';
@@ -52,8 +52,9 @@ export interface BundleDiff {
   crds: { added: DiffCrd[]; removed: DiffCrd[]; changed: { name: string; from: string[]; to: string[] }[] } | null;
   phases: { added: string[]; removed: string[]; changed: { name: string; from: number; to: number }[] } | null;
   /**
-   * A delta of `to` on `from`: the bytes of `to`'s archives, and of the blobs a delta would leave out because `from`
-   * brought them. null unless `to` is a bundle directory built from registries and `from` records its layers.
+   * A delta of `to` on `from`: the bytes of `to`'s distinct blobs (images/push.txt, each once however many platforms
+   * hold it), and of those a delta would leave out because `from` brought them. null unless `to` is a bundle directory
+   * built from registries and `from` records its layers.
    */
   delta: { bytes: number; saved: number } | null;
 }
@@ -86,8 +87,10 @@ function diffImages(from: readonly DiffImage[], to: readonly DiffImage[]): Bundl
     else unchanged++;
   }
   // A reference on one side only: a repository's tag that moved when the other side has that repository.
-  const gone = [...before.values()].filter((image) => !after.has(image.ref));
-  const fresh = [...after.values()].filter((image) => !before.has(image.ref));
+  // In reference order, so the pairing does not depend on the order the sides list their images.
+  const byRef = (a: DiffImage, b: DiffImage) => compare(a.ref, b.ref);
+  const gone = [...before.values()].filter((image) => !after.has(image.ref)).sort(byRef);
+  const fresh = [...after.values()].filter((image) => !before.has(image.ref)).sort(byRef);
   const added: DiffImage[] = [];
   const paired = new Set<DiffImage>();
   for (const image of fresh) {
@@ -100,7 +103,6 @@ function diffImages(from: readonly DiffImage[], to: readonly DiffImage[]): Bundl
     changed.push({ from: old, to: image, why: 'tag' });
   }
   const removed = gone.filter((image) => !paired.has(image));
-  const byRef = (a: DiffImage, b: DiffImage) => compare(a.ref, b.ref);
   return { added: added.sort(byRef), removed: removed.sort(byRef), changed: changed.sort((a, b) => compare(a.to.ref, b.to.ref)), unchanged };
 }
 

@@ -1,11 +1,13 @@
 // What a delta bundle (`build --since OLD`) may leave out: the layers the target already holds because the base bundle
 // brought them. Compared by content, never by name: a layer is held when the base recorded it (its images' `layers`),
-// or when the base holds the very manifest that lists it (a base built before layers were recorded). An image whose
-// every layer is held is taken from the base: the delta carries its config and manifest only (a few KiB, so that a new
+// or when the base holds the very manifest that lists it (a base built before layers were recorded). An image of the
+// base's content (its manifest or image ID) whose every layer is held is taken from the base: the delta carries its
+// config and manifest only (a few KiB, so that a new
 // tag of identical content still loads under its new name); a changed image under the same tag carries its new layers.
 
-import type { BundleImage, BundleMetadata } from './bundle-layout.js';
+import { unreadableFormat, type BundleImage, type BundleMetadata } from './bundle-layout.js';
 import { KfbundleError } from './errors.js';
+import { imageName, parseImageRef } from './image-ref.js';
 
 /** What a delta needs to know of its base: read from the base's bundle.json. */
 export interface BaseBundle {
@@ -50,13 +52,18 @@ export function parseBaseMetadata(text: string, source: string): BaseBundle {
   if (typeof metadata.contentDigest !== 'string' || !Array.isArray(metadata.images)) {
     throw new KfbundleError('USAGE', `--since ${source}: not a kfbundle bundle.json (no contentDigest or images)`, { hint: 'give the base bundle\'s directory, or its bundle.json' });
   }
-  const images = metadata.images.map((image) => ({
-    bundleRef: image.bundleRef,
-    imageId: image.imageId,
-    manifestDigest: image.manifestDigest,
-    platform: image.forPlatform ?? metadata.platform,
-    layers: image.layers,
-  }));
+  const unreadable = unreadableFormat(metadata.formatVersion, metadata.tool?.version);
+  if (unreadable !== undefined) throw new KfbundleError('USAGE', `--since ${source}: ${unreadable}`);
+  const present = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
+  const images = metadata.images.map((image: Partial<BundleImage>, index) => {
+    const bundleRef = present(image.bundleRef);
+    const imageId = present(image.imageId);
+    if (bundleRef === undefined || imageId === undefined) {
+      throw new KfbundleError('USAGE', `--since ${source}: images[${index}] has no bundleRef or imageId`, { hint: 'give a bundle.json kfbundle wrote, unedited' });
+    }
+    const layers = Array.isArray(image.layers) && image.layers.every((layer) => typeof layer === 'string') ? image.layers : undefined;
+    return { bundleRef, imageId, manifestDigest: present(image.manifestDigest), platform: present(image.forPlatform) ?? present(metadata.platform), layers };
+  });
   if (images.length > 0 && images.every((image) => image.manifestDigest === undefined)) {
     throw new KfbundleError('USAGE', `--since ${source}: the base was built through an engine (--source engine), whose archives say nothing of the layers as the registries serve them`, {
       hint: 'build the base from registries (the default source), or build a full bundle',
@@ -66,15 +73,20 @@ export function parseBaseMetadata(text: string, source: string): BaseBundle {
   return { contentDigest: metadata.contentDigest, release, images };
 }
 
-export function baseContent(base: BaseBundle): BaseContent {
+/**
+ * What the target holds of the base for nodes of `platform`: only the base images of that platform (a layer an arm64
+ * base image brought is not on an amd64 node), or every base image when either side records no platform.
+ */
+export function baseContent(base: BaseBundle, platform?: string): BaseContent {
+  const images = base.images.filter((image) => samePlatform(image.platform, platform));
   const repositories = new Map<string, Set<string>>();
-  for (const image of base.images) {
-    const repository = image.bundleRef.slice(0, image.bundleRef.lastIndexOf(':'));
+  for (const image of images) {
+    const repository = imageName(parseImageRef(image.bundleRef));
     for (const layer of image.layers ?? []) repositories.set(layer, (repositories.get(layer) ?? new Set()).add(repository));
   }
   return {
-    layers: new Set(base.images.flatMap((image) => image.layers ?? [])),
-    manifests: new Set(base.images.flatMap((image) => (image.manifestDigest === undefined ? [] : [image.manifestDigest]))),
+    layers: new Set(images.flatMap((image) => image.layers ?? [])),
+    manifests: new Set(images.flatMap((image) => (image.manifestDigest === undefined ? [] : [image.manifestDigest]))),
     repositories: new Map([...repositories].map(([layer, names]) => [layer, [...names].sort()] as const)),
   };
 }
@@ -109,10 +121,10 @@ const samePlatform = (a: string | undefined, b: string | undefined) => a === und
 /**
  * The base images the target must hold for the delta's images to load: for an image of the same content (by manifest,
  * or by image ID), that image; for one that shares layers, each base image with one of them (the first, in the base's
- * order). Images of another platform than the entry's are never matched.
+ * order). Images of another platform than the entry's are never matched: an entry's platform is its `forPlatform`,
+ * else `platform` (the bundle's, for a bundle of one).
  */
-export function deltaRecord(images: readonly BundleImage[], base: BaseBundle): DeltaRecord {
-  const content = baseContent(base);
+export function deltaRecord(images: readonly BundleImage[], base: BaseBundle, platform?: string): DeltaRecord {
   const uses = new Map<string, BaseImageUse>();
   const taken = new Set<string>();
   const need = (baseImage: BaseImage, use: BaseImageUse['use'], ref: string) => {
@@ -124,16 +136,17 @@ export function deltaRecord(images: readonly BundleImage[], base: BaseBundle): D
   };
   for (const image of images) {
     if (image.manifestDigest === undefined || image.layers === undefined) continue;
-    const candidates = base.images.filter((candidate) => samePlatform(candidate.platform, image.forPlatform));
+    const forPlatform = image.forPlatform ?? platform;
+    const candidates = base.images.filter((candidate) => samePlatform(candidate.platform, forPlatform));
     const same = candidates.find((candidate) => candidate.manifestDigest === image.manifestDigest || candidate.imageId === image.imageId);
-    const held = heldLayers({ manifestDigest: image.manifestDigest, layers: image.layers.map((digest) => ({ digest })) }, content);
+    const held = heldLayers({ manifestDigest: image.manifestDigest, layers: image.layers.map((digest) => ({ digest })) }, baseContent(base, forPlatform));
     if (same !== undefined && held.length === image.layers.length) {
       taken.add(image.bundleRef);
       need(same, 'same', image.bundleRef);
       continue;
     }
     for (const layer of held) {
-      const donor = candidates.find((candidate) => candidate.layers?.includes(layer) || candidate.manifestDigest === image.manifestDigest);
+      const donor = candidates.find((candidate) => candidate.layers?.includes(layer));
       if (donor !== undefined) need(donor, 'layers', image.bundleRef);
     }
   }

@@ -94,13 +94,14 @@ export function installerValuesFor(toolVersion: string, buildRegistry: string | 
 }
 
 /**
- * Replaces every `@@NAME@@` placeholder. A placeholder without a value is an error in the template, not in the
- * user's input, so it throws a plain Error (reported as a bug).
+ * Replaces every `@@NAME@@` placeholder. The template puts each in single quotes (`NAME='@@NAME@@'`), so a quote in a
+ * value (a release named after a file `team's.yaml`) is closed, escaped and reopened: text, never code. A placeholder
+ * without a value is an error in the template, not in the user's input, so it throws a plain Error (reported as a bug).
  */
 export function renderInstaller(template: string, values: InstallerValues): string {
   return template.replace(/@@([A-Z_]+)@@/g, (_, name: string) => {
     const value = (values as Record<string, string | undefined>)[name];
     if (value === undefined) throw new Error(`installer template has unknown placeholder @@${name}@@`);
-    return value;
+    return value.replaceAll("'", "'\\''");
   });
 }

@@ -5,6 +5,7 @@
 
 import { createHash } from 'node:crypto';
 import { imageIndexPath, type BundleImage, type BundleImageIndex, type ImageManifestLine, type LocatedPushAction } from './bundle-layout.js';
+import { KfbundleError } from './errors.js';
 import { isRecord } from './k8s-object.js';
 import { formatPlatform, parseManifest } from './registry-manifest.js';
 import { repositoryAndTag, type ManifestPut, type PushAction } from './registry-push-plan.js';
@@ -45,6 +46,20 @@ function namesIndex(image: BundleImage): boolean {
  * @throws Error when an index the images name was not served (a bug: the store had it)
  */
 export function planImageIndexes(sets: readonly PlatformImageSet[], servedIndex: (bundleRef: string) => ServedIndex | undefined): PlannedIndex[] {
+  // The platforms are pulled one after another: a tag that moved in between would join manifests of two images.
+  const served = new Map<string, Map<string, string>>();
+  for (const set of sets) {
+    for (const image of set.images) {
+      if (image.digest === undefined) continue;
+      served.set(image.bundleRef, (served.get(image.bundleRef) ?? new Map()).set(set.platform, image.digest));
+    }
+  }
+  for (const [bundleRef, digests] of served) {
+    if (new Set(digests.values()).size > 1) {
+      const what = [...digests].map(([platform, digest]) => `${platform} got ${digest}`).join(', ');
+      throw new KfbundleError('DIGEST_MISMATCH', `${bundleRef} changed while the build pulled its platforms one after another (${what})`, { hint: 'build again; pin the image by digest if its tag moves often' });
+    }
+  }
   const held = new Map<string, Set<string>>();
   for (const set of sets) {
     for (const image of set.images) {

@@ -175,7 +175,10 @@ export class RegistryClient implements BlobSource {
     if (running !== undefined) {
       // The same bytes from another source (a mirror that lacks them, say): waited for, and fetched from this one if
       // that download fails. Its entry is gone by then (removed by the handlers attached first).
-      return running.from === from ? running.download : running.download.catch(() => this.fetchIntoCache(cache, target, digest, size, signal));
+      if (running.from === from) return running.download;
+      return running.download.catch(async () => {
+        if (!(await cache.has(digest))) await this.fetchIntoCache(cache, target, digest, size, signal);
+      });
     }
     const download = this.downloads(async () => {
       const bytes = await openBlob(this.transport, { target, digest, size, signal, verify: false });

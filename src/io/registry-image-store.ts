@@ -32,6 +32,17 @@ export interface RegistryImageStoreOptions {
 
 const normalised = (ref: string) => formatImageRef(parseImageRef(ref));
 
+/** `work`, or its caller's abort reason as soon as the signal fires (the work itself goes on for other callers). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return work;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    signal.addEventListener('abort', abort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort));
+  });
+}
+
 /** Bytes of an image as the archive holds it: config and layers as served. */
 function servedSize(image: RegistryImage): number {
   return image.config.size + image.layers.reduce((sum, layer) => sum + layer.size, 0);
@@ -66,15 +77,19 @@ export class RegistryImageStore implements ImageStore {
   /** Nothing to reach before the first image: each registry is asked when its first image is. */
   async ping(): Promise<void> {}
 
+  /**
+   * The shared request runs with no caller's signal (one caller's abort must not fail the others), and each caller
+   * stops waiting at its own.
+   */
   private resolve(ref: string, signal?: AbortSignal): Promise<RegistryImage> {
     const key = normalised(ref);
     let resolution = this.resolving.get(key);
     if (resolution === undefined) {
-      resolution = this.client.resolve(ref, this.platform, signal);
+      resolution = this.client.resolve(ref, this.platform);
       this.resolving.set(key, resolution);
       resolution.catch(() => this.resolving.delete(key));
     }
-    return resolution;
+    return untilAborted(resolution, signal);
   }
 
   async pull(ref: string, options: PullOptions = {}): Promise<void> {
@@ -85,10 +100,16 @@ export class RegistryImageStore implements ImageStore {
     const layers = new Map<string, readonly [number, number]>(blobs.map((blob) => [blob.digest, [0, blob.size]] as const));
     const report = (status: string) => options.onProgress?.({ ref, layers, status });
     report('downloading');
-    await this.client.fetchBlobs(fetched, options.signal, (blob) => {
-      layers.set(blob.digest, [blob.size, blob.size]);
-      report('downloading');
-    });
+    try {
+      await this.client.fetchBlobs(fetched, options.signal, (blob) => {
+        layers.set(blob.digest, [blob.size, blob.size]);
+        report('downloading');
+      });
+    } catch (error) {
+      // A retry asks for the manifest again: the one resolved may be why the blobs failed.
+      this.resolving.delete(normalised(ref));
+      throw error;
+    }
     this.images.set(normalised(ref), image);
   }
 

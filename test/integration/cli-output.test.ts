@@ -1,7 +1,7 @@
 // What scripts and people read: --json shapes, plain output without escape codes when not on a terminal, and the
 // examples printed by --help, run as printed.
 
-import { symlink } from 'node:fs/promises';
+import { symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -91,6 +91,7 @@ test('every build --help example runs as printed up to the image source; the --r
   const extracted = await runCommand('tar', ['-xzf', join(KUBEFLOW_FIXTURES, 'v1.10.2/manifests-v1.10.2.tar.gz')], { cwd: dir.path });
   assert.is(extracted.code, 0, extracted.stderr);
   await symlink(join(dir.path, 'manifests-v1.10.2'), join(dir.path, 'manifests'));
+  await writeFile(join(dir.path, 'pipeline-images.txt'), 'docker.io/library/python:3.12\n');
   const server = await serveFiles({ '/kubeflow/manifests/archive/refs/tags/v1.10.2.tar.gz': join(KUBEFLOW_FIXTURES, 'v1.10.2/manifests-v1.10.2.tar.gz') });
   const env = { KFBUNDLE_RELEASE_URL: `${server.url}/{repository}/archive/refs/tags/{ref}.tar.gz`, DOCKER_HOST: `unix://${join(dir.path, 'no-engine.sock')}` };
   const examplesOf = async (command: string) =>

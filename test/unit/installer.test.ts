@@ -34,6 +34,14 @@ test('the parts installer/install.sh includes are inlined once each; a part that
   assert.is(inlineInstallerParts('a\n# @@include part.sh@@\nb\n', { 'part.sh': '#!/usr/bin/env bash\nx\n' }), 'a\nx\nb\n');
 });
 
+test('a value with a quote stays text in the installer: a base release named after a file like team\'s.yaml', async () => {
+  const values = installerValuesFor('0.0.0-test', undefined, undefined, { base: "release team's.yaml (bundle 0123456789ab)" });
+  const script = renderInstaller("BASE_BUNDLE='@@BASE_BUNDLE@@'\nprintf '%s' \"$BASE_BUNDLE\"\n", values);
+  const run = await runCommand('bash', ['-c', script]);
+  assert.is(run.code, 0, run.stderr);
+  assert.is(run.stdout, "release team's.yaml (bundle 0123456789ab)");
+});
+
 test('passes bash -n and shellcheck', async () => {
   const dir = await makeTempDir();
   try {

@@ -95,10 +95,11 @@ async function imageStoreFor(
   }
   // One client, so one blob cache and one set of registry tokens, for every platform's store.
   const client = await registryClientFor(options, context, warn);
-  const held = base === undefined ? undefined : baseContent(base);
+  // Each platform's nodes hold the base images of that platform only.
+  const held = (platform: Platform) => (base === undefined ? undefined : baseContent(base, formatPlatform(platform)));
   return {
-    store: new RegistryImageStore({ client, platform: platforms[0]!, base: held }),
-    storeFor: (platform) => new RegistryImageStore({ client, platform, base: held }),
+    store: new RegistryImageStore({ client, platform: platforms[0]!, base: held(platforms[0]!) }),
+    storeFor: (platform) => new RegistryImageStore({ client, platform, base: held(platform) }),
     close: () => client.close(),
   };
 }

@@ -4,7 +4,7 @@
 
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BUNDLE_FILES, parsePushBlobs, type BundleMetadata } from '../../core/bundle-layout.js';
+import { BUNDLE_FILES, parsePushBlobs, unreadableFormat, type BundleMetadata } from '../../core/bundle-layout.js';
 import { crdsOf, diffSides, type BundleDiff, type DiffSide } from '../../core/bundle-diff.js';
 import { KfbundleError } from '../../core/errors.js';
 import { planInstall } from '../../core/install-plan.js';
@@ -29,6 +29,8 @@ function metadataSide(name: string, kind: DiffSide['kind'], text: string): { sid
     throw new KfbundleError('USAGE', `${name}: not valid JSON (${(error as Error).message})`, { hint: 'give a bundle directory, its bundle.json, or a release' });
   }
   if (!Array.isArray(metadata.images)) throw new KfbundleError('USAGE', `${name}: not a kfbundle bundle.json (no images)`, { hint: 'give a bundle directory, its bundle.json, or a release' });
+  const unreadable = unreadableFormat(metadata.formatVersion, metadata.tool?.version);
+  if (unreadable !== undefined) throw new KfbundleError('BUNDLE_FORMAT', `${name}: ${unreadable}`);
   // A bundle of several platforms lists each image once per platform: the first one stands for it.
   const images = new Map<string, DiffSide['images'][number]>();
   for (const image of metadata.images) {

@@ -420,6 +420,25 @@ seed_load_image() {
   say "registry image $SEED_REGISTRY_IMAGE loaded into $runtime on this node"
 }
 
+# A delta bundle seeds a registry its base seeded before: each base layer it leaves out must be served there already
+# (read-only, no credentials needed), checked before the registry is switched to seeding, which a missing base would
+# leave it in, under a path nobody knows.
+seed_check_base() {
+  [ -n "$BASE_BUNDLE" ] || return 0
+  local kind archive offset size digest repos repo code missing=0 first=''
+  while IFS=$'\t' read -r kind archive offset size digest repos; do
+    [ "$kind" = base ] || continue
+    code=000
+    for repo in $repos; do
+      code=$(curl -s -o /dev/null -m 10 -w '%{http_code}' --head "http://127.0.0.1:$seed_port/v2/$repo/blobs/$digest" 2>/dev/null) || code=000
+      [ "$code" != 200 ] || break
+    done
+    if [ "$code" != 200 ]; then missing=$((missing + 1)); first=${first:-$digest}; fi
+  done < "$IMAGE_PUSH"
+  [ "$missing" -eq 0 ] ||
+    die "this is a delta bundle on $BASE_BUNDLE, and the registry at 127.0.0.1:$seed_port does not serve $missing of the base's layers (the first: $first): seed the base bundle first (its install.sh --seed-registry --registry-port $seed_port), then this one; nothing was changed"
+}
+
 # A push to the read-only registry must be refused; one that is not would leave the cluster's images writable.
 seed_check_read_only() {
   local code
@@ -437,6 +456,7 @@ seed_registry() {
   if [ -n "$PLATFORM_IMAGE_DIRS" ]; then find_every_platform_archive; else find_archives || die "this bundle has no images to seed a registry with"; fi
   seed_pick_node
   seed_check_kube_proxy
+  seed_check_base
   warn_other_architectures
   seed_load_image
   local path
@@ -938,10 +958,6 @@ pushes_over_http() {
   return 0
 }
 
-# Verify, load or push: what --images-only does. With a registry, the pushes come from containerd wherever it
-# answers, since it keeps the bundle's manifests byte for byte (upstream digests, images/manifests.txt says which);
-# Docker recompresses every layer it pushes, which gives every manifest a new digest. Over HTTP, the bundle's
-# manifests go byte for byte too, with no engine at all.
 # A delta bundle's images load only where its base's are (their layers are in no archive of this bundle): each base
 # image it relies on (images/base.txt, this node's platform) is looked for by image ID before anything is loaded.
 check_base_images() {
@@ -961,7 +977,7 @@ check_base_images() {
   if [ "${#missing[@]}" -gt 0 ]; then
     die "this is a delta bundle on $BASE_BUNDLE, and ${#missing[@]} of the $count images of that base it relies on are not in $runtime on this node: ${missing[*]}; install the base bundle's images first (its install.sh --images-only, on this node), then this one; nothing was loaded"
   fi
-  say "a delta bundle on $BASE_BUNDLE: the $count base images it relies on are in $runtime on this node"
+  [ "$count" -eq 0 ] || say "a delta bundle on $BASE_BUNDLE: the $count base images it relies on are in $runtime on this node"
 }
 
 # The directory of a platform's images in a bundle of several platforms, or nothing.
@@ -979,6 +995,8 @@ find_every_platform_archive() {
   local entry list=$IMAGE_ARCHIVES
   for entry in $PLATFORM_IMAGE_DIRS; do
     IMAGE_ARCHIVES="${entry#*=}/$(basename "$list")"
+    # A platform without images of its own (every image a delta takes from its base's) has no list.
+    [ -f "$IMAGE_ARCHIVES" ] || continue
     find_archives || die "$IMAGE_ARCHIVES names no image archive"
   done
   IMAGE_ARCHIVES=$list
@@ -996,6 +1014,10 @@ push_every_platform() {
   http_push_images
 }
 
+# Verify, load or push: what --images-only does. With a registry, the pushes come from containerd wherever it
+# answers, since it keeps the bundle's manifests byte for byte (upstream digests, images/manifests.txt says which);
+# Docker recompresses every layer it pushes, which gives every manifest a new digest. Over HTTP, the bundle's
+# manifests go byte for byte too, with no engine at all.
 install_images() {
   if [ -n "$PLATFORM_IMAGE_DIRS" ] && [ ! -f "$IMAGE_REFS" ]; then say "no images in this bundle"; return 0; fi
   if [ -n "$PLATFORM_IMAGE_DIRS" ] && [ -n "$registry" ]; then push_every_platform; return 0; fi
@@ -1168,8 +1190,10 @@ http_status=''
 http_body_archive=''
 http_body_offset=0
 http_body_size=0
-# Filled once per push, in order: the blob lines (several lanes take them) and the manifest lines of images/push.txt.
+# Filled once per push, in order: the blob lines (several lanes take them), a delta's base lines (checked first) and
+# the manifest lines of images/push.txt.
 http_blobs=()
+http_bases=()
 http_manifests=()
 
 MANIFEST_ACCEPT='application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json'
@@ -1453,8 +1477,8 @@ http_push_blob() {
   [ "${#missing[@]}" -gt 0 ] || return 0
   if [ -z "$source" ] && [ "$archive" = - ]; then
     # A delta bundle's base layer: in none of this bundle's archives, so the base must have been pushed here first.
-    printf '%s has no blob %s (for %s), a layer of the base bundle %s, which this delta bundle does not carry: push the base bundle to %s first (its install.sh --images-only --registry %s), then this one\n' \
-      "$registry" "$digest" "$(http_name "$1")" "$BASE_BUNDLE" "$registry" "$registry" >&2
+    printf '%s has no blob %s (for %s), a layer of the base bundle %s, which this delta bundle does not carry: push the base bundle there first (%s), then this one\n' \
+      "$registry" "$digest" "$(http_name "$1")" "$BASE_BUNDLE" "$(http_base_advice)" >&2
     return 2
   fi
   if [ -z "$source" ]; then
@@ -1466,10 +1490,27 @@ http_push_blob() {
     http_request "$repo $source" "$(http_api "$repo")/blobs/uploads/?mount=${digest/:/%3A}&from=$(http_repository "$source")" --request POST --header 'Content-Length: 0' || return
     case "$http_status" in
       201) printf 'mounted\n' >> "$http_dir/result" ;;
-      202) http_upload "$repo" "$archive" "$offset" "$size" "$digest" "$(http_header location)" || return ;;
+      202)
+        if [ "$archive" = - ]; then
+          # Declined, and an upload opened instead, which this bundle has no bytes for: closed again.
+          local opened
+          opened=$(http_header location)
+          case "$opened" in /*) opened=$http_origin$opened ;; esac
+          if [ -n "$opened" ]; then http_request "$repo" "$opened" --request DELETE >/dev/null 2>&1 || true; fi
+          printf '%s declined to mount blob %s, a layer of the base bundle %s, into %s from %s, and this delta bundle does not carry it: push the base bundle there with %s in it, or build a full bundle\n' \
+            "$registry" "$digest" "$BASE_BUNDLE" "$(http_name "$repo")" "$(http_name "$source")" "$(http_name "$repo")" >&2
+          return 2
+        fi
+        http_upload "$repo" "$archive" "$offset" "$size" "$digest" "$(http_header location)" || return
+        ;;
       *) http_give_up "mounting blob $digest into $(http_name "$repo") from $(http_name "$source")"; return ;;
     esac
   done
+}
+
+# How to get a delta bundle's base into the registry pushed to.
+http_base_advice() {
+  if [ "$seed" = yes ]; then printf 'its install.sh --seed-registry --registry-port %s' "$seed_port"; else printf 'its install.sh --images-only --registry %s' "$registry"; fi
 }
 
 # One manifest line: the manifest's bytes under REFERENCE (a tag, or an index's child by digest), checked against
@@ -1586,6 +1627,7 @@ http_read_plan() {
   local -A lengths=()
   for candidate in "${all_archives[@]}" "${push_files[@]}"; do lengths[$candidate]=$(http_stream_length "$candidate"); done
   http_blobs=()
+  http_bases=()
   http_manifests=()
   while IFS= read -r line; do
     IFS=$'\t' read -r kind archive offset size digest rest <<< "$line"
@@ -1594,7 +1636,7 @@ http_read_plan() {
       [[ "$archive" = - && "$offset" = 0 && "$size" =~ ^$number$ && "$digest" =~ ^$hash$ && "$rest" =~ ^$name( $name)*$ ]] ||
         die "$IMAGE_PUSH has a malformed base line: $line"
       [ "${#http_manifests[@]}" -eq 0 ] || die "$IMAGE_PUSH has a base line after a manifest line: $line"
-      http_blobs+=("$line")
+      http_bases+=("$line")
       continue
     fi
     [ -n "${lengths[$archive]:-}" ] || die "$IMAGE_PUSH names a file that is not one of the bundle's image archives: $archive"
@@ -1634,6 +1676,21 @@ http_push_blobs() {
   if [ -s "$http_tmp/failed" ]; then
     die "could not push to $registry (last error above): $(paste -sd ';' "$http_tmp/failed" | sed 's/;/; /g'); nothing was tagged. Resume with: ${http_resume:-$0 --images-only --registry $registry --push-with http}"
   fi
+}
+
+# A delta bundle's base layers, before any blob of its own is sent: each must be in the registry already (mounted
+# where a repository lacks it); the first missing one ends the push with nothing uploaded.
+http_check_base() {
+  [ "${#http_bases[@]}" -gt 0 ] || return 0
+  local line kind archive offset size digest repos
+  say "${#http_bases[@]} layers of the base bundle $BASE_BUNDLE to find in $registry (this delta bundle does not carry them)"
+  for line in "${http_bases[@]}"; do
+    IFS=$'\t' read -r kind archive offset size digest repos <<< "$line"
+    # shellcheck disable=SC2086 # the repositories are words
+    http_group "base layer $digest" http_push_blob - 0 "$size" "$digest" $repos ||
+      die "the base bundle's layers are not all in $registry (above); nothing of this bundle was sent"
+    cat "$http_dir/result" >> "$http_dir/stats"
+  done
 }
 
 # Every manifest line, in order (an index after the manifests it lists), then a tag per image.
@@ -1744,6 +1801,7 @@ http_push_all() {
   say "pushing $(wc -l < "$IMAGE_REFS") images to $registry over the registry HTTP API ($(http_scheme)), straight from the image archives"
   http_group "reaching $registry" http_probe ||
     die "could not reach $registry (last error above): check the address, --registry-plain-http or --registry-ca, and KFB_REGISTRY_AUTH"
+  http_check_base
   http_push_blobs
   http_put_manifests
   say "all $(wc -l < "$IMAGE_REFS") images pushed to $registry"
@@ -1760,14 +1818,16 @@ http_push_all() {
 # listed until they are pruned. Objects are matched by API group, kind, namespace and name, so a kind whose version
 # moved (v1beta1 to v1) is the same object.
 #
-# Uses install.sh's say/warn/die, and its globals OBJECT_INVENTORY, METADATA, prune, dry_run.
+# Uses install.sh's say/warn/die and rerun_command, and its globals OBJECT_INVENTORY and prune. One inventory a
+# cluster: kfbundle takes the cluster to run one Kubeflow, so a bundle of another release is its upgrade.
 
 INVENTORY_NAMESPACE=kube-system
 INVENTORY_NAME=kfbundle-inventory
 
-# What the cluster's inventory lists, or nothing before the first install (or without one).
+# What the cluster's inventory lists, nothing before the first install; fails (kubectl's error on stderr) when it
+# cannot be read, which must not pass for a first install: the leftovers it lists would be forgotten.
 inventory_previous() {
-  kubectl -n "$INVENTORY_NAMESPACE" get configmap "$INVENTORY_NAME" -o 'go-template={{index .data "objects"}}' 2>/dev/null || true
+  kubectl -n "$INVENTORY_NAMESPACE" get configmap "$INVENTORY_NAME" --ignore-not-found -o 'go-template={{index .data "objects"}}'
 }
 
 # The lines of the first list (file) whose object the second (file) does not name: group, kind, namespace, name.
@@ -1779,10 +1839,22 @@ inventory_missing_from() {
   ' "$2" "$1"
 }
 
-# kubectl's name for the object of a line: `Kind.version.group/name`, or `Kind/name` in the core group.
+# The leftovers (file $1) that can go without taking this bundle's objects (file $2) with them: not a namespace one of
+# them is in, not the CRD of a group one of them uses.
+inventory_deletable() {
+  awk -F'\t' '
+    NR == FNR { if ($3 != "-") used_namespace[$3] = 1; if ($1 ~ /\//) used_group[substr($1, 1, index($1, "/") - 1)] = 1; next }
+    $2 == "Namespace" && ($4 in used_namespace) { next }
+    $2 == "CustomResourceDefinition" { group = $4; sub(/^[^.]*\./, "", group); if (group in used_group) next }
+    { print }
+  ' "$2" "$1"
+}
+
+# kubectl's name for the object of a line: `Kind.group/name`, or `Kind/name` in the core group. No version: the one
+# recorded may no longer be served, and kubectl picks the preferred one.
 inventory_target() {
   local api=$1 kind=$2
-  if [[ "$api" == */* ]]; then printf '%s.%s.%s/%s' "$kind" "${api#*/}" "${api%%/*}" "$3"; else printf '%s/%s' "$kind" "$3"; fi
+  if [[ "$api" == */* ]]; then printf '%s.%s/%s' "$kind" "${api%%/*}" "$3"; else printf '%s/%s' "$kind" "$3"; fi
 }
 
 # `Kind namespace/name`, or `Kind name` for a cluster-wide object.
@@ -1823,21 +1895,31 @@ inventory_update() {
   [ -f "$OBJECT_INVENTORY" ] || return 0
   local dir count kept
   dir=$(mktemp -d)
-  inventory_previous > "$dir/previous"
-  inventory_missing_from "$dir/previous" "$OBJECT_INVENTORY" > "$dir/left"
+  if ! inventory_previous > "$dir/previous"; then
+    warn "could not read configmap $INVENTORY_NAMESPACE/$INVENTORY_NAME (error above): what earlier installs left behind is neither listed nor pruned, and the record is left as it was"
+    rm -rf "$dir"
+    return 0
+  fi
+  inventory_missing_from "$dir/previous" "$OBJECT_INVENTORY" > "$dir/missing"
+  inventory_deletable "$dir/missing" "$OBJECT_INVENTORY" > "$dir/left"
   count=$(grep -c . "$dir/left" || true)
-  : > "$dir/kept"
+  # Still recorded: what cannot go yet (a namespace or CRD this bundle's objects still use), and what is not deleted.
+  inventory_missing_from "$dir/missing" "$dir/left" > "$dir/kept"
   if [ "$count" -gt 0 ] && [ "$prune" = yes ]; then
     say "--prune: deleting the $count objects earlier installs applied that this bundle does not have:"
-    inventory_delete "$dir/left" "$dir/kept"
-    kept=$(grep -c . "$dir/kept" || true)
+    : > "$dir/failed"
+    inventory_delete "$dir/left" "$dir/failed"
+    kept=$(grep -c . "$dir/failed" || true)
     if [ "$kept" -gt 0 ]; then warn "$kept of them could not be deleted (errors above); they stay listed for the next --prune"; fi
+    cat "$dir/failed" >> "$dir/kept"
   elif [ "$count" -gt 0 ]; then
     say "$count objects earlier installs applied are not in this bundle (left as they are; the release no longer has them):"
-    inventory_describe "$dir/left" | head -n 20
+    # head on a file, not on a pipe: a writer cut off by head would end the install (pipefail, set -e).
+    head -n 20 "$dir/left" > "$dir/first"
+    inventory_describe "$dir/first"
     if [ "$count" -gt 20 ]; then say "  … and $((count - 20)) more"; fi
-    say "to delete them: $0 --skip-images --prune (see the list first with --dry-run --prune)"
-    cp "$dir/left" "$dir/kept"
+    say "to delete them: $(rerun_command) --prune (see the list first with --dry-run --prune)"
+    cat "$dir/left" >> "$dir/kept"
   fi
   cat "$OBJECT_INVENTORY" "$dir/kept" > "$dir/objects"
   kubectl create configmap "$INVENTORY_NAME" --namespace "$INVENTORY_NAMESPACE" --from-file=objects="$dir/objects" --dry-run=client -o yaml |
@@ -1852,8 +1934,9 @@ inventory_preview() {
   command -v kubectl >/dev/null || die "kubectl not found: --dry-run --prune reads what earlier installs applied from the cluster"
   local dir count
   dir=$(mktemp -d)
-  inventory_previous > "$dir/previous"
-  inventory_missing_from "$dir/previous" "$OBJECT_INVENTORY" > "$dir/left"
+  inventory_previous > "$dir/previous" || { rm -rf "$dir"; die "could not read configmap $INVENTORY_NAMESPACE/$INVENTORY_NAME (error above): cannot tell what --prune would delete"; }
+  inventory_missing_from "$dir/previous" "$OBJECT_INVENTORY" > "$dir/missing"
+  inventory_deletable "$dir/missing" "$OBJECT_INVENTORY" > "$dir/left"
   count=$(grep -c . "$dir/left" || true)
   if [ "$count" -eq 0 ]; then
     say "--prune would delete nothing: every object earlier installs applied is in this bundle"
@@ -1936,10 +2019,21 @@ apply_phase_once() {
 }
 
 # What to run again after fixing a failure: the same choices, images skipped, from this phase on.
-resume_command() {
+# The same choices of where images are, images skipped: what a follow-up run (a resume, a prune) must repeat, since the
+# manifests it applies name the images there.
+rerun_command() {
   local command="$0 --skip-images"
-  [ "$registry" != "$BUILD_REGISTRY" ] && command+=" --registry $registry"
-  printf '%s --from-phase %s' "$command" "$((10#${1%%-*}))"
+  if [ "$seed" = yes ]; then
+    command+=" --seed-registry --registry-port $seed_port"
+  elif [ "$registry" != "$BUILD_REGISTRY" ]; then
+    command+=" --registry $registry"
+  fi
+  printf '%s' "$command"
+}
+
+# What to run again after fixing a failure: the same choices, images skipped, from this phase on.
+resume_command() {
+  printf '%s --from-phase %s' "$(rerun_command)" "$((10#${1%%-*}))"
 }
 
 apply_phase() {
@@ -1978,7 +2072,9 @@ apply_manifests() {
 }
 
 describe_targets() {
-  if [ "$seed" = yes ]; then
+  if [ -z "$(phase_files)" ] && { [ -n "$registry" ] || [ "$seed" = yes ]; }; then
+    say "images: pushed to ${registry:-a registry run inside the cluster}; no manifests in this bundle (images only)"
+  elif [ "$seed" = yes ]; then
     say "images: pushed into a registry run inside the cluster (namespace $SEED_NAMESPACE, NodePort $seed_port); manifests name them at $registry (from $REGISTRY_MANIFESTS_DIR/)"
   elif [ -n "$registry" ]; then
     say "images: pushed to $registry; manifests name them there (from $REGISTRY_MANIFESTS_DIR/)"
