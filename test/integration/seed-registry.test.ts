@@ -298,6 +298,39 @@ test('a bundle of two platforms seeds both: each tag an index of them, the regis
   assert.match(node.configs.at(-1)!, /readonly:\n\s+enabled: true/);
 });
 
+test('a delta bundle seeds onto the registry its base seeded, sending only its own blobs; without its base it changes nothing', async (context) => {
+  const { node, env, port } = context;
+  // Two images of the first bundle, and one the registry has never had.
+  const fresh = 'gcr.io/ml-pipeline/persistenceagent:2.0.5';
+  await pushStandIns(dockerFor(env.builderHost), `${env.registry}/${context.prefix}`, [fresh], { layers: 2 });
+  const refs = [FIRST[0]!, FIRST[1]!, fresh];
+  const delta = await build(context, 'delta-on-first', refs, ['--since', context.first]);
+  const metadata = await metadataOf(delta);
+  assert.equal(metadata.base!.taken, [FIRST[0]!, FIRST[1]!].sort(), 'api-server and frontend are the base\'s');
+  const before = uploads(node);
+  const seeded = await install(context, delta);
+  assert.is(node.error, undefined, node.error?.message);
+  assert.is(seeded.code, 0, `${seeded.stdout}\n${seeded.stderr}`);
+  // The taken images' configs are there already; the new image's blobs are all that is sent.
+  const own = (await blobLines(delta)).filter((line) => line[5]!.split(' ').includes('gcr.io/ml-pipeline/persistenceagent'));
+  assert.ok(own.length >= 3);
+  assert.is(uploads(node) - before, own.length, 'only the blobs the delta carries that the registry lacks');
+  assert.match(seeded.stdout, /\d+ layers of the base bundle .* to find in/);
+  for (const image of metadata.images.filter((entry) => entry.tier !== 'seed')) assert.is(await pullOnNode(env, `127.0.0.1:${port}/${image.bundleRef}`), image.imageId, image.bundleRef);
+  const configs = node.configs.length;
+
+  // A delta on a base this registry never got (its image is only upstream): refused before the registry is touched.
+  const unseen = 'gcr.io/ml-pipeline/metadata-writer:2.0.5';
+  await pushStandIns(dockerFor(env.builderHost), `${env.registry}/${context.prefix}`, [unseen], { layers: 2 });
+  const never = await build(context, 'never-seeded', [unseen]);
+  const orphan = await build(context, 'delta-on-never-seeded', [unseen], ['--since', never]);
+  assert.ok((await readFile(join(orphan, 'images/push.txt'), 'utf8')).includes('\nbase\t') || (await readFile(join(orphan, 'images/push.txt'), 'utf8')).startsWith('base\t'));
+  const refused = await install(context, orphan);
+  assert.is.not(refused.code, 0);
+  assert.match(refused.stderr, /this is a delta bundle on .*, and the registry at 127\.0\.0\.1:\d+ does not serve \d+ of the base's layers .*seed the base bundle first/, refused.stderr);
+  assert.is(node.configs.length, configs, 'the registry was not restarted');
+});
+
 test('--registry-storage-class keeps the images on a claim of that class; a class the cluster lacks is reported, not waited for silently', async (context) => {
   const { work, env } = context;
   const double = new ApiServerDouble({ hasImage: (ref) => dockerFor(env.targetHost).getImage(ref).inspect().then(() => true, () => false) });
