@@ -5,7 +5,7 @@
 import { readYaml } from './kube-yaml.js';
 import { KfbundleError } from './errors.js';
 import { IMAGE_TIERS, type ImageTier } from './discover-images.js';
-import { formatImageRef, parseImageRef } from './image-ref.js';
+import { formatImageRef, imageName, parseImageRef, type ImageRef } from './image-ref.js';
 import { isRecord } from './k8s-object.js';
 
 export const BUNDLE_SPEC_FORMAT_VERSION = 1;
@@ -26,7 +26,11 @@ export interface BundleSpec {
   images: {
     extra: { ref: string; tier: ImageTier; why: string }[];
     exclude: { ref: string; why: string }[];
-    override: { ref: string; pullFrom: string; why: string }[];
+    /**
+     * Images pulled from elsewhere, stored under their own name: one reference (`ref`, `pullFrom` a reference), or
+     * every tag and digest of a repository (`repository`, `pullFrom` a repository: the same tag or digest there).
+     */
+    override: ({ ref: string; repository?: undefined; pullFrom: string; why: string } | { ref?: undefined; repository: string; pullFrom: string; why: string })[];
   };
 }
 
@@ -73,6 +77,19 @@ class SpecReader {
     } catch (error) {
       return this.fail(path, (error as Error).message);
     }
+  }
+
+  /** A repository without tag or digest, normalised (`mysql` is `docker.io/library/mysql`). */
+  repository(value: unknown, path: string): string {
+    const text = this.string(value, path);
+    let ref: ImageRef;
+    try {
+      ref = parseImageRef(text);
+    } catch (error) {
+      return this.fail(path, (error as Error).message);
+    }
+    if (ref.digest !== undefined || /:[^/]+$/.test(text)) return this.fail(path, `expected a repository without tag or digest, got ${JSON.stringify(text)}`);
+    return imageName(ref);
   }
 
   noUnknownKeys(value: Record<string, unknown>, path: string, known: readonly string[]): void {
@@ -144,12 +161,12 @@ export function parseBundleSpec(text: string, source: string): BundleSpec {
         return { ref: read.imageRef(item['ref'], `images.exclude[${i}].ref`), why: read.string(item['why'], `images.exclude[${i}].why`) };
       }),
       override: read.list(images['override'], 'images.override').map((value, i) => {
-        const item = entryOf(value, `images.override[${i}]`, ['ref', 'pullFrom', 'why']);
-        return {
-          ref: read.imageRef(item['ref'], `images.override[${i}].ref`),
-          pullFrom: read.imageRef(item['pullFrom'], `images.override[${i}].pullFrom`),
-          why: read.string(item['why'], `images.override[${i}].why`),
-        };
+        const path = `images.override[${i}]`;
+        const item = entryOf(value, path, ['ref', 'repository', 'pullFrom', 'why']);
+        const why = read.string(item['why'], `${path}.why`);
+        if ((item['ref'] === undefined) === (item['repository'] === undefined)) read.fail(path, 'give either ref (one image) or repository (every tag of it)');
+        if (item['ref'] !== undefined) return { ref: read.imageRef(item['ref'], `${path}.ref`), pullFrom: read.imageRef(item['pullFrom'], `${path}.pullFrom`), why };
+        return { repository: read.repository(item['repository'], `${path}.repository`), pullFrom: read.repository(item['pullFrom'], `${path}.pullFrom`), why };
       }),
     },
   };

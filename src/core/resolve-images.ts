@@ -2,7 +2,8 @@
 
 import type { BundleSpec } from './bundle-spec.js';
 import { IMAGE_TIERS, type DiscoveredImage, type Discovery, type DiscoveryWarning, type ImageTier } from './discover-images.js';
-import { parseImageRef, type ImageRef } from './image-ref.js';
+import { imageName, parseImageRef, type ImageRef } from './image-ref.js';
+import { stagingImage } from './staging-registries.js';
 
 export interface ResolvedImage extends DiscoveredImage {
   /** Whether the bundle holds it, by the tiers selected. */
@@ -58,9 +59,21 @@ export function resolveImages(discovery: Discovery, spec: BundleSpec | undefined
   });
 
   spec?.images.override.forEach((override, index) => {
+    const path = `images.override[${index}]`;
+    if (override.repository !== undefined) {
+      // Every tag and digest of the repository, from the same tag or digest of the other.
+      const images = [...byRef.values()].filter((image) => imageName(image.parsed) === override.repository);
+      if (images.length === 0) warnings.push({ object: `bundle spec ${spec.release}`, path, value: override.repository, message: 'overrides a repository the release does not use' });
+      const target = parseImageRef(override.pullFrom);
+      for (const image of images) {
+        image.pullFrom = { ...target, tag: image.parsed.tag, digest: image.parsed.digest };
+        image.why = override.why;
+      }
+      return;
+    }
     const image = byRef.get(override.ref);
     if (image === undefined) {
-      warnings.push({ object: `bundle spec ${spec.release}`, path: `images.override[${index}]`, value: override.ref, message: 'overrides an image the release does not use' });
+      warnings.push({ object: `bundle spec ${spec.release}`, path, value: override.ref, message: 'overrides an image the release does not use' });
       return;
     }
     image.pullFrom = parseImageRef(override.pullFrom);
@@ -82,10 +95,31 @@ export function resolveImages(discovery: Discovery, spec: BundleSpec | undefined
     named.add(ref);
   }
 
+  warnings.push(...stagingWarnings([...byRef.values()]));
   const images = [...byRef.values()]
     .map((image) => ({ ...image, included: named.has(image.ref) || selected.includes(image.tier) }))
     .sort((a, b) => IMAGE_TIERS.indexOf(a.tier) - IMAGE_TIERS.indexOf(b.tier) || (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
   return { images, excluded, warnings, tiers: selected };
+}
+
+/**
+ * One warning per image the release names from a staging registry, unless a spec already pulls it from elsewhere:
+ * where the release names it first, and the released repository when the convention says (core/staging-registries.ts).
+ */
+function stagingWarnings(images: readonly ResolvedImage[]): DiscoveryWarning[] {
+  return images.flatMap((image) => {
+    const staging = image.pullFrom === undefined ? stagingImage(image.parsed) : undefined;
+    if (staging === undefined) return [];
+    const where = image.locations[0];
+    const released = staging.releasedRepository;
+    const version = image.parsed.digest === undefined ? `:${image.parsed.tag ?? 'latest'}` : `@${image.parsed.digest}`;
+    const message =
+      `names a staging registry, which prunes what it holds: the build may not find it` +
+      (released === undefined
+        ? '; pull it from a released registry with a spec override (images.override, by ref or repository)'
+        : `; the released image is ${released}${version}: override the repository in a spec (images.override: repository ${imageName(image.parsed)}, pullFrom ${released})`);
+    return [{ object: where?.object ?? image.ref, path: where?.path ?? '', value: image.ref, message }];
+  });
 }
 
 /** Parses `--tiers install,runtime` (or `all`). */

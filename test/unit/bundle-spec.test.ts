@@ -9,6 +9,7 @@ import { discoverImages } from '../../src/core/discover-images.js';
 import { parseManifests } from '../../src/core/k8s-object.js';
 import { resolveImages, parseTiers } from '../../src/core/resolve-images.js';
 import { readRendered, RELEASES } from '../helpers/fixtures.js';
+import { formatImageRef } from '../../src/core/image-ref.js';
 import { REPO_ROOT } from '../helpers/test-env.js';
 
 const test = suite('bundle specs');
@@ -80,11 +81,33 @@ test('invalid specs are refused with the field path and what was expected', () =
     [`${base}images: {extra: [{ref: "a/b:1", tier: runtime}]}\n`, /images\.extra\[0\]\.why: expected a non-empty string, got nothing/],
     [`${base}images: {override: [{ref: "a/b:1", pullfrom: "c/d:1", why: x}]}\n`, /images\.override\[0\]\.pullfrom: unknown field/],
     [`${base}sources: {}\n`, /sources: unknown field/],
+    [`${base}images: {override: [{ref: "a/b:1", repository: "a/b", pullFrom: "c/d:1", why: x}]}\n`, /images\.override\[0\]: give either ref \(one image\) or repository/],
+    [`${base}images: {override: [{repository: "a/b:1", pullFrom: "c/d", why: x}]}\n`, /images\.override\[0\]\.repository: expected a repository without tag or digest/],
     ['source: [unclosed\n', /not valid YAML/],
   ];
   for (const [text, pattern] of cases) {
     assert.throws(() => parseBundleSpec(text, 'spec.yaml'), (error: Error) => pattern.test(error.message) && error.message.includes('spec.yaml'), text);
   }
+});
+
+test('an override by repository pulls every tag and digest of it from the other repository', () => {
+  const spec = parseBundleSpec(
+    'formatVersion: 1\nrelease: r\nsource: {repository: kubeflow/manifests, ref: r}\nimages:\n  override:\n    - {repository: "gcr.io/k8s-staging-foo/bar", pullFrom: "registry.k8s.io/foo/bar", why: released there}\n',
+    'spec.yaml',
+  );
+  const objects = parseManifests(
+    ['gcr.io/k8s-staging-foo/bar:v1', `gcr.io/k8s-staging-foo/bar@sha256:${'a'.repeat(64)}`].map((ref, i) => `apiVersion: v1\nkind: Pod\nmetadata: {name: p${i}}\nspec: {containers: [{name: c, image: "${ref}"}]}\n`).join('---\n'),
+    'pods.yaml',
+  );
+  const resolution = resolveImages(discoverImages(objects), spec);
+  assert.equal(resolution.images.map((image) => `${image.ref} <- ${image.pullFrom === undefined ? '-' : formatImageRef(image.pullFrom)}`).sort(), [
+    `gcr.io/k8s-staging-foo/bar:v1 <- registry.k8s.io/foo/bar:v1`,
+    `gcr.io/k8s-staging-foo/bar@sha256:${'a'.repeat(64)} <- registry.k8s.io/foo/bar@sha256:${'a'.repeat(64)}`,
+  ].sort());
+  assert.equal(resolution.warnings, [], 'overridden: no staging warning');
+  const without = resolveImages(discoverImages(objects), undefined);
+  assert.is(without.warnings.length, 2);
+  assert.match(without.warnings[0]!.message, 'the released image is registry.k8s.io/foo/bar:v1');
 });
 
 test.run();
