@@ -2,7 +2,8 @@
 
 import type { ManifestSource } from '../app/ports.js';
 import type { BundleSpec } from '../core/bundle-spec.js';
-import { KfbundleError } from '../core/errors.js';
+import { isKfbundleError, KfbundleError } from '../core/errors.js';
+import { uncuratedSpec } from '../core/bundle-spec.js';
 import { newestRelease } from '../core/releases.js';
 import { listShippedReleases, readBundleSpec, readShippedSpec } from '../io/bundle-spec-file.js';
 import { LocalManifestSource } from '../io/manifest-source.js';
@@ -19,7 +20,10 @@ export interface ManifestInput {
   source: ManifestSource;
   /** What to pass to source.render. */
   input: string;
+  /** The curated spec applied; undefined for `--manifests` without `--spec`, and for a release without one. */
   spec: BundleSpec | undefined;
+  /** Said once to the user when a release has no curated spec and is built with the defaults. */
+  notice?: string | undefined;
 }
 
 /** Where release archives come from when --release-url is not given: a team's own mirror of GitHub, or GitHub. */
@@ -47,7 +51,25 @@ export async function resolveManifestInput(
     release = newestRelease(await listShippedReleases());
     if (release === undefined) throw new KfbundleError('USAGE', 'no bundle spec is shipped; give --manifests');
   }
-  const spec = options.spec === undefined ? await readShippedSpec(release) : await readBundleSpec(options.spec);
-  const source = new ReleaseManifestSource({ spec, urlTemplate: options.releaseUrl ?? env[RELEASE_URL_ENV] ?? DEFAULT_RELEASE_URL, signal });
+  const urlTemplate = options.releaseUrl ?? env[RELEASE_URL_ENV] ?? DEFAULT_RELEASE_URL;
+  const spec = options.spec === undefined ? await shippedSpecOrNone(release) : await readBundleSpec(options.spec);
+  if (spec === undefined) {
+    // A release nobody curated (older, or newer than this kfbundle): its manifests alone, said once.
+    const source = new ReleaseManifestSource({ spec: uncuratedSpec(release), urlTemplate, signal });
+    const supported = (await listShippedReleases()).join(', ');
+    const notice = `no curated bundle spec for release ${release} (curated: ${supported}): bundling tiers install and runtime, with the images its manifests name and none a controller adds by itself; pass --spec FILE to add them`;
+    return { source, input: release, spec: undefined, notice };
+  }
+  const source = new ReleaseManifestSource({ spec, urlTemplate, signal });
   return { source, input: release, spec };
+}
+
+/** The shipped spec of the release, or undefined when none is shipped. */
+async function shippedSpecOrNone(release: string): Promise<BundleSpec | undefined> {
+  try {
+    return await readShippedSpec(release);
+  } catch (error) {
+    if (isKfbundleError(error) && error.code === 'INPUT_NOT_FOUND') return undefined;
+    throw error;
+  }
 }

@@ -34,6 +34,20 @@ export interface BundleSpec {
   };
 }
 
+/**
+ * What a release without a curated spec is built with: kubeflow/manifests at that tag, its `example` kustomization,
+ * tiers install and runtime, and the images as the manifests name them (no compiled-in defaults added).
+ */
+export function uncuratedSpec(release: string): BundleSpec {
+  return {
+    formatVersion: BUNDLE_SPEC_FORMAT_VERSION,
+    release,
+    source: { repository: 'kubeflow/manifests', ref: release, entry: 'example' },
+    tiers: ['install', 'runtime'],
+    images: { extra: [], exclude: [], override: [] },
+  };
+}
+
 class SpecReader {
   private readonly source: string;
 

@@ -46,6 +46,8 @@ test.before(async (context) => {
   context.server = await serveFiles({
     '/kubeflow/manifests/archive/refs/tags/v1.10.2.tar.gz': join(KUBEFLOW_FIXTURES, 'v1.10.2/manifests-v1.10.2.tar.gz'),
     '/kubeflow/manifests/archive/refs/tags/evil.tar.gz': evil,
+    // The same release under a tag no spec is shipped for: what a release this kfbundle has not seen looks like.
+    '/kubeflow/manifests/archive/refs/tags/v1.10.99.tar.gz': join(KUBEFLOW_FIXTURES, 'v1.10.2/manifests-v1.10.2.tar.gz'),
   });
 });
 
@@ -69,6 +71,18 @@ test('kfbundle images --release lists the release images from the download', asy
   // 95 found in the manifests, plus the spec's compiled-in alpine:3.10 (runtime).
   assert.is(output.images.length, 96);
   assert.is(output.images.filter((i) => i.included).length, 51 + 21 + 1);
+});
+
+test('a release with no curated spec is not refused: its manifests alone, with the defaults, said once', async ({ server }) => {
+  const result = await runKfbundle(['images', '--release', 'v1.10.99', '--release-url', server.url + TEMPLATE_PATH, '--json']);
+  assert.is(result.code, 0, result.stderr);
+  assert.is(result.stderr.split('no curated bundle spec for release v1.10.99').length - 1, 1, result.stderr);
+  const output = JSON.parse(result.stdout) as { tiers: string[]; images: { ref: string; included: boolean }[] };
+  assert.equal(output.tiers, ['install', 'runtime']);
+  // The 95 images the manifests name, and not the curated spec's compiled-in alpine:3.10.
+  assert.is(output.images.length, 95);
+  assert.ok(output.images.some((image) => image.ref === 'ghcr.io/kubeflow/kfp-api-server:2.5.0' && image.included));
+  assert.not.ok(output.images.some((image) => image.ref === 'docker.io/library/alpine:3.10'));
 });
 
 test('a missing release is an error naming the URL', async ({ server }) => {

@@ -207,7 +207,8 @@ export async function runBuild(options: BuildCommandOptions, context: CliContext
   // Images and no release: an add-on bundle, installed (loaded, pushed or seeded) by the same installer.
   const addOn = addedImages.length > 0 && options.manifests === undefined && options.release === undefined;
   if (addOn && options.spec !== undefined) throw new KfbundleError('USAGE', '--spec is for a release; an add-on bundle of --image / --image-list has none', { hint: 'drop --spec, or give --release or --manifests too' });
-  const { source, input, spec } = addOn ? { source: ADD_ON_SOURCE, input: ADD_ON_INPUT, spec: undefined } : await resolveManifestInput(options, context.signal, true, context.env);
+  const { source, input, spec, notice } = addOn ? { source: ADD_ON_SOURCE, input: ADD_ON_INPUT, spec: undefined, notice: undefined } : await resolveManifestInput(options, context.signal, true, context.env);
+  if (notice !== undefined) context.stderr.write(`note: ${notice}\n`);
   // Read and check the key before minutes of pulls, not after.
   const signingKey = options.sign === undefined ? undefined : await readKey(options.sign);
   if (signingKey !== undefined) signBytes(Buffer.from('probe'), signingKey, options.sign!);

@@ -56,7 +56,8 @@ async function bundleDirectorySide(path: string): Promise<DiffSide> {
 }
 
 async function releaseSide(arg: string, options: DiffCommandOptions, context: CliContext, isPath: boolean): Promise<DiffSide> {
-  const { source, input, spec } = await resolveManifestInput(isPath ? { manifests: arg } : { release: arg, releaseUrl: options.releaseUrl }, context.signal, false, context.env);
+  const { source, input, spec, notice } = await resolveManifestInput(isPath ? { manifests: arg } : { release: arg, releaseUrl: options.releaseUrl }, context.signal, false, context.env);
+  if (notice !== undefined) context.stderr.write(`note: ${notice}\n`);
   const rendered = await source.render(input);
   const release = resolveRelease(rendered.text, rendered.description, spec);
   const images = release.resolution.images.filter((image) => image.included).map((image) => ({ ref: image.ref, tier: image.tier }));

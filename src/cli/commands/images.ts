@@ -93,7 +93,8 @@ export function tiersOption(text: string | undefined): ImageTier[] | undefined {
 
 export async function runImages(options: ImagesCommandOptions, context: CliContext): Promise<number> {
   const tiers = tiersOption(options.tiers);
-  const { source, input, spec } = await resolveManifestInput(options, context.signal, false, context.env);
+  const { source, input, spec, notice } = await resolveManifestInput(options, context.signal, false, context.env);
+  if (notice !== undefined) context.stderr.write(`note: ${notice}\n`);
   const rendered = await source.render(input);
   const { resolution } = resolveRelease(rendered.text, rendered.description, spec, tiers);
   const matches = (ref: string) => options.why === undefined || ref === options.why || ref.includes(options.why);
