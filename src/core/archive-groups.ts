@@ -14,6 +14,7 @@
 // beside its largest archive (a lane that would idle), else to stage 2.
 
 import type { ImageToSave } from './save-archive-layout.js';
+import { byteOrder } from './byte-order.js';
 
 /** Archives per stage at most, unless the build asks for another number: enough for the cores of common nodes. */
 export const DEFAULT_MAX_ARCHIVES = 4;
@@ -38,8 +39,7 @@ export interface ArchiveGroup {
   heldEarlier: ReadonlySet<string>;
 }
 
-const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-const byManifest = (a: ImageToSave, b: ImageToSave) => compare(a.image.manifestDigest, b.image.manifestDigest) || compare(a.image.ref, b.image.ref);
+const byManifest = (a: ImageToSave, b: ImageToSave) => byteOrder(a.image.manifestDigest, b.image.manifestDigest) || byteOrder(a.image.ref, b.image.ref);
 
 interface Member {
   item: ImageToSave;
@@ -120,11 +120,11 @@ function components(list: readonly Member[], blobsOf: (member: Member) => Readon
   return [...groups.values()].map((group) => {
     const blobs = new Map<string, number>();
     for (const member of group) for (const [digest, size] of blobsOf(member)) blobs.set(digest, size);
-    return { members: group, bytes: bytesOf(blobs), key: group.map((member) => member.item.image.manifestDigest).sort(compare)[0]! };
+    return { members: group, bytes: bytesOf(blobs), key: group.map((member) => member.item.image.manifestDigest).sort(byteOrder)[0]! };
   });
 }
 
-const largestFirst = (a: Component, b: Component) => b.bytes - a.bytes || compare(a.key, b.key);
+const largestFirst = (a: Component, b: Component) => b.bytes - a.bytes || byteOrder(a.key, b.key);
 /** The bin with the fewest bytes; among equals the first, so the result depends on sizes and digests only. */
 const emptiest = (bins: readonly Component[]) => bins.reduce((least, candidate) => (candidate.bytes < least.bytes ? candidate : least));
 

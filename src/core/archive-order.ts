@@ -2,10 +2,10 @@
 // from one save to the next. Sorting those lists is the only reordering a byte-stable archive needs, since the engine
 // writes the files themselves in lexical order.
 
+import { byteOrder } from './byte-order.js';
+
 /** Top-level entries whose JSON holds a list of images; small, so they can be held and rewritten. */
 export const ORDERED_ENTRIES = new Set(['manifest.json', 'index.json']);
-
-const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 function keyOf(entry: unknown): string {
   if (typeof entry !== 'object' || entry === null) return JSON.stringify(entry);
@@ -28,10 +28,10 @@ export function canonicalEntry(name: string, data: Uint8Array): Buffer | undefin
     return undefined;
   }
   if (name === 'manifest.json' && Array.isArray(parsed)) {
-    parsed = [...parsed].sort((a, b) => compare(keyOf(a), keyOf(b)));
+    parsed = [...parsed].sort((a, b) => byteOrder(keyOf(a), keyOf(b)));
   } else if (name === 'index.json' && typeof parsed === 'object' && parsed !== null && Array.isArray((parsed as Record<string, unknown>)['manifests'])) {
     const index = parsed as Record<string, unknown[]>;
-    parsed = { ...index, manifests: [...index['manifests']!].sort((a, b) => compare(keyOf(a), keyOf(b))) };
+    parsed = { ...index, manifests: [...index['manifests']!].sort((a, b) => byteOrder(keyOf(a), keyOf(b))) };
   } else {
     return undefined;
   }
@@ -50,7 +50,7 @@ function sortedKeys(value: unknown): unknown {
   if (Array.isArray(value) || typeof value !== 'object' || value === null) return value;
   return Object.fromEntries(
     Object.keys(value)
-      .sort(compare)
+      .sort(byteOrder)
       .map((key) => [key, sortedKeys((value as Record<string, unknown>)[key])]),
   );
 }

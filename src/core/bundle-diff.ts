@@ -6,6 +6,7 @@
 import { imageName, parseImageRef } from './image-ref.js';
 import type { KubernetesObject } from './k8s-object.js';
 import { isRecord } from './k8s-object.js';
+import { byteOrder } from './byte-order.js';
 
 export interface DiffImage {
   ref: string;
@@ -59,7 +60,6 @@ export interface BundleDiff {
   delta: { bytes: number; saved: number } | null;
 }
 
-const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const repositoryOf = (ref: string) => imageName(parseImageRef(ref));
 
 /** A release's CRDs: each CustomResourceDefinition's name and its versions. */
@@ -72,7 +72,7 @@ export function crdsOf(objects: readonly KubernetesObject[]): DiffCrd[] {
       return { name: object.metadata?.name ?? '', versions };
     })
     .filter((crd) => crd.name !== '')
-    .sort((a, b) => compare(a.name, b.name));
+    .sort((a, b) => byteOrder(a.name, b.name));
 }
 
 function diffImages(from: readonly DiffImage[], to: readonly DiffImage[]): BundleDiff['images'] {
@@ -88,7 +88,7 @@ function diffImages(from: readonly DiffImage[], to: readonly DiffImage[]): Bundl
   }
   // A reference on one side only: a repository's tag that moved when the other side has that repository.
   // In reference order, so the pairing does not depend on the order the sides list their images.
-  const byRef = (a: DiffImage, b: DiffImage) => compare(a.ref, b.ref);
+  const byRef = (a: DiffImage, b: DiffImage) => byteOrder(a.ref, b.ref);
   const gone = [...before.values()].filter((image) => !after.has(image.ref)).sort(byRef);
   const fresh = [...after.values()].filter((image) => !before.has(image.ref)).sort(byRef);
   const added: DiffImage[] = [];
@@ -103,7 +103,7 @@ function diffImages(from: readonly DiffImage[], to: readonly DiffImage[]): Bundl
     changed.push({ from: old, to: image, why: 'tag' });
   }
   const removed = gone.filter((image) => !paired.has(image));
-  return { added: added.sort(byRef), removed: removed.sort(byRef), changed: changed.sort((a, b) => compare(a.to.ref, b.to.ref)), unchanged };
+  return { added: added.sort(byRef), removed: removed.sort(byRef), changed: changed.sort((a, b) => byteOrder(a.to.ref, b.to.ref)), unchanged };
 }
 
 function diffCrds(from: readonly DiffCrd[], to: readonly DiffCrd[]): NonNullable<BundleDiff['crds']> {

@@ -9,6 +9,7 @@ import { KfbundleError } from './errors.js';
 import { isRecord } from './k8s-object.js';
 import { formatPlatform, parseManifest } from './registry-manifest.js';
 import { repositoryAndTag, type ManifestPut, type PushAction } from './registry-push-plan.js';
+import { byteOrder } from './byte-order.js';
 
 /** An index as the registry served it, byte for byte. */
 export interface ServedIndex {
@@ -31,7 +32,6 @@ export interface PlannedIndex extends BundleImageIndex {
 }
 
 const sha256 = (bytes: Buffer | string) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Whether the entry names a multi-platform index upstream (its `digest` is the index's, not the manifest's). */
 function namesIndex(image: BundleImage): boolean {
@@ -68,7 +68,7 @@ export function planImageIndexes(sets: readonly PlatformImageSet[], servedIndex:
     }
   }
   return [...held.entries()]
-    .sort(([a], [b]) => compare(a, b))
+    .sort(([a], [b]) => byteOrder(a, b))
     .map(([bundleRef, digests]) => {
       const served = servedIndex(bundleRef);
       if (served === undefined) throw new Error(`the index of ${bundleRef} was not kept`);
@@ -130,10 +130,10 @@ export function platformPushActions(sets: readonly PlatformImageSet[], indexes: 
           const known = blobs.get(action.digest);
           // An archive's copy wins over the base's promise of one.
           if (known === undefined || (known.action.kind === 'base' && action.kind === 'blob')) {
-            const repositories = known === undefined ? action.repositories : [...new Set([...known.action.repositories, ...action.repositories])].sort(compare);
+            const repositories = known === undefined ? action.repositories : [...new Set([...known.action.repositories, ...action.repositories])].sort(byteOrder);
             blobs.set(action.digest, { path, action: { ...action, repositories: [...repositories] } });
           } else {
-            known.action.repositories = [...new Set([...known.action.repositories, ...action.repositories])].sort(compare);
+            known.action.repositories = [...new Set([...known.action.repositories, ...action.repositories])].sort(byteOrder);
           }
         } else if (manifestDigests.has(action.digest)) {
           // An image's own manifest, whatever its platform's plan put it under; an index of one platform is dropped.
@@ -158,6 +158,6 @@ export function platformPushActions(sets: readonly PlatformImageSet[], indexes: 
     if (manifest === undefined) throw new Error(`the manifest of ${image.bundleRef} is in none of the push plans`);
     tags.set(image.bundleRef, { path: manifest.path, action: { ...manifest.action, reference: tag } });
   }
-  const sortedTags = [...tags.entries()].sort(([a], [b]) => compare(a, b)).map(([, action]) => action);
+  const sortedTags = [...tags.entries()].sort(([a], [b]) => byteOrder(a, b)).map(([, action]) => action);
   return [...blobs.values(), ...byDigest.values(), ...sortedTags];
 }

@@ -9,6 +9,7 @@ import { imageName, parseImageRef } from './image-ref.js';
 import type { RegistryImage } from './registry-image.js';
 import { parseManifest } from './registry-manifest.js';
 import { archiveDataOffsets, blobPath, type ImageToSave, type SaveArchiveLayout } from './save-archive-layout.js';
+import { byteOrder } from './byte-order.js';
 
 /** Where bytes are in an archive's stream (its parts concatenated): the offset of the first, and how many. */
 export interface ArchiveSpan {
@@ -45,7 +46,6 @@ export interface BasePush {
 
 export type PushAction = BlobPush | ManifestPut | BasePush;
 
-const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * Whether the image's index lists nothing but the manifest the bundle holds: then the index itself can be pushed;
@@ -97,7 +97,7 @@ export function registryPushPlan(archives: readonly LaidOutArchive[], held: Read
     manifests.set(`${repository}\t${reference}`, { kind: 'manifest', ...spanOf(digest, image), digest, mediaType, repository, reference });
   };
   const tagged = archives.flatMap((archive) => archive.images).flatMap(({ image, tags }) => tags.map((tag) => ({ image, tag })));
-  tagged.sort((a, b) => compare(a.tag, b.tag));
+  tagged.sort((a, b) => byteOrder(a.tag, b.tag));
   for (const { image, tag } of tagged) {
     const { repository, tag: reference } = repositoryAndTag(tag);
     for (const blob of [image.config, ...image.layers]) {
@@ -123,14 +123,14 @@ export function registryPushPlan(archives: readonly LaidOutArchive[], held: Read
   const plan: PushAction[][] = archives.map(() => []);
   const blobs = [...repositoriesOf.entries()].map(([digest, { span: { archive, offset, size }, repositories }]) => ({
     archive,
-    action: { kind: 'blob', offset, size, digest, repositories: [...repositories].sort(compare) } satisfies BlobPush,
+    action: { kind: 'blob', offset, size, digest, repositories: [...repositories].sort(byteOrder) } satisfies BlobPush,
   }));
   blobs.sort((a, b) => a.action.offset - b.action.offset);
   for (const { archive, action } of blobs) plan[archive]!.push(action);
   // In no archive: listed with the first, before any manifest that names them.
-  const based = [...fromBase.entries()].sort(([a], [b]) => compare(a, b));
+  const based = [...fromBase.entries()].sort(([a], [b]) => byteOrder(a, b));
   if (based.length > 0 && plan.length > 0) {
-    plan[0]!.push(...based.map(([digest, { size, repositories }]) => ({ kind: 'base', digest, size, repositories: [...repositories].sort(compare) }) satisfies BasePush));
+    plan[0]!.push(...based.map(([digest, { size, repositories }]) => ({ kind: 'base', digest, size, repositories: [...repositories].sort(byteOrder) }) satisfies BasePush));
   }
   for (const { archive, ...action } of manifests.values()) plan[archive]!.push(action);
   return plan;

@@ -17,6 +17,7 @@ import { canonicalEntry } from './archive-order.js';
 import { formatImageRef, parseImageRef } from './image-ref.js';
 import type { RegistryImage } from './registry-image.js';
 import { BLOCK, paddedSize } from './tar-header.js';
+import { byteOrder } from './byte-order.js';
 
 export interface ImageToSave {
   image: RegistryImage;
@@ -89,7 +90,6 @@ function target(image: RegistryImage): { mediaType: string; digest: string; byte
   return { mediaType: image.indexMediaType, digest: image.indexDigest, bytes: image.indexBytes };
 }
 
-const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 function jsonEntry(name: string, value: unknown): InlineEntry {
   const text = Buffer.from(`${JSON.stringify(value)}\n`, 'utf8');
@@ -120,7 +120,7 @@ export function saveArchiveLayout(images: readonly ImageToSave[], heldEarlier: R
   };
 
   // Images in a fixed order first, so the image a shared blob is fetched through does not depend on the input order.
-  const ordered = [...images].sort((a, b) => compare(a.image.manifestDigest, b.image.manifestDigest) || compare(a.image.ref, b.image.ref));
+  const ordered = [...images].sort((a, b) => byteOrder(a.image.manifestDigest, b.image.manifestDigest) || byteOrder(a.image.ref, b.image.ref));
   const byManifest = new Map<string, { image: RegistryImage; tags: Set<string> }>();
   const byTag = new Map<string, { image: RegistryImage; target: ReturnType<typeof target> }>();
   for (const { image, tags } of ordered) {
@@ -146,7 +146,7 @@ export function saveArchiveLayout(images: readonly ImageToSave[], heldEarlier: R
 
   const manifestList = [...byManifest.values()].map(({ image, tags }) => ({
     Config: blobPath(image.config.digest),
-    RepoTags: [...tags].sort(compare),
+    RepoTags: [...tags].sort(byteOrder),
     Layers: image.layers.map((layer) => blobPath(layer.digest)),
   }));
   const index = {
@@ -161,7 +161,7 @@ export function saveArchiveLayout(images: readonly ImageToSave[], heldEarlier: R
   };
 
   const entries: ArchiveEntry[] = [
-    ...[...blobs.values()].sort((a, b) => compare(a.name, b.name)),
+    ...[...blobs.values()].sort((a, b) => byteOrder(a.name, b.name)),
     jsonEntry('index.json', index),
     jsonEntry('manifest.json', manifestList),
     { kind: 'inline', name: 'oci-layout', data: Buffer.from('{"imageLayoutVersion":"1.0.0"}', 'utf8') },
