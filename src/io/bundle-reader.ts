@@ -1,8 +1,9 @@
 // Reads a bundle directory for verification and inspection.
 
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { BundleReader } from '../app/ports.js';
+import { BUNDLE_FILES } from '../core/bundle-layout.js';
 import { hashFile } from './hashing-stream.js';
 import { errnoOf, fileFault, isMissingFile } from './system-errors.js';
 
@@ -57,5 +58,22 @@ export class DirectoryBundleReader implements BundleReader {
       if (isMissingFile(error) || errnoOf(error) === 'EISDIR') return undefined;
       throw this.fault(error, path);
     }
+  }
+}
+
+/**
+ * A bundle's bundle.json, given the bundle's directory or the file itself (`build --since`, `diff`): its text, and the
+ * directory when one was given (whose other files can then be read too); undefined when neither is there.
+ */
+export async function readBundleMetadata(path: string): Promise<{ text: string; directory: string | undefined } | undefined> {
+  const info = await stat(path).catch(() => undefined);
+  if (info === undefined) return undefined;
+  const directory = info.isDirectory() ? path : undefined;
+  const file = directory === undefined ? path : join(directory, BUNDLE_FILES.metadata);
+  try {
+    return { text: await readFile(file, 'utf8'), directory };
+  } catch (error) {
+    if (isMissingFile(error)) return undefined;
+    throw fileFault(error, { what: 'the bundle description', path: file, action: 'read' });
   }
 }

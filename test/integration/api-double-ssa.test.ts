@@ -10,6 +10,7 @@ import * as assert from 'uvu/assert';
 import { ApiServerDouble } from '../api-double/api-server-double.js';
 import { QUICK_MS, runCommand, type RunResult } from '../helpers/cli.js';
 import { writeKubeconfig } from '../helpers/kubeconfig.js';
+import { crdYaml } from '../helpers/manifests.js';
 import { loudHook } from '../helpers/test-env.js';
 import { makeTempDir } from '../helpers/tmp.js';
 
@@ -219,15 +220,7 @@ test('merge patches and controllers are recorded as updates, and an apply confli
 });
 
 test('custom resources: generation counts spec changes only; conflicts are reported on their fields too', async (context) => {
-  const crd = `apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: widgets.example.com}
-spec:
-  group: example.com
-  names: {kind: Widget, plural: widgets}
-  scope: Namespaced
-  versions: [{name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}}]
-`;
+  const crd = crdYaml('example.com', 'Widget', 'widgets');
   assert.is((await applyAs(context, 'kubectl', crd, ['--force-conflicts'])).code, 0);
   const established = await kubectl(context, ['wait', '--for=condition=Established', 'crd/widgets.example.com', '--timeout=10s']);
   assert.is(established.code, 0, established.stderr);

@@ -13,7 +13,7 @@ import { dockerFor, pushStandIns } from '../helpers/synthetic-images.js';
 import { loudHook, useTestEnv, type TestEnv } from '../helpers/test-env.js';
 import { makeTempDir } from '../helpers/tmp.js';
 import { writeKubeconfig } from '../helpers/kubeconfig.js';
-import { deploymentYaml } from '../helpers/manifests.js';
+import { crdYaml, deploymentYaml } from '../helpers/manifests.js';
 
 interface Context {
   env: TestEnv;
@@ -25,18 +25,6 @@ const test = suite<Context>('ordered install against an API server double');
 
 const CERT_MANAGER_IMAGE = 'quay.io/jetstack/cert-manager-webhook:v1.16.1';
 const CONTROLLER_IMAGE = 'docker.io/kserve/kserve-controller:v0.15.0';
-
-function crd(group: string, kind: string, plural: string): string {
-  return `apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: ${plural}.${group}}
-spec:
-  group: ${group}
-  names: {kind: ${kind}, plural: ${plural}}
-  scope: Namespaced
-  versions: [{name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}}]
-`;
-}
 
 function deployment(namespace: string, name: string, image: string, extraPodSpec = ''): string {
   return deploymentYaml(namespace, name, `      - {name: main, image: "${image}"}\n`, extraPodSpec);
@@ -70,9 +58,9 @@ function release(): string {
   return [
     'apiVersion: v1\nkind: Namespace\nmetadata: {name: cert-manager}\n',
     'apiVersion: v1\nkind: Namespace\nmetadata: {name: kubeflow}\n',
-    crd('cert-manager.io', 'Certificate', 'certificates'),
-    crd('cert-manager.io', 'Issuer', 'issuers'),
-    crd('serving.kserve.io', 'ClusterServingRuntime', 'clusterservingruntimes').replace('scope: Namespaced', 'scope: Cluster'),
+    crdYaml('cert-manager.io', 'Certificate', 'certificates'),
+    crdYaml('cert-manager.io', 'Issuer', 'issuers'),
+    crdYaml('serving.kserve.io', 'ClusterServingRuntime', 'clusterservingruntimes').replace('scope: Namespaced', 'scope: Cluster'),
     service('cert-manager', 'cert-manager-webhook'),
     service('kubeflow', 'kserve-controller-manager'),
     deployment('cert-manager', 'cert-manager-webhook', CERT_MANAGER_IMAGE),

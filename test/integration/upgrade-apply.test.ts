@@ -11,21 +11,13 @@ import { ApiServerDouble } from '../api-double/api-server-double.js';
 import { runCommand } from '../helpers/cli.js';
 import { buildWithFakeStore } from '../helpers/fake-build.js';
 import { writeKubeconfig } from '../helpers/kubeconfig.js';
-import { deploymentYaml } from '../helpers/manifests.js';
+import { crdYaml, deploymentYaml } from '../helpers/manifests.js';
 import { makeTempDir } from '../helpers/tmp.js';
 
 const test = suite('upgrades applied over an older release');
 
 const NAMESPACE = 'apiVersion: v1\nkind: Namespace\nmetadata: {name: kubeflow}\n';
-const CRD = `apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: widgets.example.com}
-spec:
-  group: example.com
-  names: {kind: Widget, plural: widgets}
-  scope: Namespaced
-  versions: [{name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}}]
-`;
+const CRD = crdYaml('example.com', 'Widget', 'widgets');
 const WIDGET = 'apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: old-widget, namespace: kubeflow}\nspec: {size: 1}\n';
 const configMap = (name: string, value: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ${name}, namespace: kubeflow}\ndata: {value: "${value}"}\n`;
 const app = (name: string, tag: string) => deploymentYaml('kubeflow', name, `      - {name: main, image: "gcr.io/example/${name}:${tag}"}\n`);

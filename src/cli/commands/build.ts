@@ -15,6 +15,7 @@ import { signBytes } from '../../io/bundle-signature.js';
 import { readKey } from './keygen.js';
 import { tiersOption } from './images.js';
 import { DockerImageStore } from '../../io/docker-image-store.js';
+import { readBundleMetadata } from '../../io/bundle-reader.js';
 import { RegistryImageStore } from '../../io/registry-image-store.js';
 import { registryClientFor } from '../registry-client-for.js';
 import { KfbundleError } from '../../core/errors.js';
@@ -26,8 +27,7 @@ import { platformsOption } from '../platform-option.js';
 import { DEFAULT_SEED_REGISTRY_IMAGE, SEED_TIER } from '../../core/seed-registry.js';
 import { BUNDLE_FILES, type BundleMetadata, type ImageArchiveFacts } from '../../core/bundle-layout.js';
 import { baseContent, parseBaseMetadata, type BaseBundle } from '../../core/delta-base.js';
-import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import type { ImageStore, ManifestSource } from '../../app/ports.js';
 import { normalisedRef, parseImageList } from '../../core/image-list.js';
 import type { AddedImage } from '../../core/resolve-images.js';
@@ -157,11 +157,9 @@ function registryOnly(source: ImageSourceKind, platforms: readonly Platform[], s
 
 /** `--since OLD`: a bundle directory or its bundle.json. */
 async function readBaseBundle(path: string): Promise<BaseBundle> {
-  const file = (await stat(path).catch(() => undefined))?.isDirectory() === true ? join(path, BUNDLE_FILES.metadata) : path;
-  const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
-    throw new KfbundleError('USAGE', `--since ${path}: cannot read ${file} (${error.code ?? error.message})`, { hint: 'give the base bundle\'s directory, or its bundle.json' });
-  });
-  return parseBaseMetadata(text, path);
+  const read = await readBundleMetadata(path);
+  if (read === undefined) throw new KfbundleError('USAGE', `--since ${path}: no bundle there (no ${BUNDLE_FILES.metadata})`, { hint: 'give the base bundle\'s directory, or its bundle.json' });
+  return parseBaseMetadata(read.text, path);
 }
 
 /** What a delta left to its base, in the build's closing lines. */

@@ -2,8 +2,7 @@
 // YAML file, a kustomization directory, or a supported release's tag). Reads each side into a DiffSide here, at the
 // edge; core/bundle-diff.ts compares them.
 
-import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { stat } from 'node:fs/promises';
 import { BUNDLE_FILES, parsePushBlobs, unreadableFormat, type BundleMetadata } from '../../core/bundle-layout.js';
 import { crdsOf, diffSides, type BundleDiff, type DiffSide } from '../../core/bundle-diff.js';
 import { KfbundleError } from '../../core/errors.js';
@@ -11,7 +10,7 @@ import { planInstall } from '../../core/install-plan.js';
 import { parseManifests } from '../../core/k8s-object.js';
 import { resolveRelease } from '../../core/resolve-release.js';
 import { SEED_TIER } from '../../core/seed-registry.js';
-import { DirectoryBundleReader } from '../../io/bundle-reader.js';
+import { DirectoryBundleReader, readBundleMetadata } from '../../io/bundle-reader.js';
 import { formatBytes } from '../../ui/format.js';
 import { resolveManifestInput } from '../manifest-input.js';
 import { writeJson, type CliContext } from '../context.js';
@@ -42,10 +41,8 @@ function metadataSide(name: string, kind: DiffSide['kind'], text: string): { sid
   return { side: { name, kind, images: [...images.values()], crds: null, phases, blobs: null, layers }, metadata };
 }
 
-async function bundleDirectorySide(path: string): Promise<DiffSide> {
+async function bundleDirectorySide(path: string, text: string): Promise<DiffSide> {
   const reader = new DirectoryBundleReader(path);
-  const text = await reader.readText(BUNDLE_FILES.metadata);
-  if (text === undefined) throw new KfbundleError('USAGE', `${path} has no ${BUNDLE_FILES.metadata}: not a bundle`);
   const { side, metadata } = metadataSide(path, 'bundle', text);
   const manifests = await Promise.all((metadata.plan?.phases ?? []).map(async (phase) => (await reader.readText(phase.file)) ?? ''));
   const push = await reader.readText(BUNDLE_FILES.imagePush);
@@ -67,8 +64,10 @@ async function releaseSide(arg: string, options: DiffCommandOptions, context: Cl
 
 async function readSide(arg: string, options: DiffCommandOptions, context: CliContext): Promise<DiffSide> {
   const info = await stat(arg).catch(() => undefined);
-  if (info?.isDirectory() === true && (await stat(join(arg, BUNDLE_FILES.metadata)).catch(() => undefined)) !== undefined) return bundleDirectorySide(arg);
-  if (info?.isFile() === true && arg.endsWith('.json')) return metadataSide(arg, 'metadata', await readFile(arg, 'utf8')).side;
+  // A directory without a bundle.json is a kustomization; a file is a bundle.json only by its name.
+  const bundle = info?.isDirectory() === true || arg.endsWith('.json') ? await readBundleMetadata(arg) : undefined;
+  if (bundle?.directory !== undefined) return bundleDirectorySide(bundle.directory, bundle.text);
+  if (bundle !== undefined) return metadataSide(arg, 'metadata', bundle.text).side;
   if (info === undefined && /[/\\]|\.(ya?ml|json)$/.test(arg)) {
     throw new KfbundleError('USAGE', `${arg}: no such file or directory`, { hint: 'give a bundle directory, its bundle.json, a rendered YAML file, a kustomization directory, or a release tag such as v1.11.0' });
   }
