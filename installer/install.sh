@@ -40,6 +40,17 @@ BASE_BUNDLE='@@BASE_BUNDLE@@'
 BASE_IMAGES='@@BASE_IMAGES@@'
 # Every object the phases apply (apiVersion, kind, namespace or -, name), recorded in the cluster after an install.
 OBJECT_INVENTORY='@@OBJECT_INVENTORY@@'
+# What the manifests ask of a cluster, summed when the bundle was built (core/cluster-requirements.ts), for the
+# preflight: supported Kubernetes versions (MIN-MAX, empty: not recorded), the CPU (millicores) and memory (bytes) the
+# pods request at once and what DaemonSets' pods take on each node, the largest pod (`object millicores bytes`), and
+# the claims that name no StorageClass (namespace/name words).
+KUBERNETES_RANGE='@@KUBERNETES_RANGE@@'
+REQUIRED_CPU_MILLIS='@@REQUIRED_CPU_MILLIS@@'
+REQUIRED_MEMORY_BYTES='@@REQUIRED_MEMORY_BYTES@@'
+PER_NODE_CPU_MILLIS='@@PER_NODE_CPU_MILLIS@@'
+PER_NODE_MEMORY_BYTES='@@PER_NODE_MEMORY_BYTES@@'
+LARGEST_POD='@@LARGEST_POD@@'
+DEFAULT_CLASS_CLAIMS='@@DEFAULT_CLASS_CLAIMS@@'
 # The containerd namespace kubelet's CRI plugin keeps its images in; images elsewhere are invisible to pods.
 CONTAINERD_NAMESPACE=k8s.io
 # On Docker nodes, --registry pushes through containerd from a namespace of the installer's own (docker push would
@@ -99,6 +110,21 @@ Options:
   --key PUBLIC_KEY     require a valid Ed25519 signature by this key over SHA256SUMS (checked with openssl, first)
   --dry-run            print the phases and their waits, change nothing
   --from-phase N       start at phase N (resume after a failure; earlier phases are not re-applied)
+  --preflight          only check, changing nothing, that the cluster can take the bundle: kubectl reaches
+                       it, its Kubernetes version is one the release supports, a default StorageClass exists
+                       for claims that name none, the ready nodes' allocatable CPU and memory cover the pods'
+                       requests (and one node fits the largest pod), and this node's disk holds the images.
+                       Runs by itself before every install; a failure stops it, naming the fix
+  --force              go on past a failed preflight (the failures are listed first)
+  --check              only check whether the bundle's Deployments, StatefulSets and DaemonSets are ready
+                       (waiting up to --timeout), and name why not: an image not pulled (in the bundle? loaded
+                       on that node?), a pod not scheduled (resources, a claim without StorageClass), a crash
+                       loop (its last log lines); and list images pods tried to pull that the bundle lacks
+                       (a leak watch: written to --leaks-file for kfbundle build --image-list). Runs by itself
+                       after every install that applies manifests; exits 1 when not ready or leaked
+  --no-check           skip that check after installing
+  --leaks-file FILE    where --check writes leaked images (default: kfbundle-leaks.txt in the current directory)
+  --json               with --preflight or --check: the report as JSON on standard output (docs/install-checks.md)
   --prune              after applying, delete what earlier installs applied that this bundle no longer has (an
                        upgrade's leftovers, listed after every install; with --dry-run: list them, change nothing).
                        The list is kept in ConfigMap kube-system/kfbundle-inventory
@@ -115,10 +141,15 @@ Environment:
   KFB_KUBELET_CONFIG   kubelet's config file read by --runtime auto (default: /var/lib/kubelet/config.yaml)
   KFB_HASHER           sha256sum to verify with coreutils even where openssl (faster) is present
   KUBECONFIG           the cluster to apply to (default: kubectl's own default)
+  KFB_NODE_NAME        this machine's node name, where the kubelet's differs from uname -n (--check uses it
+                       to tell whether an image is loaded on the node that cannot pull it)
+  KFB_CONTAINERD_ROOT  containerd's root, for the preflight's disk check (default: /var/lib/containerd)
 
 Examples:
   ./install.sh --verify-only --key /secure/place/team.pub
   ./install.sh --dry-run
+  ./install.sh --preflight                       # will the cluster take it? nothing changed
+  ./install.sh --check                           # is Kubeflow up? if not, why
   ./install.sh                                   # single node: load, then apply
   ./install.sh --images-only --runtime containerd  # on every other node of the cluster
   ./install.sh --registry harbor.example.cn/kubeflow
@@ -127,9 +158,22 @@ Examples:
 USAGE
 }
 
-say() { printf 'kfbundle install: %s\n' "$*"; }
+# With --json, standard output carries the JSON alone: messages go to standard error.
+json=no
+say() { if [ "$json" = yes ]; then printf 'kfbundle install: %s\n' "$*" >&2; else printf 'kfbundle install: %s\n' "$*"; fi; }
 warn() { printf 'kfbundle install: warning: %s\n' "$*" >&2; }
 die() { printf 'kfbundle install: error: %s\n' "$*" >&2; exit 1; }
+
+# A string as JSON: quoted, with backslashes, quotes and control characters escaped.
+json_string() {
+  local text=$1
+  text=${text//\\/\\\\}
+  text=${text//\"/\\\"}
+  text=${text//$'\n'/\\n}
+  text=${text//$'\t'/\\t}
+  text=${text//$'\r'/\\r}
+  printf '"%s"' "$(printf '%s' "$text" | tr -d '\000-\010\013\014\016-\037')"
+}
 
 # @@include seed-registry.sh@@
 
@@ -146,6 +190,12 @@ timeout=600
 retries=5
 retry_delay=5
 key=''
+force=no
+preflight_only=no
+check_only=no
+post_check=yes
+start_dir=$(pwd)
+leaks_file=$start_dir/kfbundle-leaks.txt
 parallel=''
 push_with=auto
 registry_ca=''
@@ -177,6 +227,16 @@ while [ $# -gt 0 ]; do
     --skip-images) images=no ;;
     --verify-only) images=no; manifests=no ;;
     --dry-run) dry_run=yes ;;
+    --preflight) preflight_only=yes ;;
+    --check) check_only=yes ;;
+    --no-check) post_check=no ;;
+    --force) force=yes ;;
+    --json) json=yes ;;
+    --leaks-file)
+      [ -n "${2:-}" ] || die "--leaks-file needs a file to write the leaked images to"
+      case "$2" in /*) leaks_file=$2 ;; *) leaks_file=$start_dir/$2 ;; esac
+      shift
+      ;;
     --prune) prune=yes ;;
     --from-phase) need_number "$1" "${2:-}"; from_phase=$((10#$2)); shift ;;
     --timeout) need_number "$1" "${2:-}"; timeout=$2; shift ;;
@@ -196,6 +256,9 @@ while [ $# -gt 0 ]; do
   shift
 done
 [ "$retries" -ge 1 ] || die "--retries must be at least 1"
+[ "$preflight_only" = no ] || [ "$check_only" = no ] || die "--preflight and --check are separate runs: give one"
+[ "$json" = no ] || [ "$preflight_only$check_only" != nono ] || die "--json is for --preflight and --check, whose reports it prints as JSON"
+[ "$dry_run" = no ] || [ "$preflight_only$check_only" = nono ] || die "--dry-run changes nothing already; --preflight and --check change nothing either: give one of them"
 [ "$prune" = no ] || [ "$manifests" = yes ] || [ "$dry_run" = yes ] || die "--prune deletes what the manifests no longer have, after applying them: drop --images-only / --verify-only"
 
 seed_check_options
@@ -411,8 +474,12 @@ warn_other_architectures() {
 docker_answers() { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; }
 ctr_answers() { command -v ctr >/dev/null 2>&1 && ctr version >/dev/null 2>&1; }
 
-# Since Kubernetes 1.24 most nodes run containerd, and images loaded into Docker are invisible to it.
+# Since Kubernetes 1.24 most nodes run containerd, and images loaded into Docker are invisible to it. Decided once
+# (the preflight may ask first).
+runtime_picked=no
 pick_runtime() {
+  [ "$runtime_picked" = no ] || return 0
+  runtime_picked=yes
   [ "$runtime" = auto ] || { say "runtime: $runtime (--runtime)"; return 0; }
   local endpoint docker_ok=no ctr_ok=no
   endpoint=$(kubelet_runtime_endpoint)
@@ -805,6 +872,10 @@ push_images() {
 
 # @@include inventory.sh@@
 
+# @@include preflight.sh@@
+
+# @@include cluster-check.sh@@
+
 phase_files() {
   [ -d "$MANIFESTS_DIR" ] || return 0
   find "$MANIFESTS_DIR" -maxdepth 1 -type f -name "$PHASE_GLOB" | LC_ALL=C sort
@@ -948,9 +1019,24 @@ if [ "$dry_run" = yes ]; then
   if [ "$prune" = yes ]; then inventory_preview; fi
   exit 0
 fi
+# Neither reads more of the bundle than its lists, so neither verifies it first (--verify-only does).
+if [ "$check_only" = yes ]; then
+  if check_cluster; then exit 0; fi
+  exit 1
+fi
+if [ "$preflight_only" = yes ]; then
+  run_preflight
+  if [ "${#preflight_names[@]}" -eq 0 ]; then say "preflight: nothing to check for this run (no manifests to apply, no images to load here)"; exit 0; fi
+  if preflight_report; then exit 0; fi
+  exit 1
+fi
 verify_bundle
+preflight
 # With --skip-images, a registry seeded before: only the manifests that name it are applied.
 if [ "$seed" = yes ] && [ "$images" = yes ]; then seed_registry; elif [ "$images" = yes ]; then install_images; fi
 if [ "$manifests" = yes ]; then apply_manifests; inventory_update; fi
 seed_report
+if [ "$manifests" = yes ] && [ "$post_check" = yes ] && [ -n "$(phase_files)" ]; then
+  check_cluster || die "installed, but not everything came up (causes above); once fixed, check again with: $0 --check"
+fi
 say "done"

@@ -8,6 +8,7 @@ import type { DiscoveryWarning, ImageTier } from './discover-images.js';
 import type { PushAction } from './registry-push-plan.js';
 import type { SEED_TIER } from './seed-registry.js';
 import type { DeltaRecord } from './delta-base.js';
+import type { ClusterRequirements } from './cluster-requirements.js';
 
 /**
  * Raised whenever a reader of an older kfbundle would misread a bundle of this one. Readers refuse a bundle whose
@@ -445,6 +446,12 @@ export interface BundleMetadata {
    * (carried as config and manifest only), and every base image the target must hold (images/base.txt).
    */
   base?: DeltaRecord;
+  /**
+   * What the manifests ask of a cluster (summed requests, the largest pod, claims that need a default StorageClass,
+   * supported Kubernetes versions): what install.sh's preflight checks. Absent from bundles without manifests and
+   * from bundles of kfbundle before it was recorded.
+   */
+  requirements?: ClusterRequirements;
   manifests: {
     /** Edits made to the release's objects: pull policies and digest-pin references. */
     changes: number;

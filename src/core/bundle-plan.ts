@@ -27,6 +27,7 @@ import {
   type ImageManifestLine,
 } from './bundle-layout.js';
 import { formatChecksums } from './checksums.js';
+import { clusterRequirements } from './cluster-requirements.js';
 import { rewriteAwsPartition, type AwsPartition } from './aws-partition.js';
 import type { BundleSpec } from './bundle-spec.js';
 import type { ImageFinding } from './discover-images.js';
@@ -203,10 +204,13 @@ export function planBundle(input: BundlePlanInput): BundlePlan {
   }
   if (input.base !== undefined && input.base.uses.length > 0) files.push(plannedFile(BUNDLE_FILES.baseImages, formatBaseImages(input.base.uses)));
   const platforms = sets.map((set) => set.platform);
+  const range = options.spec?.kubernetes;
+  const requirements = applied.length === 0 ? undefined : clusterRequirements(applied, range === undefined ? undefined : { min: range.min, max: range.max });
   const installer = installerValuesFor(input.tool.version, options.registry, seedImage?.bundleRef, {
     platform: options.platform === undefined ? undefined : formatPlatform(options.platform),
     platformDirs: sets.map((set) => ({ platform: set.platform, dir: set.dir })),
     base: input.base === undefined ? undefined : describeBase(input.base),
+    requirements,
   });
   files.push(plannedFile(BUNDLE_FILES.installer, renderInstaller(input.tool.installerTemplate, installer), true));
 
@@ -232,6 +236,7 @@ export function planBundle(input: BundlePlanInput): BundlePlan {
     images: [...images],
     ...(sets.length === 0 ? {} : { imageIndexes: indexes.map(({ text: _text, ...index }) => index) }),
     ...(input.base === undefined ? {} : { base: input.base }),
+    ...(requirements === undefined ? {} : { requirements }),
     manifests: {
       changes: patched.changes.length,
       ...(aws === undefined || options.awsPartition === undefined ? {} : { awsPartition: { partition: options.awsPartition, objects: aws.changed.length } }),

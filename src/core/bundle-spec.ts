@@ -32,6 +32,8 @@ export interface BundleSpec {
      */
     override: ({ ref: string; repository?: undefined; pullFrom: string; why: string } | { ref?: undefined; repository: string; pullFrom: string; why: string })[];
   };
+  /** The Kubernetes minor versions the release supports (`MAJOR.MINOR`, both ends included): what preflight checks. */
+  kubernetes?: { min: string; max: string; why: string } | undefined;
 }
 
 /**
@@ -113,6 +115,26 @@ class SpecReader {
   }
 }
 
+const MINOR_VERSION = /^[1-9]\d*\.\d+$/;
+
+function kubernetesRange(read: SpecReader, value: unknown): { min: string; max: string; why: string } {
+  const range = read.record(value, 'kubernetes');
+  read.noUnknownKeys(range, 'kubernetes', ['min', 'max', 'why']);
+  // Quoted in YAML or not: 1.30 unquoted is the number 1.3, so numbers are refused rather than misread.
+  const version = (key: 'min' | 'max') => {
+    if (typeof range[key] === 'number') read.fail(`kubernetes.${key}`, `expected a quoted MAJOR.MINOR such as "1.32", got the number ${range[key]} (YAML reads 1.30 unquoted as 1.3)`);
+    const text = read.string(range[key], `kubernetes.${key}`);
+    if (!MINOR_VERSION.test(text)) read.fail(`kubernetes.${key}`, `expected a quoted MAJOR.MINOR such as "1.32", got ${describe(text)}`);
+    return text;
+  };
+  const min = version('min');
+  const max = version('max');
+  const [minMajor, minMinor] = min.split('.').map(Number) as [number, number];
+  const [maxMajor, maxMinor] = max.split('.').map(Number) as [number, number];
+  if (minMajor > maxMajor || (minMajor === maxMajor && minMinor > maxMinor)) read.fail('kubernetes', `min ${min} is newer than max ${max}`);
+  return { min, max, why: read.string(range['why'], 'kubernetes.why') };
+}
+
 function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (value === null) return 'null';
@@ -136,7 +158,7 @@ export function parseBundleSpec(text: string, source: string): BundleSpec {
     read.fail('(document)', `not valid YAML: ${(error as Error).message}`);
   }
   const root = read.record(document, '(document)');
-  read.noUnknownKeys(root, '', ['formatVersion', 'release', 'source', 'tiers', 'images']);
+  read.noUnknownKeys(root, '', ['formatVersion', 'release', 'source', 'tiers', 'images', 'kubernetes']);
   if (root['formatVersion'] !== BUNDLE_SPEC_FORMAT_VERSION) {
     read.fail('formatVersion', `expected ${BUNDLE_SPEC_FORMAT_VERSION}, got ${describe(root['formatVersion'])}`);
   }
@@ -158,6 +180,7 @@ export function parseBundleSpec(text: string, source: string): BundleSpec {
   };
   return {
     formatVersion: BUNDLE_SPEC_FORMAT_VERSION,
+    ...(root['kubernetes'] === undefined ? {} : { kubernetes: kubernetesRange(read, root['kubernetes']) }),
     release: read.string(root['release'], 'release'),
     source: { repository, ref: read.string(source_['ref'], 'source.ref'), entry },
     tiers,

@@ -11,6 +11,7 @@ import {
   PHASE_WAITS_SUFFIX,
 } from './bundle-layout.js';
 import { REGISTRY_PLACEHOLDER } from './relocate-images.js';
+import type { ClusterRequirements } from './cluster-requirements.js';
 
 /** Every `@@NAME@@` of the template and its value. */
 export type InstallerValues = Readonly<Record<InstallerPlaceholder, string>>;
@@ -43,7 +44,14 @@ export type InstallerPlaceholder =
   | 'IMAGE_INDEXES_DIR'
   | 'BASE_IMAGES'
   | 'BASE_BUNDLE'
-  | 'OBJECT_INVENTORY';
+  | 'OBJECT_INVENTORY'
+  | 'KUBERNETES_RANGE'
+  | 'REQUIRED_CPU_MILLIS'
+  | 'REQUIRED_MEMORY_BYTES'
+  | 'PER_NODE_CPU_MILLIS'
+  | 'PER_NODE_MEMORY_BYTES'
+  | 'LARGEST_POD'
+  | 'DEFAULT_CLASS_CLAIMS';
 
 const digitsGlob = (count: number) => '[0-9]'.repeat(count);
 
@@ -53,6 +61,8 @@ export interface InstallerPlatforms {
   platformDirs?: readonly { platform: string; dir: string }[] | undefined;
   /** A delta bundle: how messages name its base (its release and bundle). */
   base?: string | undefined;
+  /** What the manifests ask of a cluster, for the preflight; absent: a bundle without manifests. */
+  requirements?: ClusterRequirements | undefined;
 }
 
 /**
@@ -90,6 +100,25 @@ export function installerValuesFor(toolVersion: string, buildRegistry: string | 
     BASE_IMAGES: BUNDLE_FILES.baseImages,
     BASE_BUNDLE: platforms.base ?? '',
     OBJECT_INVENTORY: BUNDLE_FILES.objectInventory,
+    ...preflightValues(platforms.requirements),
+  };
+}
+
+/**
+ * The preflight's figures as shell words: whole millicores and bytes, `MIN-MAX` minor versions, the largest pod as
+ * `object cpu memory`, and claims as `namespace/name` words. Empty where there is nothing to check.
+ */
+function preflightValues(requirements: ClusterRequirements | undefined): Pick<InstallerValues, 'KUBERNETES_RANGE' | 'REQUIRED_CPU_MILLIS' | 'REQUIRED_MEMORY_BYTES' | 'PER_NODE_CPU_MILLIS' | 'PER_NODE_MEMORY_BYTES' | 'LARGEST_POD' | 'DEFAULT_CLASS_CLAIMS'> {
+  const range = requirements?.kubernetes;
+  const largest = requirements?.largestPod;
+  return {
+    KUBERNETES_RANGE: range === undefined ? '' : `${range.min}-${range.max}`,
+    REQUIRED_CPU_MILLIS: String(requirements?.requests.cpuMillis ?? 0),
+    REQUIRED_MEMORY_BYTES: String(requirements?.requests.memoryBytes ?? 0),
+    PER_NODE_CPU_MILLIS: String(requirements?.perNode.cpuMillis ?? 0),
+    PER_NODE_MEMORY_BYTES: String(requirements?.perNode.memoryBytes ?? 0),
+    LARGEST_POD: largest === undefined ? '' : `${largest.name} ${largest.cpuMillis} ${largest.memoryBytes}`,
+    DEFAULT_CLASS_CLAIMS: (requirements?.defaultClassClaims ?? []).join(' '),
   };
 }
 

@@ -24,6 +24,8 @@ test('one valid spec per supported release, with no stale excludes or overrides'
     assert.is(spec.source.entry, 'example');
     const resolution = resolveImages(discoverImages(parseManifests(await readRendered(release), release)), spec);
     assert.equal(resolution.warnings, [], `${release} spec matches its release`);
+    // Each curated release says which Kubernetes it supports, for install.sh's preflight.
+    assert.ok(spec.kubernetes !== undefined && /^1\.\d+$/.test(spec.kubernetes.min) && /^1\.\d+$/.test(spec.kubernetes.max), `${release} kubernetes range`);
   }
 });
 
@@ -84,6 +86,10 @@ test('invalid specs are refused with the field path and what was expected', () =
     [`${base}images: {override: [{ref: "a/b:1", repository: "a/b", pullFrom: "c/d:1", why: x}]}\n`, /images\.override\[0\]: give either ref \(one image\) or repository/],
     [`${base}images: {override: [{repository: "a/b:1", pullFrom: "c/d", why: x}]}\n`, /images\.override\[0\]\.repository: expected a repository without tag or digest/],
     ['source: [unclosed\n', /not valid YAML/],
+    [`${base}kubernetes: {min: 1.30, max: "1.32", why: x}\n`, /kubernetes\.min: expected a quoted MAJOR\.MINOR such as "1\.32", got the number 1\.3/],
+    [`${base}kubernetes: {min: "1.33", max: "1.32", why: x}\n`, /kubernetes: min 1\.33 is newer than max 1\.32/],
+    [`${base}kubernetes: {min: "v1.30", max: "1.32", why: x}\n`, /kubernetes\.min: expected a quoted MAJOR\.MINOR/],
+    [`${base}kubernetes: {min: "1.30", max: "1.32"}\n`, /kubernetes\.why: expected a non-empty string/],
   ];
   for (const [text, pattern] of cases) {
     assert.throws(() => parseBundleSpec(text, 'spec.yaml'), (error: Error) => pattern.test(error.message) && error.message.includes('spec.yaml'), text);

@@ -40,6 +40,17 @@ BASE_BUNDLE=''
 BASE_IMAGES='images/base.txt'
 # Every object the phases apply (apiVersion, kind, namespace or -, name), recorded in the cluster after an install.
 OBJECT_INVENTORY='manifests/objects.txt'
+# What the manifests ask of a cluster, summed when the bundle was built (core/cluster-requirements.ts), for the
+# preflight: supported Kubernetes versions (MIN-MAX, empty: not recorded), the CPU (millicores) and memory (bytes) the
+# pods request at once and what DaemonSets' pods take on each node, the largest pod (`object millicores bytes`), and
+# the claims that name no StorageClass (namespace/name words).
+KUBERNETES_RANGE='1.30-1.32'
+REQUIRED_CPU_MILLIS='5210'
+REQUIRED_MEMORY_BYTES='10819207168'
+PER_NODE_CPU_MILLIS='100'
+PER_NODE_MEMORY_BYTES='104857600'
+LARGEST_POD='Deployment/istio-system/istiod 500 2147483648'
+DEFAULT_CLASS_CLAIMS='kubeflow/katib-mysql kubeflow/minio-pvc kubeflow/mysql-pv-claim'
 # The containerd namespace kubelet's CRI plugin keeps its images in; images elsewhere are invisible to pods.
 CONTAINERD_NAMESPACE=k8s.io
 # On Docker nodes, --registry pushes through containerd from a namespace of the installer's own (docker push would
@@ -99,6 +110,21 @@ Options:
   --key PUBLIC_KEY     require a valid Ed25519 signature by this key over SHA256SUMS (checked with openssl, first)
   --dry-run            print the phases and their waits, change nothing
   --from-phase N       start at phase N (resume after a failure; earlier phases are not re-applied)
+  --preflight          only check, changing nothing, that the cluster can take the bundle: kubectl reaches
+                       it, its Kubernetes version is one the release supports, a default StorageClass exists
+                       for claims that name none, the ready nodes' allocatable CPU and memory cover the pods'
+                       requests (and one node fits the largest pod), and this node's disk holds the images.
+                       Runs by itself before every install; a failure stops it, naming the fix
+  --force              go on past a failed preflight (the failures are listed first)
+  --check              only check whether the bundle's Deployments, StatefulSets and DaemonSets are ready
+                       (waiting up to --timeout), and name why not: an image not pulled (in the bundle? loaded
+                       on that node?), a pod not scheduled (resources, a claim without StorageClass), a crash
+                       loop (its last log lines); and list images pods tried to pull that the bundle lacks
+                       (a leak watch: written to --leaks-file for kfbundle build --image-list). Runs by itself
+                       after every install that applies manifests; exits 1 when not ready or leaked
+  --no-check           skip that check after installing
+  --leaks-file FILE    where --check writes leaked images (default: kfbundle-leaks.txt in the current directory)
+  --json               with --preflight or --check: the report as JSON on standard output (docs/install-checks.md)
   --prune              after applying, delete what earlier installs applied that this bundle no longer has (an
                        upgrade's leftovers, listed after every install; with --dry-run: list them, change nothing).
                        The list is kept in ConfigMap kube-system/kfbundle-inventory
@@ -115,10 +141,15 @@ Environment:
   KFB_KUBELET_CONFIG   kubelet's config file read by --runtime auto (default: /var/lib/kubelet/config.yaml)
   KFB_HASHER           sha256sum to verify with coreutils even where openssl (faster) is present
   KUBECONFIG           the cluster to apply to (default: kubectl's own default)
+  KFB_NODE_NAME        this machine's node name, where the kubelet's differs from uname -n (--check uses it
+                       to tell whether an image is loaded on the node that cannot pull it)
+  KFB_CONTAINERD_ROOT  containerd's root, for the preflight's disk check (default: /var/lib/containerd)
 
 Examples:
   ./install.sh --verify-only --key /secure/place/team.pub
   ./install.sh --dry-run
+  ./install.sh --preflight                       # will the cluster take it? nothing changed
+  ./install.sh --check                           # is Kubeflow up? if not, why
   ./install.sh                                   # single node: load, then apply
   ./install.sh --images-only --runtime containerd  # on every other node of the cluster
   ./install.sh --registry harbor.example.cn/kubeflow
@@ -127,9 +158,22 @@ Examples:
 USAGE
 }
 
-say() { printf 'kfbundle install: %s\n' "$*"; }
+# With --json, standard output carries the JSON alone: messages go to standard error.
+json=no
+say() { if [ "$json" = yes ]; then printf 'kfbundle install: %s\n' "$*" >&2; else printf 'kfbundle install: %s\n' "$*"; fi; }
 warn() { printf 'kfbundle install: warning: %s\n' "$*" >&2; }
 die() { printf 'kfbundle install: error: %s\n' "$*" >&2; exit 1; }
+
+# A string as JSON: quoted, with backslashes, quotes and control characters escaped.
+json_string() {
+  local text=$1
+  text=${text//\\/\\\\}
+  text=${text//\"/\\\"}
+  text=${text//$'\n'/\\n}
+  text=${text//$'\t'/\\t}
+  text=${text//$'\r'/\\r}
+  printf '"%s"' "$(printf '%s' "$text" | tr -d '\000-\010\013\014\016-\037')"
+}
 
 # install.sh --seed-registry: a registry inside the cluster, filled from this bundle, that every node pulls from
 # through its own 127.0.0.1. The registry is the CNCF Distribution image the bundle carries in its own archive, so only
@@ -502,6 +546,12 @@ timeout=600
 retries=5
 retry_delay=5
 key=''
+force=no
+preflight_only=no
+check_only=no
+post_check=yes
+start_dir=$(pwd)
+leaks_file=$start_dir/kfbundle-leaks.txt
 parallel=''
 push_with=auto
 registry_ca=''
@@ -533,6 +583,16 @@ while [ $# -gt 0 ]; do
     --skip-images) images=no ;;
     --verify-only) images=no; manifests=no ;;
     --dry-run) dry_run=yes ;;
+    --preflight) preflight_only=yes ;;
+    --check) check_only=yes ;;
+    --no-check) post_check=no ;;
+    --force) force=yes ;;
+    --json) json=yes ;;
+    --leaks-file)
+      [ -n "${2:-}" ] || die "--leaks-file needs a file to write the leaked images to"
+      case "$2" in /*) leaks_file=$2 ;; *) leaks_file=$start_dir/$2 ;; esac
+      shift
+      ;;
     --prune) prune=yes ;;
     --from-phase) need_number "$1" "${2:-}"; from_phase=$((10#$2)); shift ;;
     --timeout) need_number "$1" "${2:-}"; timeout=$2; shift ;;
@@ -552,6 +612,9 @@ while [ $# -gt 0 ]; do
   shift
 done
 [ "$retries" -ge 1 ] || die "--retries must be at least 1"
+[ "$preflight_only" = no ] || [ "$check_only" = no ] || die "--preflight and --check are separate runs: give one"
+[ "$json" = no ] || [ "$preflight_only$check_only" != nono ] || die "--json is for --preflight and --check, whose reports it prints as JSON"
+[ "$dry_run" = no ] || [ "$preflight_only$check_only" = nono ] || die "--dry-run changes nothing already; --preflight and --check change nothing either: give one of them"
 [ "$prune" = no ] || [ "$manifests" = yes ] || [ "$dry_run" = yes ] || die "--prune deletes what the manifests no longer have, after applying them: drop --images-only / --verify-only"
 
 seed_check_options
@@ -767,8 +830,12 @@ warn_other_architectures() {
 docker_answers() { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; }
 ctr_answers() { command -v ctr >/dev/null 2>&1 && ctr version >/dev/null 2>&1; }
 
-# Since Kubernetes 1.24 most nodes run containerd, and images loaded into Docker are invisible to it.
+# Since Kubernetes 1.24 most nodes run containerd, and images loaded into Docker are invisible to it. Decided once
+# (the preflight may ask first).
+runtime_picked=no
 pick_runtime() {
+  [ "$runtime_picked" = no ] || return 0
+  runtime_picked=yes
   [ "$runtime" = auto ] || { say "runtime: $runtime (--runtime)"; return 0; }
   local endpoint docker_ok=no ctr_ok=no
   endpoint=$(kubelet_runtime_endpoint)
@@ -1947,6 +2014,719 @@ inventory_preview() {
   rm -rf "$dir"
 }
 
+# shellcheck shell=bash
+# kfbundle installer part: the preflight, run before anything is loaded or applied (and alone with --preflight).
+# Inlined into install.sh (core/installer-parts.ts). It asks the cluster what an install would otherwise find out an
+# hour later with kubectl describe: does kubectl reach it, is its Kubernetes a version the release supports, is there a
+# default StorageClass for the claims that name none, do the ready nodes offer the CPU and memory the bundle's pods
+# request, and has this node the disk to load the images. Each check is recorded (pass, fail, warn or skip) with what
+# is wrong and the fix; --force goes on past failures, listing them.
+#
+# The bundle's figures were summed when it was built (core/cluster-requirements.ts): KUBERNETES_RANGE (MIN-MAX),
+# REQUIRED_CPU_MILLIS, REQUIRED_MEMORY_BYTES, PER_NODE_CPU_MILLIS, PER_NODE_MEMORY_BYTES (a DaemonSet's pods, on every
+# node), LARGEST_POD (`object cpu-millis memory-bytes`) and DEFAULT_CLASS_CLAIMS (namespace/name words).
+# Uses install.sh's say/warn/die, json_string, pick_runtime, node_platform_dir, archive_files, and its globals images,
+# manifests, registry, seed, force, json, runtime.
+
+preflight_names=()
+preflight_states=()
+preflight_messages=()
+preflight_fixes=()
+
+# NAME STATE MESSAGE [FIX]: STATE is pass, fail, warn or skip.
+preflight_record() {
+  preflight_names+=("$1")
+  preflight_states+=("$2")
+  preflight_messages+=("$3")
+  preflight_fixes+=("${4:-}")
+}
+
+# Quantities as the API server prints them (250m, 4, 1.5, 16318412Ki, 64Gi, 1e3), one a line, as whole millicores
+# (cpu) or bytes (memory); a missing one (`<no value>`, empty) is 0.
+quantities_in() {
+  awk -v unit="$1" '
+    function value(q,   number, suffix, factor) {
+      if (q == "" || q == "<no value>") return 0
+      if (q ~ /^[0-9.]+[eE][-+]?[0-9]+$/) return q + 0
+      number = q; sub(/[A-Za-z]+$/, "", number); suffix = substr(q, length(number) + 1)
+      factor = 1
+      if (suffix == "m") factor = 0.001; else if (suffix == "k") factor = 1e3; else if (suffix == "M") factor = 1e6
+      else if (suffix == "G") factor = 1e9; else if (suffix == "T") factor = 1e12; else if (suffix == "P") factor = 1e15
+      else if (suffix == "Ki") factor = 1024; else if (suffix == "Mi") factor = 1048576; else if (suffix == "Gi") factor = 1073741824
+      else if (suffix == "Ti") factor = 1099511627776; else if (suffix == "Pi") factor = 1125899906842624
+      return number * factor
+    }
+    { v = value($0); if (unit == "cpu") v = v * 1000; printf "%.0f\n", (v == int(v) ? v : int(v) + 1) }'
+}
+
+# Millicores as `kubectl describe node` shows them: 4, 5.3 or 250m.
+format_cpu() {
+  awk -v m="$1" 'BEGIN { if (m % 1000 == 0) printf "%d", m / 1000; else if (m >= 1000) printf "%.1f", m / 1000; else printf "%dm", m }'
+}
+
+# Bytes in Gi (or Mi below one Gi).
+format_memory() {
+  awk -v b="$1" 'BEGIN { if (b >= 1073741824) printf "%.1fGi", b / 1073741824; else printf "%dMi", (b + 1048575) / 1048576 }'
+}
+
+preflight_cluster_version() {
+  local raw version
+  if ! raw=$(kubectl get --raw /version 2>&1); then
+    preflight_record cluster fail "kubectl cannot reach the cluster: $(printf '%s\n' "$raw" | tail -n 1)" \
+      "check that KUBECONFIG (${KUBECONFIG:-unset: ~/.kube/config}) names this cluster and that 'kubectl get nodes' works from this machine"
+    return 1
+  fi
+  version=$(printf '%s\n' "$raw" | sed -n 's/.*"gitVersion": *"v\{0,1\}\([0-9]*\.[0-9]*\)[^"]*".*/\1/p' | head -n 1)
+  preflight_record cluster pass "kubectl reaches the cluster (Kubernetes ${version:-of an unknown version})"
+  if [ -z "$KUBERNETES_RANGE" ]; then
+    preflight_record kubernetes-version skip "the bundle records no supported Kubernetes versions (built without a curated bundle spec)"
+    return 0
+  fi
+  local min=${KUBERNETES_RANGE%-*} max=${KUBERNETES_RANGE#*-}
+  if [ -z "$version" ]; then
+    preflight_record kubernetes-version warn "could not read the server's version from /version; the release supports Kubernetes $min to $max"
+    return 0
+  fi
+  if minor_before "$version" "$min"; then
+    preflight_record kubernetes-version fail "the cluster runs Kubernetes $version; this release supports $min to $max: APIs its manifests use may be missing" \
+      "upgrade the cluster to Kubernetes $min or newer, or install a Kubeflow release made for $version (--force installs anyway, untested)"
+  elif minor_before "$max" "$version"; then
+    preflight_record kubernetes-version fail "the cluster runs Kubernetes $version; this release supports $min to $max: newer than it was tested on, and APIs it uses may be gone" \
+      "install a newer Kubeflow release, or a cluster of Kubernetes $min to $max (--force installs anyway, untested)"
+  else
+    preflight_record kubernetes-version pass "Kubernetes $version is within what the release supports ($min to $max)"
+  fi
+}
+
+# Whether MAJOR.MINOR $1 comes before $2.
+minor_before() {
+  local a_major=${1%%.*} a_minor=${1#*.} b_major=${2%%.*} b_minor=${2#*.}
+  [ "$a_major" -lt "$b_major" ] || { [ "$a_major" -eq "$b_major" ] && [ "$a_minor" -lt "$b_minor" ]; }
+}
+
+# The cluster's StorageClasses: name, and whether it is marked default (`true`), a line each.
+storage_classes() {
+  kubectl get storageclasses -o 'go-template={{range .items}}{{.metadata.name}}{{"\t"}}{{with .metadata.annotations}}{{index . "storageclass.kubernetes.io/is-default-class"}}{{index . "storageclass.beta.kubernetes.io/is-default-class"}}{{end}}{{"\n"}}{{end}}'
+}
+
+# The default StorageClasses' names, space-separated.
+default_storage_classes() {
+  local classes
+  classes=$(storage_classes) || return 1
+  printf '%s\n' "$classes" | awk -F'\t' '$2 ~ /^true/ { print $1 }' | paste -sd ' ' -
+}
+
+preflight_storage_class() {
+  if [ -z "$DEFAULT_CLASS_CLAIMS" ]; then
+    preflight_record storage-class skip "no claim of the bundle relies on a default StorageClass"
+    return 0
+  fi
+  local classes defaults names claims count
+  if ! classes=$(storage_classes 2>&1); then
+    preflight_record storage-class warn "could not list StorageClasses: $(printf '%s\n' "$classes" | tail -n 1)"
+    return 0
+  fi
+  defaults=$(printf '%s\n' "$classes" | awk -F'\t' '$2 ~ /^true/ { print $1 }' | paste -sd ' ' -)
+  names=$(printf '%s\n' "$classes" | awk -F'\t' '$1 != "" { print $1 }' | paste -sd ' ' -)
+  count=$(wc -w <<< "$DEFAULT_CLASS_CLAIMS")
+  claims=${DEFAULT_CLASS_CLAIMS// /, }
+  local patch="kubectl patch storageclass NAME -p '{\"metadata\":{\"annotations\":{\"storageclass.kubernetes.io/is-default-class\":\"true\"}}}'"
+  if [ -z "$defaults" ] && [ -n "$names" ]; then
+    preflight_record storage-class fail "no default StorageClass: $count claims of the bundle name no class ($claims) and would stay Pending, and the pods that mount them with them" \
+      "make one of this cluster's classes ($names) the default: ${patch/NAME/${names%% *}}"
+  elif [ -z "$defaults" ]; then
+    preflight_record storage-class fail "the cluster has no StorageClass: $count claims of the bundle name none ($claims) and would stay Pending, and the pods that mount them with them" \
+      "install a storage provisioner (its images loaded on every node: it cannot pull them here) and make its class the default: $patch"
+  elif [ "$(wc -w <<< "$defaults")" -gt 1 ]; then
+    preflight_record storage-class warn "several StorageClasses are marked default ($defaults): the newest one provisions the $count claims that name none"
+  else
+    preflight_record storage-class pass "default StorageClass $defaults provisions the $count claims that name no class"
+  fi
+}
+
+# Ready, schedulable nodes and what they offer: NAME CPU-MILLIS MEMORY-BYTES a line.
+preflight_usable_nodes() {
+  local listing
+  listing=$(kubectl get nodes -o 'go-template={{range .items}}{{.metadata.name}}{{"\t"}}{{.status.allocatable.cpu}}{{"\t"}}{{.status.allocatable.memory}}{{"\t"}}{{range .status.conditions}}{{if eq .type "Ready"}}{{.status}}{{end}}{{end}}{{"\t"}}{{if .spec.unschedulable}}cordoned{{end}}{{"\n"}}{{end}}') || return 1
+  local usable
+  usable=$(printf '%s\n' "$listing" | awk -F'\t' '$1 != "" && $4 == "True" && $5 == ""')
+  [ -n "$usable" ] || return 0
+  paste <(cut -f1 <<< "$usable") <(cut -f2 <<< "$usable" | quantities_in cpu) <(cut -f3 <<< "$usable" | quantities_in memory)
+}
+
+# `node-1 4, node-2 8`: what each node offers of cpu or memory, for messages.
+nodes_offer() {
+  local name cpu memory list=''
+  while IFS=$'\t' read -r name cpu memory; do
+    if [ "$1" = cpu ]; then list+="${list:+, }$name $(format_cpu "$cpu")"; else list+="${list:+, }$name $(format_memory "$memory")"; fi
+  done <<< "$2"
+  printf '%s' "$list"
+}
+
+preflight_capacity() {
+  local nodes count have_cpu have_memory need_cpu need_memory per_node
+  if ! nodes=$(preflight_usable_nodes 2>&1); then
+    preflight_record nodes warn "could not list the nodes: $(printf '%s\n' "$nodes" | tail -n 1)"
+    return 0
+  fi
+  if [ -z "$nodes" ]; then
+    preflight_record nodes fail "no node is Ready and schedulable: no pod of the bundle could start" "kubectl get nodes shows why (NotReady: the kubelet or the network plugin; SchedulingDisabled: kubectl uncordon NODE)"
+    return 0
+  fi
+  count=$(wc -l <<< "$nodes")
+  preflight_record nodes pass "$count nodes Ready and schedulable: $(awk -F'\t' '{ printf "%s%s", sep, $1; sep = ", " }' <<< "$nodes")"
+  have_cpu=$(awk -F'\t' '{ s += $2 } END { printf "%.0f", s }' <<< "$nodes")
+  have_memory=$(awk -F'\t' '{ s += $3 } END { printf "%.0f", s }' <<< "$nodes")
+  need_cpu=$((REQUIRED_CPU_MILLIS + PER_NODE_CPU_MILLIS * count))
+  need_memory=$((REQUIRED_MEMORY_BYTES + PER_NODE_MEMORY_BYTES * count))
+  per_node=''
+  if [ "$PER_NODE_CPU_MILLIS$PER_NODE_MEMORY_BYTES" != 00 ]; then per_node=", DaemonSets' pods counted on each of the $count nodes"; fi
+  if [ "$need_cpu" -gt "$have_cpu" ]; then
+    preflight_record cpu fail "not enough CPU: the bundle's pods request $(format_cpu "$need_cpu") CPUs$per_node; the $count ready nodes offer $(format_cpu "$have_cpu") allocatable ($(nodes_offer cpu "$nodes")): short by $(format_cpu $((need_cpu - have_cpu)))" \
+      "add nodes or CPUs ($(format_cpu $((need_cpu - have_cpu))) more allocatable), or leave components out of the bundle; --force installs anyway, and the pods that do not fit stay Pending"
+  else
+    preflight_record cpu pass "the bundle's pods request $(format_cpu "$need_cpu") CPUs$per_node; the ready nodes offer $(format_cpu "$have_cpu")"
+  fi
+  if [ "$need_memory" -gt "$have_memory" ]; then
+    preflight_record memory fail "not enough memory: the bundle's pods request $(format_memory "$need_memory")$per_node; the $count ready nodes offer $(format_memory "$have_memory") allocatable ($(nodes_offer memory "$nodes")): short by $(format_memory $((need_memory - have_memory)))" \
+      "add nodes or memory ($(format_memory $((need_memory - have_memory))) more allocatable), or leave components out of the bundle; --force installs anyway, and the pods that do not fit stay Pending"
+  else
+    preflight_record memory pass "the bundle's pods request $(format_memory "$need_memory") of memory$per_node; the ready nodes offer $(format_memory "$have_memory")"
+  fi
+  [ -n "$LARGEST_POD" ] || return 0
+  local pod pod_cpu pod_memory fits
+  read -r pod pod_cpu pod_memory <<< "$LARGEST_POD"
+  fits=$(awk -F'\t' -v c="$pod_cpu" -v m="$pod_memory" '$2 >= c && $3 >= m { print $1; exit }' <<< "$nodes")
+  if [ -z "$fits" ]; then
+    preflight_record largest-pod fail "no single node can run $pod, which requests $(format_cpu "$pod_cpu") CPUs and $(format_memory "$pod_memory"): the largest node offers $(format_cpu "$(awk -F'\t' '$2 > m { m = $2 } END { print m + 0 }' <<< "$nodes")") CPUs and $(format_memory "$(awk -F'\t' '$3 > m { m = $3 } END { printf "%.0f", m }' <<< "$nodes")")" \
+      "give one node at least $(format_cpu "$pod_cpu") CPUs and $(format_memory "$pod_memory") allocatable; --force installs anyway, and that pod stays Pending"
+  else
+    preflight_record largest-pod pass "the largest pod, $pod ($(format_cpu "$pod_cpu") CPUs, $(format_memory "$pod_memory")), fits on $fits"
+  fi
+}
+
+# Bytes of one archives.txt's archives (all their parts).
+archives_bytes() {
+  local stage archive file total=0
+  while IFS=$'\t' read -r stage archive; do
+    [ -n "$archive" ] || continue
+    while IFS= read -r file; do
+      total=$((total + $(stat -c %s "$file")))
+    done < <(archive_files "$archive")
+  done < "$1"
+  printf '%s' "$total"
+}
+
+# Where the runtime keeps images: Docker's root (docker info), containerd's (KFB_CONTAINERD_ROOT, default
+# /var/lib/containerd); the nearest directory that exists, for df.
+runtime_root() {
+  local dir
+  if [ "$runtime" = docker ]; then dir=$(docker info --format '{{.DockerRootDir}}' 2>/dev/null) || dir=''; else dir=${KFB_CONTAINERD_ROOT:-/var/lib/containerd}; fi
+  [ -n "$dir" ] || return 1
+  while [ ! -d "$dir" ] && [ "$dir" != / ]; do dir=$(dirname "$dir"); done
+  printf '%s' "$dir"
+}
+
+preflight_disk() {
+  local list=$IMAGE_ARCHIVES dir bytes root free
+  if [ -n "$PLATFORM_IMAGE_DIRS" ]; then
+    dir=$(node_platform_dir) || exit 1
+    list="$dir/$(basename "$IMAGE_ARCHIVES")"
+  fi
+  if [ ! -f "$list" ]; then preflight_record disk skip "no images to load on this node"; return 0; fi
+  pick_runtime
+  bytes=$(archives_bytes "$list")
+  if ! root=$(runtime_root); then preflight_record disk warn "could not tell where $runtime keeps its images, so free disk was not checked"; return 0; fi
+  free=$(df -Pk "$root" | awk 'NR == 2 { printf "%.0f", $4 * 1024 }')
+  local what
+  what="loading the images needs at least $(format_memory "$bytes") (the archives; their layers unpack to about as much again) on $root ($runtime)"
+  if [ "$free" -lt "$bytes" ]; then
+    preflight_record disk fail "not enough disk: $what, which has $(format_memory "$free") free" \
+      "free space on the filesystem of $root (unused images: docker image prune -a, or crictl rmi --prune), or push the images to a registry instead (--registry, --seed-registry)"
+  elif [ "$free" -lt $((bytes * 2)) ]; then
+    preflight_record disk warn "$what, which has $(format_memory "$free") free: tight once the layers are unpacked"
+  else
+    preflight_record disk pass "$what, which has $(format_memory "$free") free"
+  fi
+}
+
+# The checks that apply to this run: the cluster's when manifests are applied, this node's disk when images are
+# loaded here (not pushed to a registry, where the node's runtime does not keep them).
+run_preflight() {
+  if [ "$manifests" = yes ] && [ -n "$(phase_files)" ]; then
+    if ! command -v kubectl >/dev/null 2>&1; then
+      preflight_record cluster fail "kubectl not found" "install kubectl (a version within one minor of the cluster's) on this machine"
+    elif preflight_cluster_version; then
+      preflight_storage_class
+      preflight_capacity
+    fi
+  fi
+  if [ "$images" = yes ] && [ -z "$registry" ] && [ "$seed" != yes ]; then preflight_disk; fi
+}
+
+# Prints the results (JSON with --json) and says whether every check passed.
+preflight_report() {
+  local i failed=0 total=${#preflight_names[@]}
+  for ((i = 0; i < total; i++)); do [ "${preflight_states[i]}" != fail ] || failed=$((failed + 1)); done
+  if [ "$json" = yes ]; then
+    printf '{"kind":"preflight","ok":%s,"forced":%s,"checks":[' "$([ "$failed" -eq 0 ] && echo true || echo false)" "$([ "$force" = yes ] && echo true || echo false)"
+    for ((i = 0; i < total; i++)); do
+      printf '%s{"name":%s,"status":%s,"message":%s,"fix":%s}' "$([ "$i" -eq 0 ] || echo ,)" "$(json_string "${preflight_names[i]}")" \
+        "$(json_string "${preflight_states[i]}")" "$(json_string "${preflight_messages[i]}")" "$(json_string "${preflight_fixes[i]}")"
+    done
+    printf ']}\n'
+  else
+    say "preflight:"
+    for ((i = 0; i < total; i++)); do
+      say "  ${preflight_states[i]}  ${preflight_names[i]}: ${preflight_messages[i]}"
+      [ -z "${preflight_fixes[i]}" ] || [ "${preflight_states[i]}" = pass ] || say "        fix: ${preflight_fixes[i]}"
+    done
+  fi
+  [ "$failed" -eq 0 ]
+}
+
+# Before anything is loaded or applied: stops on a failed check unless --force, which lists them and goes on.
+preflight() {
+  run_preflight
+  [ "${#preflight_names[@]}" -gt 0 ] || return 0
+  if preflight_report; then return 0; fi
+  local i failures=()
+  for ((i = 0; i < ${#preflight_names[@]}; i++)); do [ "${preflight_states[i]}" != fail ] || failures+=("${preflight_names[i]}"); done
+  if [ "$force" = yes ]; then
+    warn "preflight failed (${failures[*]}); going on because of --force: what failed above will show up in the install"
+    return 0
+  fi
+  die "preflight failed (${failures[*]}): nothing was loaded or applied. Fix what is listed above, or run again with --force to install anyway"
+}
+
+# shellcheck shell=bash
+# kfbundle installer part: did Kubeflow come up? Run after the last phase, and alone with --check. Inlined into
+# install.sh (core/installer-parts.ts).
+#
+# It waits up to --timeout for every Deployment, StatefulSet and DaemonSet the bundle applied (manifests/objects.txt)
+# to be ready and prints ready/total per namespace. For what is not ready it looks at each stuck pod and names the
+# cause as the cluster reports it: an image that cannot be pulled (with the node, whether the bundle has it, and, on
+# this node, whether it is loaded), a pod the scheduler cannot place (with its reason, and for an unbound claim the
+# StorageClass at fault), a container that keeps crashing (with its last log lines), else its newest warning event.
+#
+# The leak watch: every image a pod in the cluster failed to pull (from pod statuses, and from the kubelet's events
+# for pods since gone) that is neither in the bundle nor in the target registry. These are what static analysis
+# missed, for example a pipeline step's base image. They are written to a list (--leaks-file) that
+# `kfbundle build --image-list` makes an add-on bundle of.
+#
+# Uses install.sh's say/warn/die, json_string, pick_runtime, bundle_platforms, rerun_command, the http_* functions
+# of registry-http.sh, and its globals OBJECT_INVENTORY, IMAGE_REFS, registry, seed, runtime, timeout, json,
+# leaks_file, BUILD_REGISTRY.
+
+WORKLOAD_KINDS='Deployment StatefulSet DaemonSet'
+PULL_FAILURES='ErrImagePull ImagePullBackOff ErrImageNeverPull InvalidImageName'
+
+# The bundle's workloads (kind, namespace, name), from the objects it applies.
+bundle_workloads() {
+  [ -f "$OBJECT_INVENTORY" ] || return 0
+  awk -F'\t' -v kinds="$WORKLOAD_KINDS" 'BEGIN { split(kinds, k, " "); for (i in k) wanted[k[i]] = 1 } ($2 in wanted) { print $2 "\t" $3 "\t" $4 }' "$OBJECT_INVENTORY"
+}
+
+# Each of the bundle's workloads as the cluster has it: kind, namespace, name, ready, desired, and `ready`, `waiting`
+# or `missing`. Ready means every desired pod ready, and the newest spec observed (not a rollout still starting).
+workload_rows() {
+  local listing
+  listing=$(kubectl get deployments,statefulsets,daemonsets --all-namespaces -o 'go-template={{range .items}}{{.kind}}{{"\t"}}{{.metadata.namespace}}{{"\t"}}{{.metadata.name}}{{"\t"}}{{.metadata.generation}}{{"\t"}}{{.status.observedGeneration}}{{"\t"}}{{if eq .kind "DaemonSet"}}{{.status.desiredNumberScheduled}}{{"\t"}}{{.status.numberReady}}{{else}}{{.spec.replicas}}{{"\t"}}{{.status.readyReplicas}}{{end}}{{"\n"}}{{end}}') || return 1
+  awk -F'\t' '
+    function number(v, fallback) { return (v == "" || v == "<no value>") ? fallback : v + 0 }
+    NR == FNR { wanted[$1 "\t" $2 "\t" $3] = 1; order[++count] = $1 "\t" $2 "\t" $3; next }
+    { key = $1 "\t" $2 "\t" $3; if (!(key in wanted)) next
+      desired = number($6, $1 == "DaemonSet" ? 0 : 1); ready = number($7, 0)
+      state = (ready >= desired && number($5, 0) >= number($4, 0)) ? "ready" : "waiting"
+      row[key] = ready "\t" desired "\t" state }
+    END { for (i = 1; i <= count; i++) { key = order[i]; print key "\t" (key in row ? row[key] : "0\t1\tmissing") } }
+  ' <(bundle_workloads) <(printf '%s\n' "$listing")
+}
+
+# Waits up to --timeout for every workload to be ready, saying now and then how many are; leaves the last rows in
+# check_rows. Fails when some are still not ready.
+check_rows=''
+wait_workloads_ready() {
+  local deadline=$((SECONDS + timeout)) next_report=$((SECONDS + 30)) total not_ready
+  while :; do
+    check_rows=$(workload_rows) || die "could not read the workloads from the cluster (kubectl's error above)"
+    total=$(printf '%s\n' "$check_rows" | awk 'NF' | wc -l)
+    not_ready=$(printf '%s\n' "$check_rows" | awk -F'\t' 'NF && $6 != "ready"' | wc -l)
+    [ "$not_ready" -gt 0 ] || return 0
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    if [ "$SECONDS" -ge "$next_report" ]; then
+      say "check: $((total - not_ready)) of $total workloads ready; waiting up to $((deadline - SECONDS))s more"
+      next_report=$((SECONDS + 30))
+    fi
+    sleep 3
+  done
+}
+
+# ready/total workloads per namespace, from check_rows: namespace, ready, total a line.
+namespace_table() {
+  printf '%s\n' "$check_rows" | awk -F'\t' 'NF { total[$2]++; if ($6 == "ready") ready[$2]++ } END { for (ns in total) print ns "\t" ready[ns] + 0 "\t" total[ns] }' | LC_ALL=C sort
+}
+
+# Everything the diagnosis reads, in one listing of tagged lines: P pods (namespace, name, node, phase, controller,
+# PodScheduled status, reason, message), C containers (namespace, pod, container, image, ready, restarts, waiting
+# reason, waiting message), V claims mounted (namespace, pod, claim), R replica sets and J jobs (namespace, name,
+# controller), E pod events, oldest first (namespace, pod, type, reason, message).
+cluster_listing() {
+  local pod='{{range .items}}{{$ns := .metadata.namespace}}{{$pod := .metadata.name}}P{{"\t"}}{{$ns}}{{"\t"}}{{$pod}}{{"\t"}}{{or .spec.nodeName "-"}}{{"\t"}}{{.status.phase}}{{"\t"}}{{range .metadata.ownerReferences}}{{if .controller}}{{.kind}}/{{.name}}{{end}}{{end}}{{"\t"}}{{range .status.conditions}}{{if eq .type "PodScheduled"}}{{.status}}{{"\t"}}{{.reason}}{{"\t"}}{{.message}}{{end}}{{end}}{{"\n"}}'
+  pod+='{{range .status.initContainerStatuses}}C{{"\t"}}{{$ns}}{{"\t"}}{{$pod}}{{"\t"}}{{.name}}{{"\t"}}{{.image}}{{"\t"}}{{.ready}}{{"\t"}}{{.restartCount}}{{"\t"}}{{with .state.waiting}}{{.reason}}{{"\t"}}{{.message}}{{end}}{{"\n"}}{{end}}'
+  pod+='{{range .status.containerStatuses}}C{{"\t"}}{{$ns}}{{"\t"}}{{$pod}}{{"\t"}}{{.name}}{{"\t"}}{{.image}}{{"\t"}}{{.ready}}{{"\t"}}{{.restartCount}}{{"\t"}}{{with .state.waiting}}{{.reason}}{{"\t"}}{{.message}}{{end}}{{"\n"}}{{end}}'
+  pod+='{{range .spec.volumes}}{{with .persistentVolumeClaim}}V{{"\t"}}{{$ns}}{{"\t"}}{{$pod}}{{"\t"}}{{.claimName}}{{"\n"}}{{end}}{{end}}{{end}}'
+  local owned='{{range .items}}TAG{{"\t"}}{{.metadata.namespace}}{{"\t"}}{{.metadata.name}}{{"\t"}}{{range .metadata.ownerReferences}}{{if .controller}}{{.kind}}/{{.name}}{{end}}{{end}}{{"\n"}}{{end}}'
+  kubectl get pods --all-namespaces -o "go-template=$pod" || return 1
+  kubectl get replicasets --all-namespaces -o "go-template=${owned/TAG/R}" 2>/dev/null || true
+  kubectl get jobs --all-namespaces -o "go-template=${owned/TAG/J}" 2>/dev/null || true
+  kubectl get events --all-namespaces --field-selector involvedObject.kind=Pod --sort-by=.lastTimestamp \
+    -o 'go-template={{range .items}}E{{"\t"}}{{.involvedObject.namespace}}{{"\t"}}{{.involvedObject.name}}{{"\t"}}{{.type}}{{"\t"}}{{.reason}}{{"\t"}}{{.message}}{{"\n"}}{{end}}' 2>/dev/null || true
+}
+
+# From the listing (stdin) and the workloads not ready (file $1): one line per cause, tab-separated:
+#   problem  REASON  NAMESPACE  POD  NODE  CONTAINER  IMAGE  DETAIL  WORKLOAD
+# REASON: image-pull, crash-loop, unschedulable, waiting (DETAIL: the newest warning event), no-pods. And one line per
+# image a pod failed to pull, anywhere in the cluster:
+#   pull  IMAGE  NAMESPACE  POD  CONTROLLER  NODE
+# CONTROLLER is the pod's top owner: a Deployment rather than its ReplicaSet, a CronJob rather than its Job.
+diagnose_listing() {
+  awk -F'\t' -v failures="$PULL_FAILURES" '
+    BEGIN { split(failures, f, " "); for (i in f) pull_failure[f[i]] = 1 }
+    NR == FNR { if (NF) { stuck[$2 "\t" $1 "/" $3] = 1; stuck_order[++stuck_count] = $2 "\t" $1 "/" $3 } next }
+    $1 == "P" { key = $2 "/" $3; pods[++pod_count] = key; node[key] = $4; phase[key] = $5; owner[key] = $6; scheduled[key] = $7; sched_message[key] = $9; next }
+    $1 == "C" { key = $2 "/" $3; n = ++containers[key]; cname[key, n] = $4; cimage[key, n] = $5; cready[key, n] = $6; crestarts[key, n] = $7; creason[key, n] = $8; cmessage[key, n] = $9; next }
+    $1 == "R" { rs_owner[$2 "/" $3] = $4; next }
+    $1 == "J" { job_owner[$2 "/" $3] = $4; next }
+    $1 == "E" { key = $2 "/" $3; if ($4 == "Warning") last_warning[key] = $5 ": " $6
+                if ($5 == "Failed" && match($6, /^Failed to pull image "[^"]+"/)) { image = substr($6, 19, RLENGTH - 19); event_pull[key "\t" image] = 1 }
+                next }
+    function top(ns, o,   up) {
+      if (o ~ /^ReplicaSet\//) { up = rs_owner[ns "/" substr(o, 12)]; if (up != "") return up }
+      if (o ~ /^Job\//) { up = job_owner[ns "/" substr(o, 5)]; if (up != "") return up }
+      return o
+    }
+    END {
+      for (i = 1; i <= pod_count; i++) {
+        key = pods[i]; ns = key; sub(/\/.*/, "", ns); name = substr(key, length(ns) + 2)
+        controller = top(ns, owner[key])
+        for (n = 1; n <= containers[key]; n++) if (creason[key, n] in pull_failure) { print "pull\t" cimage[key, n] "\t" ns "\t" name "\t" controller "\t" node[key]; seen_pull[key "\t" cimage[key, n]] = 1 }
+        workload = ns "\t" controller
+        if (!(workload in stuck)) continue
+        has_pods[workload] = 1
+        if (phase[key] == "Succeeded") continue
+        found = 0
+        for (n = 1; n <= containers[key]; n++) {
+          if (creason[key, n] in pull_failure) { print "problem\timage-pull\t" ns "\t" name "\t" node[key] "\t" cname[key, n] "\t" cimage[key, n] "\t" creason[key, n] ": " cmessage[key, n] "\t" controller; found = 1 }
+          else if (creason[key, n] == "CrashLoopBackOff") { print "problem\tcrash-loop\t" ns "\t" name "\t" node[key] "\t" cname[key, n] "\t" cimage[key, n] "\t" crestarts[key, n] "\t" controller; found = 1 }
+        }
+        if (found) continue
+        if (scheduled[key] == "False") { print "problem\tunschedulable\t" ns "\t" name "\t-\t-\t-\t" sched_message[key] "\t" controller; continue }
+        all_ready = (containers[key] > 0)
+        for (n = 1; n <= containers[key]; n++) if (cready[key, n] != "true") all_ready = 0
+        if (all_ready && phase[key] == "Running") continue
+        detail = last_warning[key]
+        if (detail == "") for (n = 1; n <= containers[key]; n++) if (creason[key, n] != "") detail = creason[key, n] (cmessage[key, n] == "" ? "" : ": " cmessage[key, n])
+        print "problem\twaiting\t" ns "\t" name "\t" node[key] "\t-\t-\t" (detail == "" ? "phase " phase[key] ", containers not ready, no warning events" : detail) "\t" controller
+      }
+      for (i = 1; i <= stuck_count; i++) if (!(stuck_order[i] in has_pods)) { split(stuck_order[i], parts, "\t"); print "problem\tno-pods\t" parts[1] "\t-\t-\t-\t-\t-\t" parts[2] }
+      for (pair in event_pull) {
+        if (pair in seen_pull) continue
+        split(pair, parts, "\t"); key = parts[1]; image = parts[2]; ns = key; sub(/\/.*/, "", ns); name = substr(key, length(ns) + 2)
+        print "pull\t" image "\t" ns "\t" name "\t" (key in node ? top(ns, owner[key]) : "(pod gone)") "\t" (key in node ? node[key] : "-")
+      }
+    }
+  ' "$1" -
+}
+
+# A reference as the bundle lists it: a Docker Hub short name made whole (busybox is docker.io/library/busybox:latest),
+# and, where the manifests name the registry, without it.
+bundle_form() {
+  local ref=$1 first
+  if [ -n "$registry" ] && [[ "$ref" == "$registry/"* ]]; then ref=${ref#"$registry/"}; fi
+  first=${ref%%/*}
+  if [ "$first" = "$ref" ] || { [[ "$first" != *.* ]] && [[ "$first" != *:* ]] && [ "$first" != localhost ]; }; then ref="docker.io/$ref"; fi
+  if [[ "$ref" == docker.io/* ]] && [[ "${ref#docker.io/}" != */* ]]; then ref="docker.io/library/${ref#docker.io/}"; fi
+  if [[ "$ref" != *@* ]] && [[ "${ref##*/}" != *:* ]]; then ref="$ref:latest"; fi
+  printf '%s' "$ref"
+}
+
+in_bundle() { [ -f "$IMAGE_REFS" ] && grep -qxF "$(bundle_form "$1")" "$IMAGE_REFS"; }
+
+# This machine's node in the cluster: KFB_NODE_NAME, else the node named as this host is (lowercase too); nothing
+# when neither is a node.
+this_node_name() {
+  local candidate
+  for candidate in ${KFB_NODE_NAME:-} "$(uname -n)" "$(uname -n | tr '[:upper:]' '[:lower:]')"; do
+    [ -n "$candidate" ] || continue
+    if kubectl get node "$candidate" >/dev/null 2>&1; then printf '%s' "$candidate"; return 0; fi
+  done
+}
+
+# Whether this node's runtime has the image under the name the pod uses.
+loaded_here() {
+  pick_runtime >&2
+  case "$runtime" in
+    docker) docker image inspect "$1" >/dev/null 2>&1 ;;
+    containerd) [ -n "$(ctr -n "$CONTAINERD_NAMESPACE" images ls -q "name==$(bundle_form "$1")" 2>/dev/null)" ] ;;
+  esac
+}
+
+# The references (stdin, a line each, as the bundle names them) that the target registry serves under
+# REGISTRY/REFERENCE, a line each; nothing when there is no registry or it cannot be asked.
+registry_serves() {
+  [ -n "$registry" ] && command -v curl >/dev/null 2>&1 || { cat >/dev/null; return 0; }
+  (
+    set +e
+    http_host=${registry%%/*}
+    http_prefix=''
+    if [ "$registry" != "$http_host" ]; then http_prefix=${registry#*/}; fi
+    http_origin="$(http_scheme)://$http_host"
+    http_tmp=$(mktemp -d "${TMPDIR:-/tmp}/kfbundle-check.XXXXXX") || exit 0
+    trap 'rm -rf "$http_tmp"' EXIT
+    http_enter main
+    http_probe >/dev/null 2>&1 || exit 0
+    local ref name tag
+    while IFS= read -r ref; do
+      [ -n "$ref" ] || continue
+      name=${ref%%@*}
+      if [[ "$ref" == *@* ]]; then tag=${ref#*@}; else tag=${name##*:}; name=${name%:*}; fi
+      if http_served_digest "$name" "$tag" >/dev/null 2>&1; then printf '%s\n' "$ref"; fi
+    done
+  )
+}
+
+# What to do about one pod's image that cannot be pulled: sets advice (the text), advice_in_bundle and advice_loaded
+# (true, false or null: known for this node only) for --json.
+advice=''
+advice_in_bundle=null
+advice_loaded=null
+pull_advice() {
+  local image=$1 node=$2 here=$3
+  advice_loaded=null
+  if ! in_bundle "$image"; then
+    advice_in_bundle=false
+    advice='not in this bundle: a leak, listed below'
+    return 0
+  fi
+  advice_in_bundle=true
+  if [ -n "$registry" ]; then
+    advice="in the bundle, and the manifests name it at $registry: check that node $node reaches $registry and trusts it, and push again with: $0 --images-only --registry $registry"
+  elif [ -n "$here" ] && [ "$node" = "$here" ]; then
+    if loaded_here "$image"; then
+      advice_loaded=true
+      advice="in the bundle and loaded on this node ($runtime), yet the kubelet does not see it: load it into the runtime the kubelet uses (--runtime docker or --runtime containerd)"
+    else
+      advice_loaded=false
+      advice="in the bundle, not loaded on this node: load it with: $0 --images-only"
+    fi
+  else
+    advice="in the bundle, not loaded on node $node: run there: ./install.sh --images-only"
+  fi
+}
+
+# What to do about a pod the scheduler cannot place: for an unbound claim, the claim and its StorageClass at fault.
+schedule_advice() {
+  local ns=$1 pod=$2 message=$3 claims claim class phase defaults
+  case "$message" in
+    *"unbound immediate PersistentVolumeClaims"*)
+      defaults=$(default_storage_classes 2>/dev/null) || defaults=''
+
+      claims=$(awk -F'\t' -v ns="$ns" -v pod="$pod" '$1 == "V" && $2 == ns && $3 == pod { print $4 }' <<< "$listing")
+      for claim in $claims; do
+        IFS=$'\t' read -r class phase < <(kubectl -n "$ns" get pvc "$claim" -o 'go-template={{or .spec.storageClassName ""}}{{"\t"}}{{.status.phase}}{{"\n"}}' 2>/dev/null || printf '\t\n')
+        [ "$phase" != Bound ] || continue
+        if [ -z "$class" ] && [ -z "$defaults" ]; then
+          printf 'claim %s/%s names no StorageClass and the cluster has no default one: make one the default: kubectl patch storageclass NAME -p '\''{"metadata":{"annotations":{"storageclass.kubernetes.io/is-default-class":"true"}}}'\'' (kubectl get storageclass lists them; none: install a provisioner). ' "$ns" "$claim"
+        elif [ -n "$class" ] && ! kubectl get storageclass "$class" >/dev/null 2>&1; then
+          printf 'claim %s/%s names StorageClass %s, which does not exist (kubectl get storageclass). ' "$ns" "$claim" "$class"
+        else
+          printf 'claim %s/%s is %s: kubectl -n %s describe pvc %s says why. ' "$ns" "$claim" "${phase:-not found}" "$ns" "$claim"
+        fi
+      done
+      ;;
+    *Insufficient*) printf 'add nodes or capacity, or lower what the pod requests: kubectl describe nodes shows what each node has allocated' ;;
+    *"node affinity/selector"*) printf 'no node has the labels the pod asks for: kubectl -n %s get pod %s -o yaml shows its nodeSelector and affinity' "$ns" "$pod" ;;
+    *) printf 'kubectl -n %s describe pod %s' "$ns" "$pod" ;;
+  esac
+}
+
+# Writes the leaks (file of `image ns pod controller node` lines) to the list --leaks-file names, with where each was
+# seen as a comment; prints the path written, nothing when it could not be written.
+write_leaks_file() {
+  local target=$leaks_file
+  {
+    printf '# Images pods tried to pull that are not in bundle %s (kfbundle install --check, %s).\n' "$(basename "$bundle_dir")" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    printf '# Make an add-on bundle of them: kfbundle build --image-list %s --out kubeflow-addon\n' "$(basename "$target")"
+    awk -F'\t' '{ if (!($1 in first)) { first[$1] = 1; order[++n] = $1 } where[$1] = where[$1] "\n# pulled by pod " $2 "/" $3 ($4 == "" ? "" : " (" $4 ")") ($5 == "-" ? "" : " on node " $5) }
+      END { for (i = 1; i <= n; i++) print substr(where[order[i]], 2) "\n" order[i] }' "$1"
+  } > "$target" 2>/dev/null || return 0
+  printf '%s' "$target"
+}
+
+# The add-on bundle's build command for the leak list, with this bundle's platforms and registry.
+addon_command() {
+  local command platforms
+  command="kfbundle build --image-list $(basename "$1") --out kubeflow-addon"
+  platforms=$(bundle_platforms)
+  [ -z "$platforms" ] || command+=" --platform ${platforms//, /,}"
+  [ -z "$BUILD_REGISTRY" ] || command+=" --registry $BUILD_REGISTRY"
+  printf '%s' "$command"
+}
+
+# The check, from what wait_workloads_ready left. Prints its report (JSON with --json); fails when not all is ready or
+# something leaked.
+listing=''
+report_check() {
+  local all_ready=$1 work stuck problems pulls leaks here line reason ns pod node container image detail workload
+  work=$(mktemp -d "${TMPDIR:-/tmp}/kfbundle-check.XXXXXX") || die "could not make a temporary directory"
+  stuck="$work/stuck" problems="$work/problems" pulls="$work/pulls" leaks="$work/leaks"
+  printf '%s\n' "$check_rows" | awk -F'\t' 'NF && $6 != "ready"' > "$stuck"
+  listing=$(cluster_listing) || { rm -rf "$work"; die "could not list the cluster's pods (kubectl's error above)"; }
+  printf '%s\n' "$listing" | diagnose_listing "$stuck" > "$work/found"
+  grep '^problem' "$work/found" | cut -f2- > "$problems" || true
+  grep '^pull' "$work/found" | cut -f2- > "$pulls" || true
+  here=$(this_node_name)
+
+  # Leaks: pulled images the bundle does not have, less those the registry serves (named there, or not).
+  : > "$leaks"
+  while IFS=$'\t' read -r image ns pod workload node; do
+    in_bundle "$image" || printf '%s\t%s\t%s\t%s\t%s\n' "$(bundle_form "$image")" "$ns" "$pod" "$workload" "$node" >> "$leaks"
+  done < "$pulls"
+  if [ -s "$leaks" ] && [ -n "$registry" ]; then
+    local served
+    served=$(cut -f1 "$leaks" | LC_ALL=C sort -u | registry_serves)
+    if [ -n "$served" ]; then
+      awk -F'\t' 'NR == FNR { served[$1] = 1; next } !($1 in served)' <(printf '%s\n' "$served") "$leaks" > "$leaks.kept"
+      mv "$leaks.kept" "$leaks"
+      while IFS= read -r image; do
+        warn "$registry serves $registry/$image, but pods pull it by its own name: point the nodes' runtime at $registry as a mirror of ${image%%/*} (see docs/targets.md)"
+      done <<< "$served"
+    fi
+  fi
+  local leak_count written='' command=''
+  leak_count=$(cut -f1 "$leaks" | LC_ALL=C sort -u | awk 'NF' | wc -l)
+  if [ "$leak_count" -gt 0 ]; then
+    written=$(write_leaks_file "$leaks")
+    command=$(addon_command "${written:-$leaks_file}")
+  fi
+
+  if [ "$json" = yes ]; then
+    report_check_json "$all_ready" "$problems" "$leaks" "$here" "$written" "$command"
+  else
+    report_check_text "$all_ready" "$problems" "$leaks" "$here" "$written" "$command"
+  fi
+  rm -rf "$work"
+  [ "$all_ready" = yes ] && [ "$leak_count" -eq 0 ]
+}
+
+report_check_text() {
+  local all_ready=$1 problems=$2 leaks=$3 here=$4 written=$5 command=$6 ns ready total reason pod node container image detail workload
+  local total_workloads ready_workloads
+  total_workloads=$(printf '%s\n' "$check_rows" | awk 'NF' | wc -l)
+  ready_workloads=$(printf '%s\n' "$check_rows" | awk -F'\t' '$6 == "ready"' | wc -l)
+  say "check: workloads ready per namespace (Deployments, StatefulSets, DaemonSets the bundle applied):"
+  while IFS=$'\t' read -r ns ready total; do
+    [ -n "$ns" ] || continue
+    printf '  %-32s %s/%s%s\n' "$ns" "$ready" "$total" "$([ "$ready" = "$total" ] || printf '  not ready')"
+  done < <(namespace_table)
+  if [ "$all_ready" = yes ]; then
+    say "all ready: $ready_workloads of $total_workloads workloads"
+  else
+    say "not ready after ${timeout}s: $((total_workloads - ready_workloads)) of $total_workloads workloads:"
+    printf '%s\n' "$check_rows" | awk -F'\t' 'NF && $6 != "ready" { printf "  %s %s/%s: %s of %s ready%s\n", $1, $2, $3, $4, $5, ($6 == "missing" ? " (not in the cluster)" : "") }'
+  fi
+  while IFS=$'\t' read -r reason ns pod node container image detail workload; do
+    [ -n "$reason" ] || continue
+    case "$reason" in
+      image-pull)
+        say "  pod $ns/$pod ($workload) on node $node: image $image cannot be pulled (${detail%%:*})"
+        pull_advice "$image" "$node" "$here"
+        say "    $advice"
+        ;;
+      crash-loop)
+        say "  pod $ns/$pod ($workload) on node $node: container $container keeps crashing (CrashLoopBackOff, $detail restarts); its last lines:"
+        kubectl -n "$ns" logs "$pod" -c "$container" --previous --tail=10 2>&1 | sed 's/^/      /' || true
+        ;;
+      unschedulable)
+        say "  pod $ns/$pod ($workload) cannot be scheduled: $detail"
+        say "    $(schedule_advice "$ns" "$pod" "$detail")"
+        ;;
+      no-pods) say "  $workload in $ns has no pods: kubectl -n $ns describe ${workload%%/*} ${workload#*/} says why" ;;
+      *) say "  pod $ns/$pod ($workload) on node $node is not ready: $detail" ;;
+    esac
+  done < "$problems"
+  if [ -s "$leaks" ]; then
+    say "leak watch: $(cut -f1 "$leaks" | LC_ALL=C sort -u | wc -l) images pods tried to pull are in neither the bundle nor ${registry:-the target registry} (static analysis missed them):"
+    awk -F'\t' '{ printf "  %s  pod %s/%s%s%s\n", $1, $2, $3, ($4 == "" ? "" : " (" $4 ")"), ($5 == "-" ? "" : " on node " $5) }' "$leaks"
+    if [ -n "$written" ]; then say "the list is in $written; on the build machine, make an add-on bundle of it:"; else say "could not write $leaks_file; on the build machine, list the images above in a file and make an add-on bundle of it:"; fi
+    say "  $command"
+    say "then load it here as this bundle was (its install.sh --images-only, on every node without a registry), or add them to your bundle spec's images.extra and rebuild"
+  fi
+  if [ "$all_ready" != yes ] || [ -s "$leaks" ]; then say "check again with: $0 --check"; fi
+}
+
+report_check_json() {
+  local all_ready=$1 problems=$2 leaks=$3 here=$4 written=$5 command=$6 ns ready total reason pod node container image detail workload sep='' logs
+  printf '{"kind":"check","ready":%s,"timeoutSeconds":%s,"node":%s,"namespaces":[' "$([ "$all_ready" = yes ] && echo true || echo false)" "$timeout" "$(json_string "$here")"
+  while IFS=$'\t' read -r ns ready total; do
+    [ -n "$ns" ] || continue
+    printf '%s{"namespace":%s,"ready":%s,"total":%s}' "$sep" "$(json_string "$ns")" "$ready" "$total"
+    sep=,
+  done < <(namespace_table)
+  printf '],"workloads":['
+  sep=''
+  while IFS=$'\t' read -r kind ns name ready total state; do
+    [ -n "$kind" ] || continue
+    printf '%s{"kind":%s,"namespace":%s,"name":%s,"ready":%s,"desired":%s,"state":%s}' "$sep" "$(json_string "$kind")" "$(json_string "$ns")" "$(json_string "$name")" "$ready" "$total" "$(json_string "$state")"
+    sep=,
+  done <<< "$check_rows"
+  printf '],"problems":['
+  sep=''
+  while IFS=$'\t' read -r reason ns pod node container image detail workload; do
+    [ -n "$reason" ] || continue
+    advice='' logs='[]'
+    advice_in_bundle=null advice_loaded=null
+    case "$reason" in
+      image-pull) pull_advice "$image" "$node" "$here" ;;
+      unschedulable) advice=$(schedule_advice "$ns" "$pod" "$detail") ;;
+      crash-loop) logs=$(kubectl -n "$ns" logs "$pod" -c "$container" --previous --tail=10 2>&1 | json_lines) || logs='[]' ;;
+    esac
+    printf '%s{"reason":%s,"namespace":%s,"pod":%s,"workload":%s,"node":%s,"container":%s,"image":%s,"message":%s,"inBundle":%s,"loadedOnNode":%s,"fix":%s,"logs":%s}' "$sep" \
+      "$(json_string "$reason")" "$(json_string "$ns")" "$(json_string "$pod")" "$(json_string "$workload")" "$(json_string "$node")" "$(json_string "$container")" \
+      "$(json_string "$image")" "$(json_string "$detail")" "$advice_in_bundle" "$advice_loaded" "$(json_string "$advice")" "$logs"
+    sep=,
+  done < "$problems"
+  printf '],"leaks":['
+  sep=''
+  while IFS=$'\t' read -r image ns pod workload node; do
+    [ -n "$image" ] || continue
+    printf '%s{"image":%s,"namespace":%s,"pod":%s,"controller":%s,"node":%s}' "$sep" "$(json_string "$image")" "$(json_string "$ns")" "$(json_string "$pod")" "$(json_string "$workload")" "$(json_string "$node")"
+    sep=,
+  done < "$leaks"
+  printf '],"leaksFile":%s,"addonCommand":%s,"recheck":%s}\n' "$(json_string "$written")" "$(json_string "$command")" "$(json_string "$0 --check")"
+}
+
+# Lines of stdin as a JSON array of strings.
+json_lines() {
+  local line sep='' out='['
+  while IFS= read -r line; do out+="$sep$(json_string "$line")"; sep=,; done
+  printf '%s]' "$out"
+}
+
+# After the last phase, and for --check: waits, then reports; fails when not ready, naming the causes.
+check_cluster() {
+  command -v kubectl >/dev/null || die "kubectl not found: it is needed to check the cluster"
+  if [ -z "$(bundle_workloads)" ] && [ ! -f "$OBJECT_INVENTORY" ]; then
+    say "check: this bundle applies no manifests; run --check with the install.sh of the release's bundle"
+    return 0
+  fi
+  local all_ready=yes
+  [ "$json" = yes ] || say "check: waiting up to ${timeout}s for the bundle's $(bundle_workloads | wc -l) workloads to be ready"
+  wait_workloads_ready || all_ready=no
+  report_check "$all_ready"
+}
+
 phase_files() {
   [ -d "$MANIFESTS_DIR" ] || return 0
   find "$MANIFESTS_DIR" -maxdepth 1 -type f -name "$PHASE_GLOB" | LC_ALL=C sort
@@ -2090,9 +2870,24 @@ if [ "$dry_run" = yes ]; then
   if [ "$prune" = yes ]; then inventory_preview; fi
   exit 0
 fi
+# Neither reads more of the bundle than its lists, so neither verifies it first (--verify-only does).
+if [ "$check_only" = yes ]; then
+  if check_cluster; then exit 0; fi
+  exit 1
+fi
+if [ "$preflight_only" = yes ]; then
+  run_preflight
+  if [ "${#preflight_names[@]}" -eq 0 ]; then say "preflight: nothing to check for this run (no manifests to apply, no images to load here)"; exit 0; fi
+  if preflight_report; then exit 0; fi
+  exit 1
+fi
 verify_bundle
+preflight
 # With --skip-images, a registry seeded before: only the manifests that name it are applied.
 if [ "$seed" = yes ] && [ "$images" = yes ]; then seed_registry; elif [ "$images" = yes ]; then install_images; fi
 if [ "$manifests" = yes ]; then apply_manifests; inventory_update; fi
 seed_report
+if [ "$manifests" = yes ] && [ "$post_check" = yes ] && [ -n "$(phase_files)" ]; then
+  check_cluster || die "installed, but not everything came up (causes above); once fixed, check again with: $0 --check"
+fi
 say "done"
