@@ -72,9 +72,9 @@ namespace_table() {
 # reason, waiting message), V claims mounted (namespace, pod, claim), R replica sets and J jobs (namespace, name,
 # controller), E pod events, oldest first (namespace, pod, type, reason, message).
 cluster_listing() {
-  local pod='{{range .items}}{{$ns := .metadata.namespace}}{{$pod := .metadata.name}}P{{"\t"}}{{$ns}}{{"\t"}}{{$pod}}{{"\t"}}{{or .spec.nodeName "-"}}{{"\t"}}{{.status.phase}}{{"\t"}}{{range .metadata.ownerReferences}}{{if .controller}}{{.kind}}/{{.name}}{{end}}{{end}}{{"\t"}}{{range .status.conditions}}{{if eq .type "PodScheduled"}}{{.status}}{{"\t"}}{{.reason}}{{"\t"}}{{.message}}{{end}}{{end}}{{"\n"}}'
-  pod+='{{range .status.initContainerStatuses}}C{{"\t"}}{{$ns}}{{"\t"}}{{$pod}}{{"\t"}}{{.name}}{{"\t"}}{{.image}}{{"\t"}}{{.ready}}{{"\t"}}{{.restartCount}}{{"\t"}}{{with .state.waiting}}{{.reason}}{{"\t"}}{{.message}}{{end}}{{"\n"}}{{end}}'
-  pod+='{{range .status.containerStatuses}}C{{"\t"}}{{$ns}}{{"\t"}}{{$pod}}{{"\t"}}{{.name}}{{"\t"}}{{.image}}{{"\t"}}{{.ready}}{{"\t"}}{{.restartCount}}{{"\t"}}{{with .state.waiting}}{{.reason}}{{"\t"}}{{.message}}{{end}}{{"\n"}}{{end}}'
+  local pod='{{range .items}}{{$ns := .metadata.namespace}}{{$pod := .metadata.name}}P{{"\t"}}{{$ns}}{{"\t"}}{{$pod}}{{"\t"}}{{or .spec.nodeName "-"}}{{"\t"}}{{.status.phase}}{{"\t"}}{{range .metadata.ownerReferences}}{{if .controller}}{{.kind}}/{{.name}}{{end}}{{end}}{{"\t"}}{{range .status.conditions}}{{if eq .type "PodScheduled"}}{{.status}}{{"\t"}}{{with .reason}}{{.}}{{end}}{{"\t"}}{{with .message}}{{.}}{{end}}{{end}}{{end}}{{"\n"}}'
+  pod+='{{range .status.initContainerStatuses}}C{{"\t"}}{{$ns}}{{"\t"}}{{$pod}}{{"\t"}}{{.name}}{{"\t"}}{{.image}}{{"\t"}}{{.ready}}{{"\t"}}{{.restartCount}}{{"\t"}}{{with .state.waiting}}{{.reason}}{{"\t"}}{{with .message}}{{.}}{{end}}{{end}}{{"\n"}}{{end}}'
+  pod+='{{range .status.containerStatuses}}C{{"\t"}}{{$ns}}{{"\t"}}{{$pod}}{{"\t"}}{{.name}}{{"\t"}}{{.image}}{{"\t"}}{{.ready}}{{"\t"}}{{.restartCount}}{{"\t"}}{{with .state.waiting}}{{.reason}}{{"\t"}}{{with .message}}{{.}}{{end}}{{end}}{{"\n"}}{{end}}'
   pod+='{{range .spec.volumes}}{{with .persistentVolumeClaim}}V{{"\t"}}{{$ns}}{{"\t"}}{{$pod}}{{"\t"}}{{.claimName}}{{"\n"}}{{end}}{{end}}{{end}}'
   local owned='{{range .items}}TAG{{"\t"}}{{.metadata.namespace}}{{"\t"}}{{.metadata.name}}{{"\t"}}{{range .metadata.ownerReferences}}{{if .controller}}{{.kind}}/{{.name}}{{end}}{{end}}{{"\n"}}{{end}}'
   kubectl get pods --all-namespaces -o "go-template=$pod" || return 1
@@ -110,7 +110,7 @@ diagnose_listing() {
       for (i = 1; i <= pod_count; i++) {
         key = pods[i]; ns = key; sub(/\/.*/, "", ns); name = substr(key, length(ns) + 2)
         controller = top(ns, owner[key])
-        for (n = 1; n <= containers[key]; n++) if (creason[key, n] in pull_failure) { print "pull\t" cimage[key, n] "\t" ns "\t" name "\t" controller "\t" node[key]; seen_pull[key "\t" cimage[key, n]] = 1 }
+        for (n = 1; n <= containers[key]; n++) if (creason[key, n] in pull_failure) { print "pull\t" cimage[key, n] "\t" ns "\t" name "\t" controller "\t" node[key] }
         workload = ns "\t" controller
         if (!(workload in stuck)) continue
         has_pods[workload] = 1
@@ -130,10 +130,13 @@ diagnose_listing() {
         print "problem\twaiting\t" ns "\t" name "\t" node[key] "\t-\t-\t" (detail == "" ? "phase " phase[key] ", containers not ready, no warning events" : detail) "\t" controller
       }
       for (i = 1; i <= stuck_count; i++) if (!(stuck_order[i] in has_pods)) { split(stuck_order[i], parts, "\t"); print "problem\tno-pods\t" parts[1] "\t-\t-\t-\t-\t-\t" parts[2] }
+      # Events outlive their pods (an hour, by default): they tell of the pulls of pods since deleted, such as a
+      # step of a pipeline. A pod still there is judged by its status instead, which says whether it pulls now.
       for (pair in event_pull) {
-        if (pair in seen_pull) continue
-        split(pair, parts, "\t"); key = parts[1]; image = parts[2]; ns = key; sub(/\/.*/, "", ns); name = substr(key, length(ns) + 2)
-        print "pull\t" image "\t" ns "\t" name "\t" (key in node ? top(ns, owner[key]) : "(pod gone)") "\t" (key in node ? node[key] : "-")
+        split(pair, parts, "\t"); key = parts[1]; image = parts[2]
+        if (key in node) continue
+        ns = key; sub(/\/.*/, "", ns); name = substr(key, length(ns) + 2)
+        print "pull\t" image "\t" ns "\t" name "\t(pod gone)\t-"
       }
     }
   ' "$1" -
@@ -163,8 +166,9 @@ this_node_name() {
   done
 }
 
-# Whether this node's runtime has the image under the name the pod uses.
+# Whether this node's runtime has the image under the name the pod uses; 2 when no runtime answers here.
 loaded_here() {
+  docker_answers || ctr_answers || return 2
   pick_runtime >&2
   case "$runtime" in
     docker) docker image inspect "$1" >/dev/null 2>&1 ;;
@@ -213,7 +217,11 @@ pull_advice() {
   if [ -n "$registry" ]; then
     advice="in the bundle, and the manifests name it at $registry: check that node $node reaches $registry and trusts it, and push again with: $0 --images-only --registry $registry"
   elif [ -n "$here" ] && [ "$node" = "$here" ]; then
-    if loaded_here "$image"; then
+    local loaded=0
+    loaded_here "$image" || loaded=$?
+    if [ "$loaded" -eq 2 ]; then
+      advice="in the bundle; neither Docker nor containerd answers here to say whether it is loaded on this node: load it with: $0 --images-only"
+    elif [ "$loaded" -eq 0 ]; then
       advice_loaded=true
       advice="in the bundle and loaded on this node ($runtime), yet the kubelet does not see it: load it into the runtime the kubelet uses (--runtime docker or --runtime containerd)"
     else

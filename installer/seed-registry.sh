@@ -42,22 +42,18 @@ seed_check_options() {
   registry=127.0.0.1:$seed_port
 }
 
-# The node the registry runs on: --registry-node, else this machine when it is a node of the cluster.
+# The node the registry runs on: --registry-node, else this machine when it is a node of the cluster (this_node_name).
 seed_pick_node() {
   if [ -n "$seed_node" ]; then
     kubectl get node "$seed_node" >/dev/null 2>&1 || die "--registry-node $seed_node is not a node of this cluster (kubectl get nodes lists them)"
     return 0
   fi
-  local candidate
-  for candidate in "$(uname -n)" "$(uname -n | tr '[:upper:]' '[:lower:]')"; do
-    [ -n "$candidate" ] || continue
-    if kubectl get node "$candidate" >/dev/null 2>&1; then
-      seed_node=$candidate
-      say "registry node: $seed_node (this machine)"
-      return 0
-    fi
-  done
-  die "this machine ($(uname -n)) is not a node of the cluster by that name: run on a node, or name the one to host the registry with --registry-node NODE (its images are loaded here, so run this on that node)"
+  seed_node=$(this_node_name)
+  if [ -n "$seed_node" ]; then
+    say "registry node: $seed_node (this machine)"
+    return 0
+  fi
+  die "this machine ($(uname -n)) is not a node of the cluster by that name (set KFB_NODE_NAME if its kubelet uses another): run on a node, or name the one to host the registry with --registry-node NODE (its images are loaded here, so run this on that node)"
 }
 
 # kube-proxy serves NodePorts on 127.0.0.1 in iptables mode (its default, via route_localnet); in ipvs and nftables

@@ -43,6 +43,8 @@ export interface BundleSummary {
   base: { release: string; contentDigest: string; taken: number; needs: number } | null;
   /** The registry manifests/ names images under (`build --registry`), or null. */
   registry: string | null;
+  /** What the manifests ask of a cluster (install.sh's preflight checks it), or null: no manifests, or an older bundle. */
+  requirements: NonNullable<BundleMetadata['requirements']> | null;
   signed: boolean;
   files: number;
   totalBytes: number;
@@ -127,6 +129,7 @@ export async function inspectBundle(reader: BundleReader): Promise<BundleSummary
       composed: (metadata.imageIndexes ?? []).filter((index) => index.composed).length,
     },
     registry: metadata.relocation?.registry ?? null,
+    requirements: metadata.requirements ?? null,
     signed: listed.includes(BUNDLE_FILES.signature),
     files: listed.length,
     totalBytes,

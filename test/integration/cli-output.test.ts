@@ -38,7 +38,7 @@ test('--json shapes of images, verify and inspect', async ({ dir }) => {
   assert.equal(Object.keys(verify).sort(), ['bundle', 'bytes', 'files', 'ok', 'problems', 'signature']);
 
   const inspect = JSON.parse((await runKfbundle(['inspect', join(dir.path, 'kubeflow-bundle'), '--json'])).stdout);
-  assert.equal(Object.keys(inspect).sort(), ['archives', 'base', 'bundle', 'files', 'formatVersion', 'images', 'indexes', 'input', 'notBundled', 'otherPlatforms', 'phases', 'platform', 'platforms', 'registry', 'signed', 'spec', 'tiers', 'tool', 'totalBytes', 'warnings'].sort());
+  assert.equal(Object.keys(inspect).sort(), ['archives', 'base', 'bundle', 'files', 'formatVersion', 'images', 'indexes', 'input', 'notBundled', 'otherPlatforms', 'phases', 'platform', 'platforms', 'registry', 'requirements', 'signed', 'spec', 'tiers', 'tool', 'totalBytes', 'warnings'].sort());
   assert.is(inspect.phases[0].name, '00-crds');
   assert.equal(inspect.archives.map((a: { path: string; parts: number }) => [a.path, a.parts]), [['images/images.tar', 1]]);
   assert.is(inspect.registry, null);

@@ -5,7 +5,8 @@ import * as assert from 'uvu/assert';
 import { clusterRequirements } from '../../src/core/cluster-requirements.js';
 import { parseManifests } from '../../src/core/k8s-object.js';
 import { cpuMillis, memoryBytes, parseQuantity } from '../../src/core/resource-quantity.js';
-import { readRendered } from '../helpers/fixtures.js';
+import { readFile } from 'node:fs/promises';
+import { KUBEFLOW_FIXTURES } from '../helpers/fixtures.js';
 
 const test = suite('cluster requirements');
 
@@ -79,7 +80,7 @@ test("Istio's proxy is added to the pods of injected namespaces, from the inject
 
 test('real releases: every release asks for a few CPUs and GiB, with Istio sidecars and the database claims', async () => {
   for (const release of ['v1.8.1', 'v1.10.2', 'v1.11.0', '26.03']) {
-    const required = clusterRequirements(parseManifests(await readRendered(release), release));
+    const required = clusterRequirements(parseManifests(await readFile(`${KUBEFLOW_FIXTURES}${release}/rendered.yaml`, 'utf8'), release));
     // Upstream's README for v1.10.2 totals 4372m and 12198Mi (the larger of measured use and requests per component).
     assert.ok(required.requests.cpuMillis > 2500 && required.requests.cpuMillis < 8000, `${release} cpu ${required.requests.cpuMillis}m`);
     assert.ok(required.requests.memoryBytes > 6 * 2 ** 30 && required.requests.memoryBytes < 16 * 2 ** 30, `${release} memory`);

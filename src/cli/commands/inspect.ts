@@ -3,6 +3,7 @@
 import { inspectBundle, type BundleSummary } from '../../app/inspect-bundle.js';
 import { BUNDLE_FILES, SEED_REGISTRY_STAGE } from '../../core/bundle-layout.js';
 import { DirectoryBundleReader } from '../../io/bundle-reader.js';
+import { formatCpu, formatMemory } from '../../core/resource-quantity.js';
 import { formatBytes } from '../../ui/format.js';
 import { writeJson, type CliContext } from '../context.js';
 
@@ -32,6 +33,7 @@ export async function runInspect(bundle: string, options: InspectCommandOptions,
             `and the target needs ${summary.base.needs} of its images (${BUNDLE_FILES.baseImages})`,
         ]),
     `registry   ${summary.registry === null ? 'none at build time (install.sh --registry R can push and relocate)' : `${summary.registry} (manifests/ name every image there; install.sh pushes there)`}`,
+    ...requirementLines(summary.requirements),
     `phases     ${summary.phases.length}`,
     ...summary.phases.map((p) => `  ${p.name.padEnd(36)} ${String(p.objects).padStart(4)} objects, ${p.waits} waits`),
     `signature  ${summary.signed ? `${BUNDLE_FILES.signature} present (check it: kfbundle verify BUNDLE --key PUB)` : 'unsigned'}`,
@@ -41,6 +43,20 @@ export async function runInspect(bundle: string, options: InspectCommandOptions,
   if (options.images) for (const group of summary.images) lines.push(`${group.tier}:`, ...group.refs.map((ref) => `  ${ref}`));
   context.stdout.write(`${lines.join('\n')}\n`);
   return 0;
+}
+
+/** What install.sh's preflight compares with the cluster. */
+function requirementLines(requirements: BundleSummary['requirements']): string[] {
+  if (requirements === null) return [];
+  const { requests, perNode, sidecars, largestPod, defaultClassClaims, kubernetes } = requirements;
+  return [
+    `requires   ${formatCpu(requests.cpuMillis)} CPUs and ${formatMemory(requests.memoryBytes)} requested by ${requests.pods} pods` +
+      (perNode.pods === 0 ? '' : `, plus ${formatCpu(perNode.cpuMillis)} CPUs and ${formatMemory(perNode.memoryBytes)} on each node (DaemonSets)`) +
+      (sidecars.pods === 0 ? '' : `; Istio's proxy counted in ${sidecars.pods} of them`),
+    ...(largestPod === undefined ? [] : [`  largest pod ${largestPod.name}: ${formatCpu(largestPod.cpuMillis)} CPUs, ${formatMemory(largestPod.memoryBytes)}`]),
+    `  Kubernetes ${kubernetes === undefined ? 'versions not recorded (no curated bundle spec)' : `${kubernetes.min} to ${kubernetes.max}`}`,
+    ...(defaultClassClaims.length === 0 ? [] : [`  a default StorageClass for ${defaultClassClaims.length} claims: ${defaultClassClaims.join(', ')}`]),
+  ];
 }
 
 function platformLines(summary: BundleSummary): string[] {
