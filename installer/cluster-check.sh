@@ -89,7 +89,8 @@ cluster_listing() {
 # REASON: image-pull, crash-loop, unschedulable, waiting (DETAIL: the newest warning event), no-pods. And one line per
 # image a pod failed to pull, anywhere in the cluster:
 #   pull  IMAGE  NAMESPACE  POD  CONTROLLER  NODE
-# CONTROLLER is the pod's top owner: a Deployment rather than its ReplicaSet, a CronJob rather than its Job.
+# CONTROLLER is the pod's top owner: a Deployment rather than its ReplicaSet, a CronJob rather than its Job; `gone`
+# for a pod known from its events only.
 diagnose_listing() {
   awk -F'\t' -v failures="$PULL_FAILURES" '
     BEGIN { split(failures, f, " "); for (i in f) pull_failure[f[i]] = 1 }
@@ -99,7 +100,7 @@ diagnose_listing() {
     $1 == "R" { rs_owner[$2 "/" $3] = $4; next }
     $1 == "J" { job_owner[$2 "/" $3] = $4; next }
     $1 == "E" { key = $2 "/" $3; if ($4 == "Warning") last_warning[key] = $5 ": " $6
-                if ($5 == "Failed" && match($6, /^Failed to pull image "[^"]+"/)) { image = substr($6, 19, RLENGTH - 19); event_pull[key "\t" image] = 1 }
+                if ($5 == "Failed" && match($6, /^Failed to pull image "[^"]+"/)) { image = substr($6, 23, RLENGTH - 23); event_pull[key "\t" image] = 1 }
                 next }
     function top(ns, o,   up) {
       if (o ~ /^ReplicaSet\//) { up = rs_owner[ns "/" substr(o, 12)]; if (up != "") return up }
@@ -118,7 +119,7 @@ diagnose_listing() {
         found = 0
         for (n = 1; n <= containers[key]; n++) {
           if (creason[key, n] in pull_failure) { print "problem\timage-pull\t" ns "\t" name "\t" node[key] "\t" cname[key, n] "\t" cimage[key, n] "\t" creason[key, n] ": " cmessage[key, n] "\t" controller; found = 1 }
-          else if (creason[key, n] == "CrashLoopBackOff") { print "problem\tcrash-loop\t" ns "\t" name "\t" node[key] "\t" cname[key, n] "\t" cimage[key, n] "\t" crestarts[key, n] "\t" controller; found = 1 }
+          else if (creason[key, n] == "CrashLoopBackOff") { print "problem\tcrash-loop\t" ns "\t" name "\t" node[key] "\t" cname[key, n] "\t" cimage[key, n] "\tCrashLoopBackOff, " crestarts[key, n] " restarts\t" controller; found = 1 }
         }
         if (found) continue
         if (scheduled[key] == "False") { print "problem\tunschedulable\t" ns "\t" name "\t-\t-\t-\t" sched_message[key] "\t" controller; continue }
@@ -136,7 +137,7 @@ diagnose_listing() {
         split(pair, parts, "\t"); key = parts[1]; image = parts[2]
         if (key in node) continue
         ns = key; sub(/\/.*/, "", ns); name = substr(key, length(ns) + 2)
-        print "pull\t" image "\t" ns "\t" name "\t(pod gone)\t-"
+        print "pull\t" image "\t" ns "\t" name "\tgone\t-"
       }
     }
   ' "$1" -
@@ -214,7 +215,9 @@ pull_advice() {
     return 0
   fi
   advice_in_bundle=true
-  if [ -n "$registry" ]; then
+  if [ "$seed" = yes ]; then
+    advice="in the bundle, and the manifests name it at the seeded registry $registry: check its pod (kubectl -n $SEED_NAMESPACE get pods) and that node $node reaches its NodePort on 127.0.0.1"
+  elif [ -n "$registry" ]; then
     advice="in the bundle, and the manifests name it at $registry: check that node $node reaches $registry and trusts it, and push again with: $0 --images-only --registry $registry"
   elif [ -n "$here" ] && [ "$node" = "$here" ]; then
     local loaded=0
@@ -264,7 +267,7 @@ schedule_advice() {
 write_leaks_file() {
   local target=$leaks_file
   {
-    printf '# Images pods tried to pull that are not in bundle %s (kfbundle install --check, %s).\n' "$(basename "$bundle_dir")" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    printf '# Images pods tried to pull that are not in bundle %s (install.sh --check, %s).\n' "$(basename "$bundle_dir")" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
     printf '# Make an add-on bundle of them: kfbundle build --image-list %s --out kubeflow-addon\n' "$(basename "$target")"
     awk -F'\t' '{ if (!($1 in first)) { first[$1] = 1; order[++n] = $1 } where[$1] = where[$1] "\n# pulled by pod " $2 "/" $3 ($4 == "" ? "" : " (" $4 ")") ($5 == "-" ? "" : " on node " $5) }
       END { for (i = 1; i <= n; i++) print substr(where[order[i]], 2) "\n" order[i] }' "$1"
@@ -353,7 +356,7 @@ report_check_text() {
         say "    $advice"
         ;;
       crash-loop)
-        say "  pod $ns/$pod ($workload) on node $node: container $container keeps crashing (CrashLoopBackOff, $detail restarts); its last lines:"
+        say "  pod $ns/$pod ($workload) on node $node: container $container keeps crashing ($detail); its last lines:"
         kubectl -n "$ns" logs "$pod" -c "$container" --previous --tail=10 2>&1 | sed 's/^/      /' || true
         ;;
       unschedulable)
@@ -371,7 +374,7 @@ report_check_text() {
     say "  $command"
     say "then load it here as this bundle was (its install.sh --images-only, on every node without a registry), or add them to your bundle spec's images.extra and rebuild"
   fi
-  if [ "$all_ready" != yes ] || [ -s "$leaks" ]; then say "check again with: $0 --check"; fi
+  if [ "$all_ready" != yes ] || [ -s "$leaks" ]; then say "check again with: $(check_command)"; fi
 }
 
 report_check_json() {
@@ -412,7 +415,18 @@ report_check_json() {
     printf '%s{"image":%s,"namespace":%s,"pod":%s,"controller":%s,"node":%s}' "$sep" "$(json_string "$image")" "$(json_string "$ns")" "$(json_string "$pod")" "$(json_string "$workload")" "$(json_string "$node")"
     sep=,
   done < "$leaks"
-  printf '],"leaksFile":%s,"addonCommand":%s,"recheck":%s}\n' "$(json_string "$written")" "$(json_string "$command")" "$(json_string "$0 --check")"
+  printf '],"leaksFile":%s,"addonCommand":%s,"recheck":%s}\n' "$(json_string "$written")" "$(json_string "$command")" "$(json_string "$(check_command)")"
+}
+
+# What to run to check again, with the same choice of where images are (a registry's images are no leak).
+check_command() {
+  local command="$0 --check"
+  if [ "$seed" = yes ]; then
+    command+=" --seed-registry --registry-port $seed_port"
+  elif [ "$registry" != "$BUILD_REGISTRY" ]; then
+    command+=" --registry $registry"
+  fi
+  printf '%s' "$command"
 }
 
 # Lines of stdin as a JSON array of strings.
@@ -425,8 +439,11 @@ json_lines() {
 # After the last phase, and for --check: waits, then reports; fails when not ready, naming the causes.
 check_cluster() {
   command -v kubectl >/dev/null || die "kubectl not found: it is needed to check the cluster"
-  if [ -z "$(bundle_workloads)" ] && [ ! -f "$OBJECT_INVENTORY" ]; then
+  if [ ! -f "$OBJECT_INVENTORY" ]; then
     say "check: this bundle applies no manifests; run --check with the install.sh of the release's bundle"
+    if [ "$json" = yes ]; then
+      printf '{"kind":"check","ready":true,"timeoutSeconds":%s,"node":"","namespaces":[],"workloads":[],"problems":[],"leaks":[],"leaksFile":"","addonCommand":"","recheck":%s}\n' "$timeout" "$(json_string "$(check_command)")"
+    fi
     return 0
   fi
   local all_ready=yes

@@ -1026,7 +1026,11 @@ if [ "$check_only" = yes ]; then
 fi
 if [ "$preflight_only" = yes ]; then
   run_preflight
-  if [ "${#preflight_names[@]}" -eq 0 ]; then say "preflight: nothing to check for this run (no manifests to apply, no images to load here)"; exit 0; fi
+  if [ "${#preflight_names[@]}" -eq 0 ]; then
+    say "preflight: nothing to check for this run (no manifests to apply, no images to load here)"
+    if [ "$json" = yes ]; then printf '{"kind":"preflight","ok":true,"checks":[]}\n'; fi
+    exit 0
+  fi
   if preflight_report; then exit 0; fi
   exit 1
 fi
@@ -1037,6 +1041,6 @@ if [ "$seed" = yes ] && [ "$images" = yes ]; then seed_registry; elif [ "$images
 if [ "$manifests" = yes ]; then apply_manifests; inventory_update; fi
 seed_report
 if [ "$manifests" = yes ] && [ "$post_check" = yes ] && [ -n "$(phase_files)" ]; then
-  check_cluster || die "installed, but not everything came up (causes above); once fixed, check again with: $0 --check"
+  check_cluster || die "installed, but the check found problems (above); once fixed, check again with: $(check_command)"
 fi
 say "done"

@@ -27,7 +27,7 @@ preflight_record() {
 }
 
 # Quantities as the API server prints them (250m, 4, 1.5, 16318412Ki, 64Gi, 1e3), one a line, as whole millicores
-# (cpu) or bytes (memory); a missing one (`<no value>`, empty) is 0.
+# (cpu) or bytes (memory), rounded down: what a node offers is never overstated. A missing one (`<no value>`) is 0.
 quantities_in() {
   awk -v unit="$1" '
     function value(q,   number, suffix, factor) {
@@ -41,8 +41,11 @@ quantities_in() {
       else if (suffix == "Ti") factor = 1099511627776; else if (suffix == "Pi") factor = 1125899906842624
       return number * factor
     }
-    { v = value($0); if (unit == "cpu") v = v * 1000; printf "%.0f\n", (v == int(v) ? v : int(v) + 1) }'
+    { v = value($0); if (unit == "cpu") v = v * 1000; printf "%.0f\n", int(v + 1e-6) }'
 }
+
+# `1 node`, `2 nodes`.
+plural() { if [ "$1" -eq 1 ]; then printf '1 %s' "$2"; else printf '%s %ss' "$1" "$2"; fi; }
 
 # Millicores as `kubectl describe node` shows them: 4, 5.3 or 250m.
 format_cpu() {
@@ -117,22 +120,23 @@ preflight_storage_class() {
   claims=${DEFAULT_CLASS_CLAIMS// /, }
   local patch="kubectl patch storageclass NAME -p '{\"metadata\":{\"annotations\":{\"storageclass.kubernetes.io/is-default-class\":\"true\"}}}'"
   if [ -z "$defaults" ] && [ -n "$names" ]; then
-    preflight_record storage-class fail "no default StorageClass: $count claims of the bundle name no class ($claims) and would stay Pending, and the pods that mount them with them" \
+    preflight_record storage-class fail "no default StorageClass: $(plural "$count" claim) of the bundle name no class ($claims) and would stay Pending, and the pods that mount them with them" \
       "make one of this cluster's classes ($names) the default: ${patch/NAME/${names%% *}}"
   elif [ -z "$defaults" ]; then
-    preflight_record storage-class fail "the cluster has no StorageClass: $count claims of the bundle name none ($claims) and would stay Pending, and the pods that mount them with them" \
+    preflight_record storage-class fail "the cluster has no StorageClass: $(plural "$count" claim) of the bundle name none ($claims) and would stay Pending, and the pods that mount them with them" \
       "install a storage provisioner (its images loaded on every node: it cannot pull them here) and make its class the default: $patch"
   elif [ "$(wc -w <<< "$defaults")" -gt 1 ]; then
-    preflight_record storage-class warn "several StorageClasses are marked default ($defaults): the newest one provisions the $count claims that name none"
+    preflight_record storage-class warn "several StorageClasses are marked default ($defaults): the newest one provisions the $(plural "$count" claim) that name none"
   else
-    preflight_record storage-class pass "default StorageClass $defaults provisions the $count claims that name no class"
+    preflight_record storage-class pass "default StorageClass $defaults provisions the $(plural "$count" claim) that name no class"
   fi
 }
 
-# Ready, schedulable nodes and what they offer: NAME CPU-MILLIS MEMORY-BYTES a line.
+# Ready, schedulable nodes and what they offer: NAME CPU-MILLIS MEMORY-BYTES a line. A node tainted NoSchedule or
+# NoExecute (a control plane's, usually) takes none of the bundle's pods, which tolerate no such taint.
 preflight_usable_nodes() {
   local listing
-  listing=$(kubectl get nodes -o 'go-template={{range .items}}{{.metadata.name}}{{"\t"}}{{.status.allocatable.cpu}}{{"\t"}}{{.status.allocatable.memory}}{{"\t"}}{{range .status.conditions}}{{if eq .type "Ready"}}{{.status}}{{end}}{{end}}{{"\t"}}{{if .spec.unschedulable}}cordoned{{end}}{{"\n"}}{{end}}') || return 1
+  listing=$(kubectl get nodes -o 'go-template={{range .items}}{{.metadata.name}}{{"\t"}}{{.status.allocatable.cpu}}{{"\t"}}{{.status.allocatable.memory}}{{"\t"}}{{range .status.conditions}}{{if eq .type "Ready"}}{{.status}}{{end}}{{end}}{{"\t"}}{{if .spec.unschedulable}}cordoned{{end}}{{range .spec.taints}}{{if or (eq .effect "NoSchedule") (eq .effect "NoExecute")}}tainted{{end}}{{end}}{{"\n"}}{{end}}') || return 1
   local usable
   usable=$(printf '%s\n' "$listing" | awk -F'\t' '$1 != "" && $4 == "True" && $5 == ""')
   [ -n "$usable" ] || return 0
@@ -155,25 +159,25 @@ preflight_capacity() {
     return 0
   fi
   if [ -z "$nodes" ]; then
-    preflight_record nodes fail "no node is Ready and schedulable: no pod of the bundle could start" "kubectl get nodes shows why (NotReady: the kubelet or the network plugin; SchedulingDisabled: kubectl uncordon NODE)"
+    preflight_record nodes fail "no node is Ready, schedulable and untainted: no pod of the bundle could start" "kubectl get nodes shows why (NotReady: the kubelet or the network plugin; SchedulingDisabled: kubectl uncordon NODE); kubectl describe nodes shows taints (a single-node cluster: kubectl taint nodes NODE node-role.kubernetes.io/control-plane:NoSchedule-)"
     return 0
   fi
   count=$(wc -l <<< "$nodes")
-  preflight_record nodes pass "$count nodes Ready and schedulable: $(awk -F'\t' '{ printf "%s%s", sep, $1; sep = ", " }' <<< "$nodes")"
+  preflight_record nodes pass "$(plural "$count" node) Ready, schedulable and untainted: $(awk -F'\t' '{ printf "%s%s", sep, $1; sep = ", " }' <<< "$nodes")"
   have_cpu=$(awk -F'\t' '{ s += $2 } END { printf "%.0f", s }' <<< "$nodes")
   have_memory=$(awk -F'\t' '{ s += $3 } END { printf "%.0f", s }' <<< "$nodes")
   need_cpu=$((REQUIRED_CPU_MILLIS + PER_NODE_CPU_MILLIS * count))
   need_memory=$((REQUIRED_MEMORY_BYTES + PER_NODE_MEMORY_BYTES * count))
   per_node=''
-  if [ "$PER_NODE_CPU_MILLIS$PER_NODE_MEMORY_BYTES" != 00 ]; then per_node=", DaemonSets' pods counted on each of the $count nodes"; fi
+  if [ "$PER_NODE_CPU_MILLIS$PER_NODE_MEMORY_BYTES" != 00 ]; then per_node=", DaemonSets' pods counted on each of the $(plural "$count" node)"; fi
   if [ "$need_cpu" -gt "$have_cpu" ]; then
-    preflight_record cpu fail "not enough CPU: the bundle's pods request $(format_cpu "$need_cpu") CPUs$per_node; the $count ready nodes offer $(format_cpu "$have_cpu") allocatable ($(nodes_offer cpu "$nodes")): short by $(format_cpu $((need_cpu - have_cpu)))" \
-      "add nodes or CPUs ($(format_cpu $((need_cpu - have_cpu))) more allocatable), or leave components out of the bundle; --force installs anyway, and the pods that do not fit stay Pending"
+    preflight_record cpu fail "not enough CPU: the bundle's pods request $(format_cpu "$need_cpu") CPU$per_node; the $(plural "$count" "ready node") offer $(format_cpu "$have_cpu") allocatable ($(nodes_offer cpu "$nodes")): short by $(format_cpu $((need_cpu - have_cpu)))" \
+      "add nodes or CPU ($(format_cpu $((need_cpu - have_cpu))) more allocatable), or leave components out of the bundle; --force installs anyway, and the pods that do not fit stay Pending"
   else
-    preflight_record cpu pass "the bundle's pods request $(format_cpu "$need_cpu") CPUs$per_node; the ready nodes offer $(format_cpu "$have_cpu")"
+    preflight_record cpu pass "the bundle's pods request $(format_cpu "$need_cpu") CPU$per_node; the ready nodes offer $(format_cpu "$have_cpu")"
   fi
   if [ "$need_memory" -gt "$have_memory" ]; then
-    preflight_record memory fail "not enough memory: the bundle's pods request $(format_memory "$need_memory")$per_node; the $count ready nodes offer $(format_memory "$have_memory") allocatable ($(nodes_offer memory "$nodes")): short by $(format_memory $((need_memory - have_memory)))" \
+    preflight_record memory fail "not enough memory: the bundle's pods request $(format_memory "$need_memory")$per_node; the $(plural "$count" "ready node") offer $(format_memory "$have_memory") allocatable ($(nodes_offer memory "$nodes")): short by $(format_memory $((need_memory - have_memory)))" \
       "add nodes or memory ($(format_memory $((need_memory - have_memory))) more allocatable), or leave components out of the bundle; --force installs anyway, and the pods that do not fit stay Pending"
   else
     preflight_record memory pass "the bundle's pods request $(format_memory "$need_memory") of memory$per_node; the ready nodes offer $(format_memory "$have_memory")"
@@ -181,12 +185,15 @@ preflight_capacity() {
   [ -n "$LARGEST_POD" ] || return 0
   local pod pod_cpu pod_memory fits
   read -r pod pod_cpu pod_memory <<< "$LARGEST_POD"
+  # It shares its node with the DaemonSets' pods.
+  pod_cpu=$((pod_cpu + PER_NODE_CPU_MILLIS))
+  pod_memory=$((pod_memory + PER_NODE_MEMORY_BYTES))
   fits=$(awk -F'\t' -v c="$pod_cpu" -v m="$pod_memory" '$2 >= c && $3 >= m { print $1; exit }' <<< "$nodes")
   if [ -z "$fits" ]; then
-    preflight_record largest-pod fail "no single node can run $pod, which requests $(format_cpu "$pod_cpu") CPUs and $(format_memory "$pod_memory"): the largest node offers $(format_cpu "$(awk -F'\t' '$2 > m { m = $2 } END { print m + 0 }' <<< "$nodes")") CPUs and $(format_memory "$(awk -F'\t' '$3 > m { m = $3 } END { printf "%.0f", m }' <<< "$nodes")")" \
-      "give one node at least $(format_cpu "$pod_cpu") CPUs and $(format_memory "$pod_memory") allocatable; --force installs anyway, and that pod stays Pending"
+    preflight_record largest-pod fail "no single node can run $pod, which with the DaemonSets' pods beside it requests $(format_cpu "$pod_cpu") CPU and $(format_memory "$pod_memory"): the largest node offers $(format_cpu "$(awk -F'\t' '$2 > m { m = $2 } END { print m + 0 }' <<< "$nodes")") CPU and $(format_memory "$(awk -F'\t' '$3 > m { m = $3 } END { printf "%.0f", m }' <<< "$nodes")")" \
+      "give one node at least $(format_cpu "$pod_cpu") CPU and $(format_memory "$pod_memory") allocatable; --force installs anyway, and that pod stays Pending"
   else
-    preflight_record largest-pod pass "the largest pod, $pod ($(format_cpu "$pod_cpu") CPUs, $(format_memory "$pod_memory")), fits on $fits"
+    preflight_record largest-pod pass "the largest pod, $pod, fits on $fits with the DaemonSets' pods beside it ($(format_cpu "$pod_cpu") CPU, $(format_memory "$pod_memory") together)"
   fi
 }
 
@@ -254,7 +261,7 @@ preflight_report() {
   local i failed=0 total=${#preflight_names[@]}
   for ((i = 0; i < total; i++)); do [ "${preflight_states[i]}" != fail ] || failed=$((failed + 1)); done
   if [ "$json" = yes ]; then
-    printf '{"kind":"preflight","ok":%s,"forced":%s,"checks":[' "$([ "$failed" -eq 0 ] && echo true || echo false)" "$([ "$force" = yes ] && echo true || echo false)"
+    printf '{"kind":"preflight","ok":%s,"checks":[' "$([ "$failed" -eq 0 ] && echo true || echo false)"
     for ((i = 0; i < total; i++)); do
       printf '%s{"name":%s,"status":%s,"message":%s,"fix":%s}' "$([ "$i" -eq 0 ] || echo ,)" "$(json_string "${preflight_names[i]}")" \
         "$(json_string "${preflight_states[i]}")" "$(json_string "${preflight_messages[i]}")" "$(json_string "${preflight_fixes[i]}")"

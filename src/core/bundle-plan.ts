@@ -270,7 +270,7 @@ export function sealBundle(plan: BundlePlan, archives: readonly WrittenArchive[]
     ...(archive.platform === undefined ? {} : { platform: archive.platform }),
   }));
   const { formatVersion, tool, ...rest } = plan.metadata;
-  const { input, mirrors, platform, platforms, resolution, images, imageIndexes, base, manifests, relocation, plan: installPlan } = rest;
+  const { input, mirrors, platform, platforms, resolution, images, imageIndexes, base, requirements, manifests, relocation, plan: installPlan } = rest;
   // Field order is the order bundle.json has always had: its bytes stay the same for the same content.
   const metadata: BundleMetadata = {
     formatVersion,
@@ -285,6 +285,7 @@ export function sealBundle(plan: BundlePlan, archives: readonly WrittenArchive[]
     imageArchives,
     ...(imageIndexes === undefined ? {} : { imageIndexes }),
     ...(base === undefined ? {} : { base }),
+    ...(requirements === undefined ? {} : { requirements }),
     manifests,
     relocation,
     plan: installPlan,

@@ -42,9 +42,10 @@ export function memoryBytes(text: string | number): number | undefined {
   return bytes === undefined ? undefined : Math.ceil(bytes);
 }
 
-/** `4372m` or `4.4` CPUs, as the installer and messages write them. */
+/** `4`, `5.3` or `250m` CPU, as install.sh's preflight writes them. */
 export function formatCpu(millis: number): string {
-  return millis % 1000 === 0 ? String(millis / 1000) : `${millis}m`;
+  if (millis % 1000 === 0) return String(millis / 1000);
+  return millis >= 1000 ? (millis / 1000).toFixed(1) : `${millis}m`;
 }
 
 /** Mebibytes or gibibytes, as `kubectl describe node` shows memory. */

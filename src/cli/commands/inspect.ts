@@ -50,10 +50,10 @@ function requirementLines(requirements: BundleSummary['requirements']): string[]
   if (requirements === null) return [];
   const { requests, perNode, sidecars, largestPod, defaultClassClaims, kubernetes } = requirements;
   return [
-    `requires   ${formatCpu(requests.cpuMillis)} CPUs and ${formatMemory(requests.memoryBytes)} requested by ${requests.pods} pods` +
-      (perNode.pods === 0 ? '' : `, plus ${formatCpu(perNode.cpuMillis)} CPUs and ${formatMemory(perNode.memoryBytes)} on each node (DaemonSets)`) +
+    `requires   ${formatCpu(requests.cpuMillis)} CPU and ${formatMemory(requests.memoryBytes)} requested by ${requests.pods} pods` +
+      (perNode.pods === 0 ? '' : `, plus ${formatCpu(perNode.cpuMillis)} CPU and ${formatMemory(perNode.memoryBytes)} on each node (DaemonSets)`) +
       (sidecars.pods === 0 ? '' : `; Istio's proxy counted in ${sidecars.pods} of them`),
-    ...(largestPod === undefined ? [] : [`  largest pod ${largestPod.name}: ${formatCpu(largestPod.cpuMillis)} CPUs, ${formatMemory(largestPod.memoryBytes)}`]),
+    ...(largestPod === undefined ? [] : [`  largest pod ${largestPod.name}: ${formatCpu(largestPod.cpuMillis)} CPU, ${formatMemory(largestPod.memoryBytes)}`]),
     `  Kubernetes ${kubernetes === undefined ? 'versions not recorded (no curated bundle spec)' : `${kubernetes.min} to ${kubernetes.max}`}`,
     ...(defaultClassClaims.length === 0 ? [] : [`  a default StorageClass for ${defaultClassClaims.length} claims: ${defaultClassClaims.join(', ')}`]),
   ];
