@@ -90,7 +90,7 @@ cluster_listing() {
 # image a pod failed to pull, anywhere in the cluster:
 #   pull  IMAGE  NAMESPACE  POD  CONTROLLER  NODE
 # CONTROLLER is the pod's top owner: a Deployment rather than its ReplicaSet, a CronJob rather than its Job; `gone`
-# for a pod known from its events only.
+# for a pod known from its events only, `-` for a pod of no controller.
 diagnose_listing() {
   awk -F'\t' -v failures="$PULL_FAILURES" '
     BEGIN { split(failures, f, " "); for (i in f) pull_failure[f[i]] = 1 }
@@ -111,6 +111,8 @@ diagnose_listing() {
       for (i = 1; i <= pod_count; i++) {
         key = pods[i]; ns = key; sub(/\/.*/, "", ns); name = substr(key, length(ns) + 2)
         controller = top(ns, owner[key])
+        # Never an empty field: the shell reads these lines with a tab, a whitespace separator, and would drop it.
+        if (controller == "") controller = "-"
         for (n = 1; n <= containers[key]; n++) if (creason[key, n] in pull_failure) { print "pull\t" cimage[key, n] "\t" ns "\t" name "\t" controller "\t" node[key] }
         workload = ns "\t" controller
         if (!(workload in stuck)) continue
@@ -245,7 +247,8 @@ schedule_advice() {
 
       claims=$(awk -F'\t' -v ns="$ns" -v pod="$pod" '$1 == "V" && $2 == ns && $3 == pod { print $4 }' <<< "$listing")
       for claim in $claims; do
-        IFS=$'\t' read -r class phase < <(kubectl -n "$ns" get pvc "$claim" -o 'go-template={{or .spec.storageClassName ""}}{{"\t"}}{{.status.phase}}{{"\n"}}' 2>/dev/null || printf '\t\n')
+        # `|`, not a tab: read drops an empty field before a whitespace separator, and a claim's class may be empty.
+        IFS='|' read -r class phase < <(kubectl -n "$ns" get pvc "$claim" -o 'go-template={{or .spec.storageClassName ""}}|{{.status.phase}}{{"\n"}}' 2>/dev/null || printf '|\n')
         [ "$phase" != Bound ] || continue
         if [ -z "$class" ] && [ -z "$defaults" ]; then
           printf 'claim %s/%s names no StorageClass and the cluster has no default one: make one the default: kubectl patch storageclass NAME -p '\''{"metadata":{"annotations":{"storageclass.kubernetes.io/is-default-class":"true"}}}'\'' (kubectl get storageclass lists them; none: install a provisioner). ' "$ns" "$claim"
@@ -269,7 +272,7 @@ write_leaks_file() {
   {
     printf '# Images pods tried to pull that are not in bundle %s (install.sh --check, %s).\n' "$(basename "$bundle_dir")" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
     printf '# Make an add-on bundle of them: kfbundle build --image-list %s --out kubeflow-addon\n' "$(basename "$target")"
-    awk -F'\t' '{ if (!($1 in first)) { first[$1] = 1; order[++n] = $1 } where[$1] = where[$1] "\n# pulled by pod " $2 "/" $3 ($4 == "" ? "" : " (" $4 ")") ($5 == "-" ? "" : " on node " $5) }
+    awk -F'\t' '{ if (!($1 in first)) { first[$1] = 1; order[++n] = $1 } where[$1] = where[$1] "\n# pulled by pod " $2 "/" $3 ($4 == "-" ? "" : " (" $4 ")") ($5 == "-" ? "" : " on node " $5) }
       END { for (i = 1; i <= n; i++) print substr(where[order[i]], 2) "\n" order[i] }' "$1"
   } > "$target" 2>/dev/null || return 0
   printf '%s' "$target"
@@ -342,9 +345,9 @@ report_check_text() {
     printf '  %-32s %s/%s%s\n' "$ns" "$ready" "$total" "$([ "$ready" = "$total" ] || printf '  not ready')"
   done < <(namespace_table)
   if [ "$all_ready" = yes ]; then
-    say "all ready: $ready_workloads of $total_workloads workloads"
+    say "all ready: $ready_workloads of $(plural "$total_workloads" workload)"
   else
-    say "not ready after ${timeout}s: $((total_workloads - ready_workloads)) of $total_workloads workloads:"
+    say "not ready after ${timeout}s: $((total_workloads - ready_workloads)) of $(plural "$total_workloads" workload):"
     printf '%s\n' "$check_rows" | awk -F'\t' 'NF && $6 != "ready" { printf "  %s %s/%s: %s of %s ready%s\n", $1, $2, $3, $4, $5, ($6 == "missing" ? " (not in the cluster)" : "") }'
   fi
   while IFS=$'\t' read -r reason ns pod node container image detail workload; do
@@ -368,8 +371,8 @@ report_check_text() {
     esac
   done < "$problems"
   if [ -s "$leaks" ]; then
-    say "leak watch: $(cut -f1 "$leaks" | LC_ALL=C sort -u | wc -l) images pods tried to pull are in neither the bundle nor ${registry:-the target registry} (static analysis missed them):"
-    awk -F'\t' '{ printf "  %s  pod %s/%s%s%s\n", $1, $2, $3, ($4 == "" ? "" : " (" $4 ")"), ($5 == "-" ? "" : " on node " $5) }' "$leaks"
+    say "leak watch: pods tried to pull $(plural "$(cut -f1 "$leaks" | LC_ALL=C sort -u | wc -l)" image) in neither the bundle nor ${registry:-a registry} (static analysis missed them):"
+    awk -F'\t' '{ printf "  %s  pod %s/%s%s%s\n", $1, $2, $3, ($4 == "-" ? "" : " (" $4 ")"), ($5 == "-" ? "" : " on node " $5) }' "$leaks"
     if [ -n "$written" ]; then say "the list is in $written; on the build machine, make an add-on bundle of it:"; else say "could not write $leaks_file; on the build machine, list the images above in a file and make an add-on bundle of it:"; fi
     say "  $command"
     say "then load it here as this bundle was (its install.sh --images-only, on every node without a registry), or add them to your bundle spec's images.extra and rebuild"
@@ -412,6 +415,7 @@ report_check_json() {
   sep=''
   while IFS=$'\t' read -r image ns pod workload node; do
     [ -n "$image" ] || continue
+    [ "$workload" != - ] || workload=''
     printf '%s{"image":%s,"namespace":%s,"pod":%s,"controller":%s,"node":%s}' "$sep" "$(json_string "$image")" "$(json_string "$ns")" "$(json_string "$pod")" "$(json_string "$workload")" "$(json_string "$node")"
     sep=,
   done < "$leaks"
@@ -447,7 +451,7 @@ check_cluster() {
     return 0
   fi
   local all_ready=yes
-  [ "$json" = yes ] || say "check: waiting up to ${timeout}s for the bundle's $(bundle_workloads | wc -l) workloads to be ready"
+  [ "$json" = yes ] || say "check: waiting up to ${timeout}s for the bundle's $(plural "$(bundle_workloads | wc -l)" workload) to be ready"
   wait_workloads_ready || all_ready=no
   report_check "$all_ready"
 }

@@ -120,15 +120,15 @@ preflight_storage_class() {
   claims=${DEFAULT_CLASS_CLAIMS// /, }
   local patch="kubectl patch storageclass NAME -p '{\"metadata\":{\"annotations\":{\"storageclass.kubernetes.io/is-default-class\":\"true\"}}}'"
   if [ -z "$defaults" ] && [ -n "$names" ]; then
-    preflight_record storage-class fail "no default StorageClass: $(plural "$count" claim) of the bundle name no class ($claims) and would stay Pending, and the pods that mount them with them" \
+    preflight_record storage-class fail "no default StorageClass for the bundle's claims that name no class ($claims): they would stay Pending, and the pods that mount them with them" \
       "make one of this cluster's classes ($names) the default: ${patch/NAME/${names%% *}}"
   elif [ -z "$defaults" ]; then
-    preflight_record storage-class fail "the cluster has no StorageClass: $(plural "$count" claim) of the bundle name none ($claims) and would stay Pending, and the pods that mount them with them" \
+    preflight_record storage-class fail "the cluster has no StorageClass at all: the bundle's claims that name no class ($claims) would stay Pending, and the pods that mount them with them" \
       "install a storage provisioner (its images loaded on every node: it cannot pull them here) and make its class the default: $patch"
   elif [ "$(wc -w <<< "$defaults")" -gt 1 ]; then
-    preflight_record storage-class warn "several StorageClasses are marked default ($defaults): the newest one provisions the $(plural "$count" claim) that name none"
+    preflight_record storage-class warn "several StorageClasses are marked default ($defaults): the newest one provisions the bundle's claims that name no class ($(plural "$count" claim))"
   else
-    preflight_record storage-class pass "default StorageClass $defaults provisions the $(plural "$count" claim) that name no class"
+    preflight_record storage-class pass "default StorageClass $defaults provisions the bundle's claims that name no class ($(plural "$count" claim))"
   fi
 }
 
@@ -169,15 +169,15 @@ preflight_capacity() {
   need_cpu=$((REQUIRED_CPU_MILLIS + PER_NODE_CPU_MILLIS * count))
   need_memory=$((REQUIRED_MEMORY_BYTES + PER_NODE_MEMORY_BYTES * count))
   per_node=''
-  if [ "$PER_NODE_CPU_MILLIS$PER_NODE_MEMORY_BYTES" != 00 ]; then per_node=", DaemonSets' pods counted on each of the $(plural "$count" node)"; fi
+  if [ "$PER_NODE_CPU_MILLIS$PER_NODE_MEMORY_BYTES" != 00 ]; then per_node=", DaemonSets' pods counted on each node"; fi
   if [ "$need_cpu" -gt "$have_cpu" ]; then
-    preflight_record cpu fail "not enough CPU: the bundle's pods request $(format_cpu "$need_cpu") CPU$per_node; the $(plural "$count" "ready node") offer $(format_cpu "$have_cpu") allocatable ($(nodes_offer cpu "$nodes")): short by $(format_cpu $((need_cpu - have_cpu)))" \
+    preflight_record cpu fail "not enough CPU: the bundle's pods request $(format_cpu "$need_cpu") CPU$per_node; the ready nodes offer $(format_cpu "$have_cpu") allocatable ($(nodes_offer cpu "$nodes")): short by $(format_cpu $((need_cpu - have_cpu)))" \
       "add nodes or CPU ($(format_cpu $((need_cpu - have_cpu))) more allocatable), or leave components out of the bundle; --force installs anyway, and the pods that do not fit stay Pending"
   else
     preflight_record cpu pass "the bundle's pods request $(format_cpu "$need_cpu") CPU$per_node; the ready nodes offer $(format_cpu "$have_cpu")"
   fi
   if [ "$need_memory" -gt "$have_memory" ]; then
-    preflight_record memory fail "not enough memory: the bundle's pods request $(format_memory "$need_memory")$per_node; the $(plural "$count" "ready node") offer $(format_memory "$have_memory") allocatable ($(nodes_offer memory "$nodes")): short by $(format_memory $((need_memory - have_memory)))" \
+    preflight_record memory fail "not enough memory: the bundle's pods request $(format_memory "$need_memory")$per_node; the ready nodes offer $(format_memory "$have_memory") allocatable ($(nodes_offer memory "$nodes")): short by $(format_memory $((need_memory - have_memory)))" \
       "add nodes or memory ($(format_memory $((need_memory - have_memory))) more allocatable), or leave components out of the bundle; --force installs anyway, and the pods that do not fit stay Pending"
   else
     preflight_record memory pass "the bundle's pods request $(format_memory "$need_memory") of memory$per_node; the ready nodes offer $(format_memory "$have_memory")"
@@ -226,6 +226,12 @@ preflight_disk() {
     list="$dir/$(basename "$IMAGE_ARCHIVES")"
   fi
   if [ ! -f "$list" ]; then preflight_record disk skip "no images to load on this node"; return 0; fi
+  # Asked in a subshell first: pick_runtime stops the run where no runtime answers, and that is this check's failure.
+  if ! (pick_runtime >/dev/null 2>&1); then
+    preflight_record disk fail "neither Docker nor containerd answers on this node: the images cannot be loaded here" \
+      "start one, or check DOCKER_HOST / CONTAINERD_ADDRESS, or pass --runtime; or push the images to a registry instead (--registry, --seed-registry)"
+    return 0
+  fi
   pick_runtime
   bytes=$(archives_bytes "$list")
   if ! root=$(runtime_root); then preflight_record disk warn "could not tell where $runtime keeps its images, so free disk was not checked"; return 0; fi
