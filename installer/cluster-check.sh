@@ -34,7 +34,7 @@ workload_rows() {
   listing=$(kubectl get deployments,statefulsets,daemonsets --all-namespaces -o 'go-template={{range .items}}{{.kind}}{{"\t"}}{{.metadata.namespace}}{{"\t"}}{{.metadata.name}}{{"\t"}}{{.metadata.generation}}{{"\t"}}{{.status.observedGeneration}}{{"\t"}}{{if eq .kind "DaemonSet"}}{{.status.desiredNumberScheduled}}{{"\t"}}{{.status.numberReady}}{{else}}{{.spec.replicas}}{{"\t"}}{{.status.readyReplicas}}{{end}}{{"\n"}}{{end}}') || return 1
   awk -F'\t' '
     function number(v, fallback) { return (v == "" || v == "<no value>") ? fallback : v + 0 }
-    NR == FNR { wanted[$1 "\t" $2 "\t" $3] = 1; order[++count] = $1 "\t" $2 "\t" $3; next }
+    FILENAME == ARGV[1] { wanted[$1 "\t" $2 "\t" $3] = 1; order[++count] = $1 "\t" $2 "\t" $3; next }
     { key = $1 "\t" $2 "\t" $3; if (!(key in wanted)) next
       desired = number($6, $1 == "DaemonSet" ? 0 : 1); ready = number($7, 0)
       state = (ready >= desired && number($5, 0) >= number($4, 0)) ? "ready" : "waiting"
@@ -68,12 +68,12 @@ namespace_table() {
 }
 
 # Everything the diagnosis reads, in one listing of tagged lines: P pods (namespace, name, node, phase, controller,
-# PodScheduled status, reason, message), C containers (namespace, pod, container, image, ready, restarts, waiting
-# reason, waiting message), V claims mounted (namespace, pod, claim), R replica sets and J jobs (namespace, name,
+# PodScheduled status, reason, message), C containers and I init containers (namespace, pod, container, image,
+# ready, restarts, waiting reason, waiting message), V claims mounted (namespace, pod, claim), R replica sets and J jobs (namespace, name,
 # controller), E pod events, oldest first (namespace, pod, type, reason, message).
 cluster_listing() {
   local pod='{{range .items}}{{$ns := .metadata.namespace}}{{$pod := .metadata.name}}P{{"\t"}}{{$ns}}{{"\t"}}{{$pod}}{{"\t"}}{{or .spec.nodeName "-"}}{{"\t"}}{{.status.phase}}{{"\t"}}{{range .metadata.ownerReferences}}{{if .controller}}{{.kind}}/{{.name}}{{end}}{{end}}{{"\t"}}{{range .status.conditions}}{{if eq .type "PodScheduled"}}{{.status}}{{"\t"}}{{with .reason}}{{.}}{{end}}{{"\t"}}{{with .message}}{{.}}{{end}}{{end}}{{end}}{{"\n"}}'
-  pod+='{{range .status.initContainerStatuses}}C{{"\t"}}{{$ns}}{{"\t"}}{{$pod}}{{"\t"}}{{.name}}{{"\t"}}{{.image}}{{"\t"}}{{.ready}}{{"\t"}}{{.restartCount}}{{"\t"}}{{with .state.waiting}}{{.reason}}{{"\t"}}{{with .message}}{{.}}{{end}}{{end}}{{"\n"}}{{end}}'
+  pod+='{{range .status.initContainerStatuses}}I{{"\t"}}{{$ns}}{{"\t"}}{{$pod}}{{"\t"}}{{.name}}{{"\t"}}{{.image}}{{"\t"}}{{.ready}}{{"\t"}}{{.restartCount}}{{"\t"}}{{with .state.waiting}}{{.reason}}{{"\t"}}{{with .message}}{{.}}{{end}}{{end}}{{"\n"}}{{end}}'
   pod+='{{range .status.containerStatuses}}C{{"\t"}}{{$ns}}{{"\t"}}{{$pod}}{{"\t"}}{{.name}}{{"\t"}}{{.image}}{{"\t"}}{{.ready}}{{"\t"}}{{.restartCount}}{{"\t"}}{{with .state.waiting}}{{.reason}}{{"\t"}}{{with .message}}{{.}}{{end}}{{end}}{{"\n"}}{{end}}'
   pod+='{{range .spec.volumes}}{{with .persistentVolumeClaim}}V{{"\t"}}{{$ns}}{{"\t"}}{{$pod}}{{"\t"}}{{.claimName}}{{"\n"}}{{end}}{{end}}{{end}}'
   local owned='{{range .items}}TAG{{"\t"}}{{.metadata.namespace}}{{"\t"}}{{.metadata.name}}{{"\t"}}{{range .metadata.ownerReferences}}{{if .controller}}{{.kind}}/{{.name}}{{end}}{{end}}{{"\n"}}{{end}}'
@@ -94,9 +94,9 @@ cluster_listing() {
 diagnose_listing() {
   awk -F'\t' -v failures="$PULL_FAILURES" '
     BEGIN { split(failures, f, " "); for (i in f) pull_failure[f[i]] = 1 }
-    NR == FNR { if (NF) { stuck[$2 "\t" $1 "/" $3] = 1; stuck_order[++stuck_count] = $2 "\t" $1 "/" $3 } next }
+    FILENAME == ARGV[1] { if (NF) { stuck[$2 "\t" $1 "/" $3] = 1; stuck_order[++stuck_count] = $2 "\t" $1 "/" $3 } next }
     $1 == "P" { key = $2 "/" $3; pods[++pod_count] = key; node[key] = $4; phase[key] = $5; owner[key] = $6; scheduled[key] = $7; sched_message[key] = $9; next }
-    $1 == "C" { key = $2 "/" $3; n = ++containers[key]; cname[key, n] = $4; cimage[key, n] = $5; cready[key, n] = $6; crestarts[key, n] = $7; creason[key, n] = $8; cmessage[key, n] = $9; next }
+    $1 == "C" || $1 == "I" { key = $2 "/" $3; n = ++containers[key]; cinit[key, n] = ($1 == "I"); cname[key, n] = $4; cimage[key, n] = $5; cready[key, n] = $6; crestarts[key, n] = $7; creason[key, n] = $8; cmessage[key, n] = $9; next }
     $1 == "R" { rs_owner[$2 "/" $3] = $4; next }
     $1 == "J" { job_owner[$2 "/" $3] = $4; next }
     $1 == "E" { key = $2 "/" $3; if ($4 == "Warning") last_warning[key] = $5 ": " $6
@@ -125,8 +125,9 @@ diagnose_listing() {
         }
         if (found) continue
         if (scheduled[key] == "False") { print "problem\tunschedulable\t" ns "\t" name "\t-\t-\t-\t" sched_message[key] "\t" controller; continue }
+        # Init containers that ran to completion are not ready, and need not be.
         all_ready = (containers[key] > 0)
-        for (n = 1; n <= containers[key]; n++) if (cready[key, n] != "true") all_ready = 0
+        for (n = 1; n <= containers[key]; n++) if (!cinit[key, n] && cready[key, n] != "true") all_ready = 0
         if (all_ready && phase[key] == "Running") continue
         detail = last_warning[key]
         if (detail == "") for (n = 1; n <= containers[key]; n++) if (creason[key, n] != "") detail = creason[key, n] (cmessage[key, n] == "" ? "" : ": " cmessage[key, n])
@@ -311,7 +312,7 @@ report_check() {
     local served
     served=$(cut -f1 "$leaks" | LC_ALL=C sort -u | registry_serves)
     if [ -n "$served" ]; then
-      awk -F'\t' 'NR == FNR { served[$1] = 1; next } !($1 in served)' <(printf '%s\n' "$served") "$leaks" > "$leaks.kept"
+      awk -F'\t' 'FILENAME == ARGV[1] { served[$1] = 1; next } !($1 in served)' <(printf '%s\n' "$served") "$leaks" > "$leaks.kept"
       mv "$leaks.kept" "$leaks"
       while IFS= read -r image; do
         warn "$registry serves $registry/$image, but pods pull it by its own name: point the nodes' runtime at $registry as a mirror of ${image%%/*} (see docs/targets.md)"

@@ -24,7 +24,7 @@ inventory_previous() {
 inventory_missing_from() {
   awk -F'\t' '
     function key(api, kind, ns, name,   group) { group = api ~ /\// ? substr(api, 1, index(api, "/") - 1) : ""; return group "\t" kind "\t" ns "\t" name }
-    NR == FNR { if (NF >= 4) seen[key($1, $2, $3, $4)] = 1; next }
+    FILENAME == ARGV[1] { if (NF >= 4) seen[key($1, $2, $3, $4)] = 1; next }
     NF >= 4 && !(key($1, $2, $3, $4) in seen)
   ' "$2" "$1"
 }
@@ -33,7 +33,7 @@ inventory_missing_from() {
 # them is in, not the CRD of a group one of them uses.
 inventory_deletable() {
   awk -F'\t' '
-    NR == FNR { if ($3 != "-") used_namespace[$3] = 1; if ($1 ~ /\//) used_group[substr($1, 1, index($1, "/") - 1)] = 1; next }
+    FILENAME == ARGV[1] { if ($3 != "-") used_namespace[$3] = 1; if ($1 ~ /\//) used_group[substr($1, 1, index($1, "/") - 1)] = 1; next }
     $2 == "Namespace" && ($4 in used_namespace) { next }
     $2 == "CustomResourceDefinition" { group = $4; sub(/^[^.]*\./, "", group); if (group in used_group) next }
     { print }

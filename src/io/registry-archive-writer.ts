@@ -130,5 +130,8 @@ async function* archiveChunks(layout: SaveArchiveLayout, source: BlobSource, opt
  * manifest whose bytes do not match its digest (KfbundleError DIGEST_MISMATCH for the last two).
  */
 export function registryArchive(layout: SaveArchiveLayout, source: BlobSource, options: RegistryArchiveOptions = {}): Readable {
-  return Readable.from(archiveChunks(layout, source, options), { objectMode: false, signal: options.signal });
+  // The signal is the generator's own (checked per entry, and it ends the blob being read). Given to Readable.from
+  // too, a signal aborted before the archive is made (a pull failed before the save began) destroys it at once, and
+  // its 'error' event, with no reader yet, ends the process where the build must end with the pull's own message.
+  return Readable.from(archiveChunks(layout, source, options), { objectMode: false });
 }

@@ -1,47 +1,80 @@
-// A Kubernetes API server test double that the real kubectl talks to over HTTP on 127.0.0.1. It fails the way a real
-// API server fails, with the same status codes and messages kubectl prints:
+// A Kubernetes API server test double that the real kubectl talks to over HTTP on 127.0.0.1, with a simulated
+// control plane behind it, so that an installer's apply, waits, checks and diagnosis meet what they meet on a real
+// v1.32 cluster, with the same status codes, reasons, field names and messages:
 // - a custom resource's kind is absent from discovery until its CRD is Established (after a delay), so kubectl
-//   reports "no matches for kind";
-// - a namespaced object in a missing namespace gets 404 `namespaces "x" not found`;
-// - an object matched by a webhook (failurePolicy Fail) gets 500 "failed calling webhook … no endpoints available"
-//   until the Deployment behind the webhook's Service is Available.
-// Workloads become Available only if every image they reference exists in the target Docker engine under that exact
-// reference (pull policy Always never works offline) and every non-optional Secret and ConfigMap they mount exists.
-// cert-manager Certificates produce their Secret once cert-manager's Deployments are Available. A pod pinned with a
-// kubernetes.io/hostname node selector waits for such a node, and one with a claim for the claim and its StorageClass.
-// Server-side apply keeps field ownership in metadata.managedFields (field-ownership.ts): an apply that changes a
-// field another manager owns fails with 409 Conflict unless forced, a repeated apply writes nothing (same
-// resourceVersion and generation), and generation counts changes to anything but metadata and status. This lives in
-// test/: it is evidence, not product.
+//   reports "no matches for kind"; a namespaced object in a missing namespace gets 404 `namespaces "x" not found`;
+//   an object a webhook intercepts (failurePolicy Fail) gets 500 "failed calling webhook … no endpoints available"
+//   until a ready pod backs the webhook's Service (pods a controller creates meet the same webhooks);
+// - server-side apply keeps field ownership in metadata.managedFields (field-ownership.ts): a conflicting apply
+//   fails with 409 unless forced, a repeated apply writes nothing, generation counts changes outside metadata and
+//   status; merge, strategic merge and JSON patches, updates, deletes with the garbage collector's cascade;
+// - list and watch with labelSelector and fieldSelector, Tables for `kubectl get` (tables.ts), pod logs;
+// - behind it, the controllers (deployments.ts, statefulsets.ts, daemonsets.ts, jobs.ts), the PV controller and
+//   default StorageClass (storage.ts), the scheduler (scheduler.ts), a kubelet per node whose images are the node's
+//   hasImage (kubelet.ts), endpoints (endpoints.ts), and what cert-manager and istiod do for an install (addons.ts);
+// - Events as those components write them (events.ts).
+// This lives in test/: it is evidence, not product. The standalone server is main.ts.
 
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import { readYaml } from '../../src/core/kube-yaml.js';
+import { reconcileCertificates, reconcileIstioRootCert, reconcileNamespaceDefaults } from './addons.js';
+import { byController, controllerOf, isObj, timestamp, type Cluster, type DoubleSettings, type Obj, type StorageClassSpec } from './cluster.js';
+import { DaemonSetController } from './daemonsets.js';
+import { DeploymentController } from './deployments.js';
+import { apiGroupList, byGroupVersion, groupVersionOf, openApiDoc, openApiIndex, resourceList } from './discovery.js';
+import { reconcileEndpoints } from './endpoints.js';
+import { EventRecorder } from './events.js';
 import { applyConfiguration, conflictStatus, recordUpdate, shapeOf, type Shape } from './field-ownership.js';
+import { JobController, admitJob } from './jobs.js';
+import { Kubelet } from './kubelet.js';
+import { nodeObject, reconcileNodeTaints, resolveNodes, type NodeSpec } from './nodes.js';
+import { PatchError, jsonPatch, mergePatch, strategicMergePatch } from './patches.js';
+import { defaultPod, isPodReady, podRefusal, randomSuffix } from './pods.js';
 import { BUILTIN_RESOURCES, type ApiResource } from './resources.js';
+import { Scheduler } from './scheduler.js';
+import { SelectorError, parseFieldSelector, parseLabelSelector, selectorMatches } from './selectors.js';
+import { StatefulSetController } from './statefulsets.js';
+import { VolumeController, admitClaim, storageClassObject } from './storage.js';
+import { toTable } from './tables.js';
 
-type Obj = Record<string, any>;
+export type { NodeSpec } from './nodes.js';
+export type { StorageClassSpec } from './cluster.js';
 
 export interface ApiServerDoubleOptions {
-  /** Whether the target node has this image under this exact reference. */
-  hasImage: (ref: string) => Promise<boolean>;
+  /** Whether a node has this image under this exact reference: every node's, unless the node gives its own. */
+  hasImage?: (ref: string) => Promise<boolean>;
   /** How long a CRD takes to become Established. */
   crdDelayMs?: number;
-  /** How long a ready workload takes to become Available. */
+  /** How long a started container takes to become Ready (and a Job's container to finish). */
   availableDelayMs?: number;
-  /** The cluster's nodes, by name (also their kubernetes.io/hostname label). */
-  nodes?: readonly string[];
+  /** The cluster's nodes, by name (also their kubernetes.io/hostname label) or in full. */
+  nodes?: readonly (string | NodeSpec)[];
+  /** The version /version serves and every kubelet reports (default v1.32.0). */
+  kubernetesVersion?: string;
+  /** The StorageClasses the cluster starts with (default: `standard`, the default class); [] for none. */
+  storageClasses?: readonly StorageClassSpec[];
+  /** The lines a container of this image prints before it exits 1, or undefined for an image that runs. */
+  crashes?: (ref: string) => readonly string[] | undefined;
 }
 
 interface Watcher {
   resource: ApiResource;
-  namespace: string | undefined;
-  name: string | undefined;
+  matches: (object: Obj) => boolean;
   response: ServerResponse;
+  /** The includeObject of a watch that asked for Tables (`kubectl get -w`), whose events carry one-row Tables. */
+  table: string | undefined;
 }
 
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+interface Refusal {
+  code: number;
+  reason: string;
+  message: string;
+}
+
+const WORKLOAD_RESOURCE_KINDS = new Set(['Deployment', 'StatefulSet', 'ReplicaSet']);
 
 function status(code: number, reason: string, message: string, details?: Obj): Obj {
   return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, ...(details ? { details } : {}), code };
@@ -72,54 +105,98 @@ function specChanged(before: Obj, after: Obj): boolean {
   return !isDeepStrictEqual(content(before), content(after));
 }
 
-function selectorMatches(selector: unknown, labels: Record<string, string>): boolean {
-  if (!isObj(selector)) return true;
-  for (const [k, v] of Object.entries(selector['matchLabels'] ?? {})) if (labels[k] !== v) return false;
-  for (const e of (selector['matchExpressions'] ?? []) as Obj[]) {
-    const has = Object.hasOwn(labels, e['key']);
-    const values: string[] = e['values'] ?? [];
-    if (e['operator'] === 'In' && (!has || !values.includes(labels[e['key']]!))) return false;
-    if (e['operator'] === 'NotIn' && has && values.includes(labels[e['key']]!)) return false;
-    if (e['operator'] === 'Exists' && !has) return false;
-    if (e['operator'] === 'DoesNotExist' && has) return false;
-  }
-  return true;
+function parseVersion(version: string): { major: string; minor: string; gitVersion: string } {
+  const match = /^v?(\d+)\.(\d+)(\.\d+.*)?$/.exec(version);
+  if (match === null) throw new Error(`invalid Kubernetes version "${version}" (expected vMAJOR.MINOR.PATCH, e.g. v1.32.0)`);
+  return { major: match[1]!, minor: match[2]!, gitVersion: `v${match[1]}.${match[2]}${match[3] ?? '.0'}` };
 }
 
 export class ApiServerDouble {
   private readonly server: Server;
-  private readonly options: Required<ApiServerDoubleOptions>;
-  private readonly store = new Map<string, Obj>();
+  private readonly settings: DoubleSettings;
+  private readonly version: { major: string; minor: string; gitVersion: string };
+  private readonly objects = new Map<string, Obj>();
+  private readonly byKind = new Map<string, Map<string, Obj>>();
   private readonly watchers = new Set<Watcher>();
   private resourceVersion = 1;
   private readonly crdEstablishedAt = new Map<string, number>();
-  private readonly readySince = new Map<string, number>();
-  private readonly imageCache = new Map<string, boolean>();
+  private resourceCache: { resources: ApiResource[]; validUntil: number } | undefined;
+  private readonly builtinByKind = new Map<string, ApiResource>();
   private timer: NodeJS.Timeout | undefined;
-  private reconciling = false;
+  private readonly reported = new Set<string>();
+  private readonly cluster: Cluster;
+  private readonly events: EventRecorder;
+  private readonly volumes: VolumeController;
+  private readonly deployments: DeploymentController;
+  private readonly statefulSets: StatefulSetController;
+  private readonly daemonSets: DaemonSetController;
+  private readonly jobs: JobController;
+  private readonly scheduler: Scheduler;
+  private readonly kubelet: Kubelet;
   /** Every request kubectl made, for tests that check what was asked. */
   readonly requests: string[] = [];
   url = '';
 
   constructor(options: ApiServerDoubleOptions) {
-    this.options = { crdDelayMs: 300, availableDelayMs: 200, nodes: ['node-1'], ...options };
+    const defaultHasImage = options.hasImage ?? (async () => false);
+    this.settings = {
+      crdDelayMs: options.crdDelayMs ?? 300,
+      availableDelayMs: options.availableDelayMs ?? 200,
+      kubernetesVersion: parseVersion(options.kubernetesVersion ?? 'v1.32.0').gitVersion,
+      nodes: resolveNodes(options.nodes ?? ['node-1'], defaultHasImage),
+      defaultHasImage,
+      storageClasses: options.storageClasses ?? [{ name: 'standard', default: true }],
+      crashes: options.crashes ?? (() => undefined),
+    };
+    this.version = parseVersion(this.settings.kubernetesVersion);
+    for (const resource of BUILTIN_RESOURCES) if (!this.builtinByKind.has(resource.kind)) this.builtinByKind.set(resource.kind, resource);
+    this.events = new EventRecorder({ get: (kind, namespace, name) => this.get(kind, namespace, name), save: (object, manager) => this.save(object, manager) });
+    this.cluster = {
+      settings: this.settings,
+      events: this.events,
+      list: (kind) => this.listOfGroup(kind),
+      get: (kind, namespace, name) => this.get(kind, namespace, name),
+      save: (object, manager, subresource) => this.save(object, manager, subresource),
+      create: (object, manager) => {
+        const resource = this.resourceOf(object);
+        const result = this.admitAndCreate(resource, object, manager);
+        return 'object' in result ? result : { error: result.message };
+      },
+      remove: (object) => this.removeObject(object, 'Background'),
+      isAvailable: (workload) => this.isAvailable(workload),
+    };
+    this.volumes = new VolumeController(this.cluster);
+    this.deployments = new DeploymentController(this.cluster);
+    this.statefulSets = new StatefulSetController(this.cluster);
+    this.daemonSets = new DaemonSetController(this.cluster);
+    this.jobs = new JobController(this.cluster);
+    this.scheduler = new Scheduler(this.cluster);
+    this.kubelet = new Kubelet(this.cluster, () => this.scheduler.podsChanged());
     this.server = createServer((request, response) => void this.handle(request, response));
   }
 
   async start(): Promise<void> {
     // Every real cluster has these before anything is installed; cert-manager, for one, puts RBAC in kube-system.
-    const namespaces = this.resourceFor('', 'v1', 'namespaces')!;
+    const namespaces = this.builtin('Namespace');
     for (const name of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
-      this.update(namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'kubernetes.io/metadata.name': name } }, status: { phase: 'Active' } }, 'kube-apiserver');
+      this.update(namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'kubernetes.io/metadata.name': name } }, spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } }, 'kube-apiserver');
     }
-    const nodes = this.resourceFor('', 'v1', 'nodes')!;
-    for (const name of this.options.nodes) {
-      const labels = { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64' };
-      this.update(nodes, { apiVersion: 'v1', kind: 'Node', metadata: { name, labels }, status: { conditions: [{ type: 'Ready', status: 'True' }] } }, 'kubelet');
+    for (const node of this.settings.nodes) this.update(this.builtin('Node'), nodeObject(node, this.settings.kubernetesVersion), 'kubelet');
+    for (const node of this.list('Node')) {
+      const lease = {
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata: { name: node['metadata']['name'], namespace: 'kube-node-lease', ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: node['metadata']['name'], uid: node['metadata']['uid'] }] },
+        spec: { holderIdentity: node['metadata']['name'], leaseDurationSeconds: 40, renewTime: new Date().toISOString().replace('Z', '000Z') },
+      };
+      this.update(this.builtin('Lease'), lease, 'kubelet');
     }
+    for (const storageClass of this.settings.storageClasses) this.update(this.builtin('StorageClass'), storageClassObject(storageClass), 'kubectl');
+    reconcileNamespaceDefaults(this.cluster);
+    reconcileNodeTaints(this.cluster);
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    this.timer = setInterval(() => void this.reconcile(), 100);
+    this.timer = setInterval(() => this.reconcile(), 100);
   }
 
   async stop(): Promise<void> {
@@ -132,75 +209,143 @@ export class ApiServerDouble {
 
   /** Every object stored, for assertions over the whole cluster. */
   all(): Obj[] {
-    return [...this.store.values()];
+    return [...this.objects.values()];
   }
 
   /** Objects of a kind, for assertions. */
   list(kind: string): Obj[] {
-    return [...this.store.values()].filter((o) => o['kind'] === kind);
+    return [...(this.byKind.get(kind)?.values() ?? [])];
+  }
+
+  /** A built-in kind's objects of its own group only: Knative's Service is no core/v1 Service to the controllers. */
+  private listOfGroup(kind: string): Obj[] {
+    const builtin = this.builtinByKind.get(kind);
+    const all = this.list(kind);
+    if (builtin === undefined) return all;
+    const apiVersionOk = builtin.group === '' ? (v: string) => !v.includes('/') : (v: string) => v.startsWith(`${builtin.group}/`);
+    return all.filter((o) => apiVersionOk(String(o['apiVersion'])));
   }
 
   get(kind: string, namespace: string | undefined, name: string): Obj | undefined {
-    return this.list(kind).find((o) => o['metadata']['name'] === name && o['metadata']['namespace'] === namespace);
+    const builtin = this.builtinByKind.get(kind);
+    if (builtin !== undefined) return this.objects.get(this.key(builtin, namespace, name));
+    for (const object of this.byKind.get(kind)?.values() ?? []) {
+      if (object['metadata']['name'] === name && object['metadata']['namespace'] === namespace) return object;
+    }
+    return undefined;
+  }
+
+  /**
+   * Whether a workload is available, as its controller's status says: a Deployment's Available condition, once its
+   * rollout is done (every replica updated and available: a Deployment stays Available while old pods serve, and a
+   * test that waits for it must not see its status move on afterwards); a StatefulSet with every replica ready; a
+   * DaemonSet ready on every node that should run it (each for the newest spec it observed).
+   */
+  isAvailable(workload: Obj): boolean {
+    const status = workload['status'] ?? {};
+    const observed = status['observedGeneration'] !== undefined && status['observedGeneration'] >= (workload['metadata']['generation'] ?? 1);
+    const replicas: number = workload['spec']?.['replicas'] ?? 1;
+    switch (workload['kind']) {
+      case 'StatefulSet':
+        return observed && (status['readyReplicas'] ?? 0) === replicas;
+      case 'DaemonSet':
+        return observed && (status['numberReady'] ?? 0) === (status['desiredNumberScheduled'] ?? 0);
+      case 'Deployment': {
+        const available = ((status['conditions'] ?? []) as Obj[]).some((c) => c['type'] === 'Available' && c['status'] === 'True');
+        const rolledOut = ['replicas', 'updatedReplicas', 'availableReplicas'].every((field) => (status[field] ?? 0) === replicas);
+        return available && observed && rolledOut;
+      }
+      default:
+        return ((status['conditions'] ?? []) as Obj[]).some((c) => c['type'] === 'Available' && c['status'] === 'True');
+    }
+  }
+
+  /** The pods of a workload (through its ReplicaSets for a Deployment). */
+  podsOf(workload: Obj): Obj[] {
+    const owned = byController(this.list('Pod'));
+    const uids = [workload['metadata']['uid']];
+    if (workload['kind'] === 'Deployment') for (const rs of this.list('ReplicaSet')) if (controllerOf(rs)?.['uid'] === workload['metadata']['uid']) uids.push(rs['metadata']['uid']);
+    return uids.flatMap((uid) => owned.get(uid) ?? []);
+  }
+
+  /** Why a workload is not available, pod by pod, as kubectl describe would show it: for test failure messages. */
+  whyUnavailable(workload: Obj): string {
+    const pods = this.podsOf(workload).filter((pod) => !isPodReady(pod));
+    if (pods.length === 0) return this.podsOf(workload).length === 0 ? 'no pods' : 'pods ready, status not yet updated';
+    return pods.map((pod) => Kubelet.describe(pod)).join('; ');
+  }
+
+  // ---- the store ----
+
+  private key(resource: ApiResource, namespace: string | undefined, name: string): string {
+    return `${resource.group}/${resource.plural}/${resource.namespaced ? (namespace ?? '') : ''}/${name}`;
+  }
+
+  private put(key: string, object: Obj): void {
+    this.objects.set(key, object);
+    const kind = object['kind'];
+    let ofKind = this.byKind.get(kind);
+    if (ofKind === undefined) this.byKind.set(kind, (ofKind = new Map()));
+    ofKind.set(key, object);
+    if (kind === 'CustomResourceDefinition') this.resourceCache = undefined;
+  }
+
+  private drop(key: string): Obj | undefined {
+    const object = this.objects.get(key);
+    if (object === undefined) return undefined;
+    this.objects.delete(key);
+    this.byKind.get(object['kind'])?.delete(key);
+    if (object['kind'] === 'CustomResourceDefinition') this.resourceCache = undefined;
+    return object;
+  }
+
+  private builtin(kind: string): ApiResource {
+    return this.builtinByKind.get(kind)!;
+  }
+
+  /** The resource an object is stored as, by its apiVersion and kind. */
+  private resourceOf(object: Obj): ApiResource {
+    const apiVersion = String(object['apiVersion'] ?? 'v1');
+    const group = apiVersion.includes('/') ? apiVersion.split('/')[0]! : '';
+    const builtin = this.builtinByKind.get(object['kind']);
+    if (builtin !== undefined && builtin.group === group) return builtin;
+    const found = this.resources().find((r) => r.group === group && r.kind === object['kind']);
+    if (found === undefined) throw new Error(`no resource serves ${apiVersion} ${object['kind']}`);
+    return found;
   }
 
   // ---- resources and discovery ----
 
   private resources(): ApiResource[] {
     const now = Date.now();
+    if (this.resourceCache !== undefined && now < this.resourceCache.validUntil) return this.resourceCache.resources;
     const custom: ApiResource[] = [];
+    let validUntil = Infinity;
     for (const crd of this.list('CustomResourceDefinition')) {
       const at = this.crdEstablishedAt.get(crd['metadata']['name']);
-      if (at === undefined || at > now) continue;
+      if (at === undefined) continue;
+      if (at > now) {
+        validUntil = Math.min(validUntil, at);
+        continue;
+      }
       for (const version of crd['spec']['versions'] ?? []) {
         if (version['served'] === false) continue;
         const names = crd['spec']['names'];
         custom.push({ group: crd['spec']['group'], version: version['name'], kind: names['kind'], plural: names['plural'], namespaced: crd['spec']['scope'] === 'Namespaced', shortNames: names['shortNames'] ?? [] });
       }
     }
-    return [...BUILTIN_RESOURCES, ...custom];
-  }
-
-  private groupVersions(): Map<string, ApiResource[]> {
-    const byGv = new Map<string, ApiResource[]>();
-    for (const r of this.resources()) {
-      const gv = r.group === '' ? r.version : `${r.group}/${r.version}`;
-      byGv.set(gv, [...(byGv.get(gv) ?? []), r]);
-    }
-    return byGv;
-  }
-
-  private resourceList(gv: string, resources: ApiResource[]): Obj {
-    const verbs = ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'];
-    return {
-      kind: 'APIResourceList',
-      apiVersion: 'v1',
-      groupVersion: gv,
-      resources: resources.flatMap((r) => [
-        { name: r.plural, singularName: r.kind.toLowerCase(), namespaced: r.namespaced, kind: r.kind, verbs, shortNames: r.shortNames ?? [] },
-        { name: `${r.plural}/status`, singularName: '', namespaced: r.namespaced, kind: r.kind, verbs: ['get', 'patch', 'update'] },
-      ]),
-    };
-  }
-
-  private openApiDoc(gv: string, resources: ApiResource[]): Obj {
-    const paths: Obj = {};
-    for (const r of resources) {
-      const prefix = r.group === '' ? '/api/v1' : `/apis/${gv}`;
-      const path = `${prefix}${r.namespaced ? '/namespaces/{namespace}' : ''}/${r.plural}/{name}`;
-      paths[path] = {
-        patch: {
-          'x-kubernetes-group-version-kind': { group: r.group, version: r.version, kind: r.kind },
-          parameters: [{ name: 'fieldValidation', in: 'query', schema: { type: 'string' } }, { name: 'fieldManager', in: 'query', schema: { type: 'string' } }],
-          responses: { '200': { description: 'OK' } },
-        },
-      };
-    }
-    return { openapi: '3.0.0', info: { title: 'Kubernetes', version: 'v1.32.0' }, paths, components: { schemas: {} } };
+    const resources = [...BUILTIN_RESOURCES, ...custom];
+    this.resourceCache = { resources, validUntil };
+    return resources;
   }
 
   private resourceFor(group: string, version: string, plural: string): ApiResource | undefined {
     return this.resources().find((r) => r.group === group && r.version === version && r.plural === plural);
+  }
+
+  private crdOf(resource: ApiResource): Obj | null {
+    if (BUILTIN_RESOURCES.includes(resource)) return null;
+    return this.get('CustomResourceDefinition', undefined, `${resource.plural}.${resource.group}`) ?? null;
   }
 
   // ---- HTTP ----
@@ -219,46 +364,37 @@ export class ApiServerDouble {
       request.on('end', () => resolve(text));
     });
     try {
-      this.route(request.method ?? 'GET', url, body, response, request.headers['content-type'] ?? '', request.headers['user-agent'] ?? '');
+      this.route(request.method ?? 'GET', url, body, response, {
+        contentType: request.headers['content-type'] ?? '',
+        userAgent: request.headers['user-agent'] ?? '',
+        accept: request.headers['accept'] ?? '',
+      });
     } catch (error) {
+      if (response.headersSent) return void response.end();
+      if (error instanceof SelectorError) return this.send(response, 400, status(400, 'BadRequest', error.message));
+      if (error instanceof PatchError) return this.send(response, 422, status(422, 'Invalid', error.message));
       this.send(response, 500, status(500, 'InternalError', `Internal error occurred: ${(error as Error).message}`));
     }
   }
 
-  private route(method: string, url: URL, body: string, response: ServerResponse, contentType: string, userAgent: string): void {
+  private route(method: string, url: URL, body: string, response: ServerResponse, headers: { contentType: string; userAgent: string; accept: string }): void {
     const path = url.pathname.replace(/\/+$/, '');
     const parts = path.split('/').filter((p) => p !== '');
-    if (path === '/version') return this.send(response, 200, { major: '1', minor: '32', gitVersion: 'v1.32.0', platform: 'linux/amd64' });
+    const notFound = () => this.send(response, 404, status(404, 'NotFound', 'the server could not find the requested resource'));
+    if (path === '/version') {
+      // Indented, as the API server's WriteRawJSON writes it.
+      const info = { ...this.version, gitCommit: '0000000000000000000000000000000000000000', gitTreeState: 'clean', buildDate: '2024-12-11T17:58:57Z', goVersion: 'go1.23.3', compiler: 'gc', platform: 'linux/amd64' };
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(info, null, 2));
+      return;
+    }
     if (path === '/api') return this.send(response, 200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: this.url.slice(7) }] });
-    if (path === '/apis') {
-      const groups = new Map<string, string[]>();
-      for (const gv of this.groupVersions().keys()) {
-        if (!gv.includes('/')) continue;
-        const [group, version] = gv.split('/') as [string, string];
-        groups.set(group, [...(groups.get(group) ?? []), version]);
-      }
-      return this.send(response, 200, {
-        kind: 'APIGroupList',
-        apiVersion: 'v1',
-        groups: [...groups].map(([name, versions]) => ({
-          name,
-          versions: versions.map((v) => ({ groupVersion: `${name}/${v}`, version: v })),
-          preferredVersion: { groupVersion: `${name}/${versions[0]}`, version: versions[0] },
-        })),
-      });
-    }
-    if (path === '/openapi/v3') {
-      const paths: Obj = {};
-      for (const [gv, resources] of this.groupVersions()) {
-        const key = gv.includes('/') ? `apis/${gv}` : `api/${gv}`;
-        paths[key] = { serverRelativeURL: `/openapi/v3/${key}?hash=${resources.length}${resources.map((r) => r.kind).join('').length}` };
-      }
-      return this.send(response, 200, { paths });
-    }
+    if (path === '/apis') return this.send(response, 200, apiGroupList(this.resources()));
+    if (path === '/openapi/v3') return this.send(response, 200, openApiIndex(this.resources()));
     if (parts[0] === 'openapi' && parts[1] === 'v3') {
       const gv = parts[2] === 'api' ? parts[3]! : `${parts[3]}/${parts[4]}`;
-      const resources = this.groupVersions().get(gv);
-      return resources ? this.send(response, 200, this.openApiDoc(gv, resources)) : this.send(response, 404, status(404, 'NotFound', 'the server could not find the requested resource'));
+      const resources = byGroupVersion(this.resources()).get(gv);
+      return resources ? this.send(response, 200, openApiDoc(gv, resources, this.version.gitVersion)) : notFound();
     }
     if (path === '/openapi/v2') {
       // An empty protobuf message is a valid, empty OpenAPI v2 document: kubectl then skips client-side schema checks
@@ -267,7 +403,7 @@ export class ApiServerDouble {
       response.end();
       return;
     }
-    if (parts[0] === 'openapi') return this.send(response, 404, status(404, 'NotFound', 'the server could not find the requested resource'));
+    if (parts[0] === 'openapi') return notFound();
 
     // /api/v1/... or /apis/<group>/<version>/...
     let group: string;
@@ -282,12 +418,12 @@ export class ApiServerDouble {
       version = parts[2]!;
       rest = parts.slice(3);
     } else {
-      return this.send(response, 404, status(404, 'NotFound', 'the server could not find the requested resource'));
+      return notFound();
     }
     const gv = group === '' ? version : `${group}/${version}`;
     if (rest.length === 0) {
-      const resources = this.groupVersions().get(gv);
-      return resources ? this.send(response, 200, this.resourceList(gv, resources)) : this.send(response, 404, status(404, 'NotFound', 'the server could not find the requested resource'));
+      const resources = byGroupVersion(this.resources()).get(gv);
+      return resources ? this.send(response, 200, resourceList(gv, resources)) : notFound();
     }
     let namespace: string | undefined;
     if (rest[0] === 'namespaces' && rest.length >= 3) {
@@ -296,49 +432,35 @@ export class ApiServerDouble {
     }
     const [plural, name, subresource] = rest as [string, string | undefined, string | undefined];
     const resource = this.resourceFor(group, version, plural);
-    if (resource === undefined) return this.send(response, 404, status(404, 'NotFound', 'the server could not find the requested resource'));
+    if (resource === undefined) return notFound();
+    const table = headers.accept.includes('as=Table') ? (url.searchParams.get('includeObject') ?? 'Metadata') : undefined;
 
-    if (method === 'GET' && name === undefined) return this.listOrWatch(resource, namespace, url, response);
+    if (method === 'GET' && name === undefined) return this.listOrWatch(resource, namespace, url, response, table);
+    if (name === undefined) {
+      if (method === 'POST') return this.create(resource, namespace, readYaml(body) as Obj, updaterOf(url, headers.userAgent), response);
+      return this.send(response, 405, status(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource'));
+    }
+    const existing = this.objects.get(this.key(resource, namespace, name));
+    if (subresource === 'log' && resource.kind === 'Pod' && method === 'GET') return this.podLogs(namespace!, name, url, response);
+    if (subresource === 'scale' && WORKLOAD_RESOURCE_KINDS.has(resource.kind)) return this.scale(resource, existing, name, method, body, headers.contentType, updaterOf(url, headers.userAgent), response);
+    if (subresource !== undefined && subresource !== 'status') return notFound();
     if (method === 'GET') {
-      const object = this.store.get(this.key(resource, namespace, name!));
-      return object ? this.send(response, 200, object) : this.send(response, 404, this.notFound(resource, name!));
+      if (existing === undefined) return this.send(response, 404, this.notFound(resource, name));
+      return this.send(response, 200, table !== undefined ? toTable(resource.kind, resource.version, [existing], table, String(this.resourceVersion), this.crdOf(resource)) : existing);
     }
-    if (method === 'PATCH' && name !== undefined && subresource === undefined) {
-      if (contentType.startsWith('application/apply-patch')) return this.apply(resource, namespace, name, body, url, response);
-      return this.mergePatch(resource, namespace, name, body, updaterOf(url, userAgent), response);
+    if (method === 'PATCH') {
+      if (headers.contentType.startsWith('application/apply-patch') && subresource === undefined) return this.apply(resource, namespace, name, body, url, response);
+      return this.patch(resource, existing, name, body, headers.contentType, updaterOf(url, headers.userAgent), subresource, response);
     }
-    if (method === 'POST' && name === undefined) {
-      const object = readYaml(body) as Obj;
-      return this.create(resource, namespace, object, updaterOf(url, userAgent), response);
+    if (method === 'PUT') return this.replace(resource, namespace, existing, name, readYaml(body) as Obj, updaterOf(url, headers.userAgent), subresource, response);
+    if (method === 'DELETE' && subresource === undefined) {
+      if (existing === undefined) return this.send(response, 404, this.notFound(resource, name));
+      const options = body.trim() === '' ? {} : ((readYaml(body) as Obj) ?? {});
+      const propagation = url.searchParams.get('propagationPolicy') ?? options['propagationPolicy'] ?? (options['orphanDependents'] === true ? 'Orphan' : 'Background');
+      this.removeObject(existing, propagation);
+      return this.send(response, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, group: resource.group, kind: resource.plural, uid: existing['metadata']['uid'] } });
     }
-    if (method === 'DELETE' && name !== undefined && subresource === undefined) return this.remove(resource, namespace, name, response);
-    return this.send(response, 405, status(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`));
-  }
-
-  /**
-   * A delete as the API server answers it: 404 for what is not there; the object gone, and with a namespace every
-   * object in it, with a CRD its custom resources and its API (finalization, done at once here).
-   */
-  private remove(resource: ApiResource, namespace: string | undefined, name: string, response: ServerResponse): void {
-    const key = this.key(resource, namespace, name);
-    const object = this.store.get(key);
-    if (object === undefined) return this.send(response, 404, this.notFound(resource, name));
-    const gone = [key];
-    if (resource.kind === 'Namespace') {
-      for (const [other, candidate] of this.store) if (candidate['metadata']['namespace'] === name) gone.push(other);
-    }
-    if (resource.kind === 'CustomResourceDefinition') {
-      const group = object['spec']['group'];
-      const kind = object['spec']['names']['kind'];
-      for (const [other, candidate] of this.store) if (candidate['kind'] === kind && String(candidate['apiVersion']).startsWith(`${group}/`)) gone.push(other);
-      this.crdEstablishedAt.delete(name);
-    }
-    for (const other of gone) {
-      const deleted = this.store.get(other)!;
-      this.store.delete(other);
-      this.notify('DELETED', deleted);
-    }
-    this.send(response, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, group: resource.group, kind: resource.plural, uid: object['metadata']['uid'] } });
+    return this.send(response, 405, status(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource'));
   }
 
   private notFound(resource: ApiResource, name: string): Obj {
@@ -346,29 +468,38 @@ export class ApiServerDouble {
     return status(404, 'NotFound', `${qualified} "${name}" not found`, { name, group: resource.group, kind: resource.plural });
   }
 
-  private key(resource: ApiResource, namespace: string | undefined, name: string): string {
-    return `${resource.group}/${resource.plural}/${resource.namespaced ? (namespace ?? '') : ''}/${name}`;
-  }
-
-  private listOrWatch(resource: ApiResource, namespace: string | undefined, url: URL, response: ServerResponse): void {
-    const field = url.searchParams.get('fieldSelector') ?? '';
-    const nameFilter = /metadata\.name=([^,]+)/.exec(field)?.[1];
+  private listOrWatch(resource: ApiResource, namespace: string | undefined, url: URL, response: ServerResponse, table: string | undefined): void {
+    const labels = url.searchParams.get('labelSelector');
+    const fields = url.searchParams.get('fieldSelector');
+    const labelMatch = labels ? parseLabelSelector(labels) : () => true;
+    const fieldMatch = fields ? parseFieldSelector(fields) : undefined;
+    const prefix = resource.group === '' ? 'v1' : `${resource.group}/`;
     const matches = (o: Obj) =>
       o['kind'] === resource.kind &&
-      (o['apiVersion'] as string).startsWith(resource.group === '' ? 'v1' : `${resource.group}/`) &&
+      String(o['apiVersion']).startsWith(prefix) &&
       (!resource.namespaced || namespace === undefined || o['metadata']['namespace'] === namespace) &&
-      (nameFilter === undefined || o['metadata']['name'] === nameFilter);
-    const items = [...this.store.values()].filter(matches);
+      labelMatch(o['metadata']['labels'] ?? {}) &&
+      (fieldMatch === undefined || fieldMatch.matches(o));
+    // In the order etcd keeps them: by namespace, then name.
+    const items = this.list(resource.kind)
+      .filter(matches)
+      .sort((a, b) => {
+        const ka = `${a['metadata']['namespace'] ?? ''}/${a['metadata']['name']}`;
+        const kb = `${b['metadata']['namespace'] ?? ''}/${b['metadata']['name']}`;
+        return ka < kb ? -1 : ka > kb ? 1 : 0;
+      });
     if (url.searchParams.get('watch') !== 'true' && url.searchParams.get('watch') !== '1') {
-      return this.send(response, 200, { kind: `${resource.kind}List`, apiVersion: resource.group === '' ? 'v1' : `${resource.group}/${resource.version}`, metadata: { resourceVersion: String(this.resourceVersion) }, items });
+      const resourceVersion = String(this.resourceVersion);
+      if (table !== undefined) return this.send(response, 200, toTable(resource.kind, resource.version, items, table, resourceVersion, this.crdOf(resource)));
+      return this.send(response, 200, { kind: `${resource.kind}List`, apiVersion: groupVersionOf(resource), metadata: { resourceVersion }, items });
     }
     response.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
     // A real API server answers a watch at once; client-go's informers (kubectl wait) block until the headers come.
     response.flushHeaders();
-    const watcher: Watcher = { resource, namespace, name: nameFilter, response };
+    const watcher: Watcher = { resource, matches, response, table };
     this.watchers.add(watcher);
     const since = Number(url.searchParams.get('resourceVersion') ?? 0);
-    for (const item of items) if (Number(item['metadata']['resourceVersion']) > since) response.write(`${JSON.stringify({ type: 'MODIFIED', object: item })}\n`);
+    for (const item of items) if (Number(item['metadata']['resourceVersion']) > since) this.sendEvent(watcher, 'MODIFIED', item);
     const timeout = Number(url.searchParams.get('timeoutSeconds') ?? 0);
     const end = () => {
       this.watchers.delete(watcher);
@@ -380,11 +511,44 @@ export class ApiServerDouble {
 
   private notify(type: 'ADDED' | 'MODIFIED' | 'DELETED', object: Obj): void {
     for (const watcher of this.watchers) {
-      if (watcher.resource.kind !== object['kind']) continue;
-      if (watcher.resource.namespaced && watcher.namespace !== undefined && watcher.namespace !== object['metadata']['namespace']) continue;
-      if (watcher.name !== undefined && watcher.name !== object['metadata']['name']) continue;
-      watcher.response.write(`${JSON.stringify({ type, object })}\n`);
+      if (watcher.resource.kind !== object['kind'] || !watcher.matches(object)) continue;
+      this.sendEvent(watcher, type, object);
     }
+  }
+
+  private sendEvent(watcher: Watcher, type: 'ADDED' | 'MODIFIED' | 'DELETED', object: Obj): void {
+    const { resource, table } = watcher;
+    const sent = table === undefined ? object : toTable(resource.kind, resource.version, [object], table, object['metadata']['resourceVersion'], this.crdOf(resource));
+    watcher.response.write(`${JSON.stringify({ type, object: sent })}\n`);
+  }
+
+  /** GET pods/NAME/log: the API server picks the container, the kubelet answers with lines or says why not. */
+  private podLogs(namespace: string, name: string, url: URL, response: ServerResponse): void {
+    const pod = this.get('Pod', namespace, name);
+    if (pod === undefined) return this.send(response, 404, this.notFound(this.builtin('Pod'), name));
+    const names = [...((pod['spec']?.['initContainers'] ?? []) as Obj[]), ...((pod['spec']?.['containers'] ?? []) as Obj[])].map((c) => c['name'] as string);
+    let container = url.searchParams.get('container') ?? '';
+    if (container === '') {
+      const containers = (pod['spec']?.['containers'] ?? []) as Obj[];
+      if (containers.length === 1) container = containers[0]!['name'];
+      else if (containers.length === 0) return this.send(response, 400, status(400, 'BadRequest', `a container name must be specified for pod ${name}`));
+      else return this.send(response, 400, status(400, 'BadRequest', `a container name must be specified for pod ${name}, choose one of: [${names.join(' ')}]`));
+    } else if (!names.includes(container)) {
+      return this.send(response, 400, status(400, 'BadRequest', `container ${container} is not valid for pod ${name}`));
+    }
+    // A pod not yet on a node has no kubelet to ask: the API server answers with nothing.
+    if (pod['spec']?.['nodeName'] === undefined) {
+      response.writeHead(200, { 'content-type': 'text/plain' });
+      return void response.end();
+    }
+    const result = this.kubelet.logs(pod, container, ['true', '1'].includes(url.searchParams.get('previous') ?? ''));
+    if ('error' in result) return this.send(response, 400, status(400, 'BadRequest', result.error));
+    response.writeHead(200, { 'content-type': 'text/plain' });
+    let lines = [...result.lines];
+    const tail = url.searchParams.get('tailLines');
+    if (tail !== null && Number(tail) >= 0) lines = Number(tail) === 0 ? [] : lines.slice(-Number(tail));
+    if (url.searchParams.get('timestamps') === 'true') lines = lines.map((line) => `${new Date().toISOString()} ${line}`);
+    response.end(lines.map((line) => `${line}\n`).join(''));
   }
 
   private shape(resource: ApiResource): Shape {
@@ -399,42 +563,83 @@ export class ApiServerDouble {
   private write(resource: ApiResource, object: Obj): { object: Obj; type: 'ADDED' | 'MODIFIED' | 'UNCHANGED' } {
     const metadata = object['metadata'];
     const key = this.key(resource, metadata['namespace'], metadata['name']);
-    const existing = this.store.get(key);
-    metadata['uid'] = existing?.['metadata']['uid'] ?? `uid-${this.resourceVersion + 1}`;
-    metadata['creationTimestamp'] = existing?.['metadata']['creationTimestamp'] ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const existing = this.objects.get(key);
+    metadata['uid'] = existing?.['metadata']['uid'] ?? metadata['uid'] ?? randomUUID();
+    metadata['creationTimestamp'] = existing?.['metadata']['creationTimestamp'] ?? timestamp();
     if (existing !== undefined && sameContent(existing, object)) return { object: existing, type: 'UNCHANGED' };
     metadata['generation'] = existing === undefined ? 1 : existing['metadata']['generation'] + (specChanged(existing, object) ? 1 : 0);
     metadata['resourceVersion'] = String(++this.resourceVersion);
-    this.store.set(key, object);
+    this.put(key, object);
     const type = existing === undefined ? 'ADDED' : 'MODIFIED';
     this.notify(type, object);
     return { object, type };
   }
 
-  /** A write that is not an apply (a create, a merge patch, a controller's): its manager takes the fields it changes. */
+  /** A write that is not an apply (a create, a patch, a controller's): its manager takes the fields it changes. */
   private update(resource: ApiResource, object: Obj, manager: string, subresource?: string): { object: Obj; type: 'ADDED' | 'MODIFIED' | 'UNCHANGED' } {
-    const before = this.store.get(this.key(resource, object['metadata']['namespace'], object['metadata']['name']));
-    const apiVersion = resource.group === '' ? resource.version : `${resource.group}/${resource.version}`;
-    recordUpdate({ before, after: object, manager, apiVersion, subresource, shape: this.shape(resource) });
+    const before = this.objects.get(this.key(resource, object['metadata']['namespace'], object['metadata']['name']));
+    recordUpdate({ before, after: object, manager, apiVersion: groupVersionOf(resource), subresource, shape: this.shape(resource) });
     return this.write(resource, object);
+  }
+
+  /** A controller's write. */
+  private save(object: Obj, manager: string, subresource?: 'status'): Obj {
+    return this.update(this.resourceOf(object), object, manager, subresource).object;
   }
 
   /** What the API server itself sets on a new object: a Namespace is Active, a CRD starts establishing its names. */
   private initialStatus(resource: ApiResource, object: Obj): void {
     const name = object['metadata']['name'];
-    if (resource.kind === 'Namespace') object['status'] = { phase: 'Active' };
+    if (resource.kind === 'Namespace') {
+      object['spec'] = { finalizers: ['kubernetes'], ...(object['spec'] ?? {}) };
+      object['status'] = { phase: 'Active' };
+    }
+    if (resource.kind === 'PersistentVolumeClaim') object['status'] = { phase: 'Pending' };
     if (resource.kind === 'CustomResourceDefinition' && !this.crdEstablishedAt.has(name)) {
-      this.crdEstablishedAt.set(name, Date.now() + this.options.crdDelayMs);
+      this.crdEstablishedAt.set(name, Date.now() + this.settings.crdDelayMs);
+      this.resourceCache = undefined;
       object['status'] = { conditions: [{ type: 'NamesAccepted', status: 'True' }, { type: 'Established', status: 'False', reason: 'Installing' }] };
     }
   }
 
   private missingNamespace(resource: ApiResource, namespace: string | undefined): Obj | undefined {
-    if (!resource.namespaced || this.store.has(`/namespaces//${namespace}`)) return undefined;
+    if (!resource.namespaced || this.objects.has(`/namespaces//${namespace}`)) return undefined;
     return status(404, 'NotFound', `namespaces "${namespace}" not found`, { name: namespace, kind: 'namespaces' });
   }
 
-  // ---- server-side apply with the checks a real server makes ----
+  /**
+   * Admission of a new object, in the API server's order: defaulting and the mutating plugins (a pod's service
+   * account, priority and tolerations; a claim's default StorageClass; a Job's selector), then the webhooks.
+   */
+  private admitNew(resource: ApiResource, namespace: string | undefined, object: Obj): Refusal | undefined {
+    object['metadata']['uid'] ??= randomUUID();
+    if (resource.kind === 'Pod') {
+      defaultPod(object, this.cluster);
+      const refused = podRefusal(object, this.cluster);
+      if (refused !== undefined) return { code: 403, reason: 'Forbidden', message: refused };
+    }
+    if (resource.kind === 'PersistentVolumeClaim') admitClaim(object, this.cluster);
+    if (resource.kind === 'Job') admitJob(object);
+    const rejection = this.admissionRejection(resource, namespace, object, 'CREATE');
+    return rejection === undefined ? undefined : { code: 500, reason: 'InternalError', message: rejection };
+  }
+
+  /** A create as a controller makes it: through admission, and with a generated name if one is asked for. */
+  private admitAndCreate(resource: ApiResource, object: Obj, manager: string): { object: Obj } | Refusal {
+    const namespace = object['metadata']['namespace'];
+    const missing = this.missingNamespace(resource, namespace);
+    if (missing !== undefined) return { code: 404, reason: 'NotFound', message: missing['message'] };
+    const fresh = structuredClone(object);
+    const refusal = this.admitNew(resource, namespace, fresh);
+    if (refusal !== undefined) return refusal;
+    if (this.objects.has(this.key(resource, namespace, fresh['metadata']['name']))) {
+      return { code: 409, reason: 'AlreadyExists', message: `${resource.group === '' ? resource.plural : `${resource.plural}.${resource.group}`} "${fresh['metadata']['name']}" already exists` };
+    }
+    this.initialStatus(resource, fresh);
+    return { object: this.update(resource, fresh, manager).object };
+  }
+
+  // ---- server-side apply, create, patch, update and delete, with the checks a real server makes ----
 
   private apply(resource: ApiResource, namespace: string | undefined, name: string, body: string, url: URL, response: ServerResponse): void {
     const applied = readYaml(body) as Obj;
@@ -446,7 +651,7 @@ export class ApiServerDouble {
     }
     const missing = this.missingNamespace(resource, namespace);
     if (missing !== undefined) return this.send(response, 404, missing);
-    const existing = this.store.get(this.key(resource, namespace, name));
+    const existing = this.objects.get(this.key(resource, namespace, name));
 
     // Status is the controllers' to write, and what the server sets in metadata is no applier's.
     const { status: _status, ...content } = applied;
@@ -455,9 +660,14 @@ export class ApiServerDouble {
     const result = applyConfiguration({ live: existing, config, manager, force: url.searchParams.get('force') === 'true', shape: this.shape(resource) });
     if (!('object' in result)) return this.send(response, 409, conflictStatus(result.conflicts));
 
-    const rejection = this.admissionRejection(resource, namespace, result.object, existing === undefined ? 'CREATE' : 'UPDATE');
-    if (rejection !== undefined) return this.send(response, 500, status(500, 'InternalError', rejection));
-    if (existing === undefined) this.initialStatus(resource, result.object);
+    if (existing === undefined) {
+      const refusal = this.admitNew(resource, namespace, result.object);
+      if (refusal !== undefined) return this.send(response, refusal.code, status(refusal.code, refusal.reason, refusal.message));
+      this.initialStatus(resource, result.object);
+    } else {
+      const rejection = this.admissionRejection(resource, namespace, result.object, 'UPDATE');
+      if (rejection !== undefined) return this.send(response, 500, status(500, 'InternalError', rejection));
+    }
     const written = this.write(resource, result.object);
     this.send(response, written.type === 'ADDED' ? 201 : 200, written.object);
   }
@@ -465,44 +675,141 @@ export class ApiServerDouble {
   /** POST: a create, which fails on an object that exists. */
   private create(resource: ApiResource, namespace: string | undefined, object: Obj, manager: string, response: ServerResponse): void {
     if (!isObj(object) || !isObj(object['metadata'])) return this.send(response, 400, status(400, 'BadRequest', 'the body of the request was in an unknown format'));
-    const name = object['metadata']['name'] as string;
-    const missing = this.missingNamespace(resource, namespace);
-    if (missing !== undefined) return this.send(response, 404, missing);
-    if (this.store.has(this.key(resource, namespace, name))) {
-      const qualified = resource.group === '' ? resource.plural : `${resource.plural}.${resource.group}`;
-      return this.send(response, 409, status(409, 'AlreadyExists', `${qualified} "${name}" already exists`, { name, group: resource.group, kind: resource.plural }));
-    }
-    const rejection = this.admissionRejection(resource, namespace, object, 'CREATE');
-    if (rejection !== undefined) return this.send(response, 500, status(500, 'InternalError', rejection));
+    const metadata = { ...object['metadata'] };
+    delete metadata['uid'];
+    delete metadata['resourceVersion'];
+    if (metadata['name'] === undefined && metadata['generateName'] !== undefined) metadata['name'] = `${metadata['generateName']}${randomSuffix()}`;
     const { status: _status, ...content } = object;
-    const fresh: Obj = { ...content, metadata: { ...object['metadata'], ...(resource.namespaced ? { namespace } : {}) } };
-    this.initialStatus(resource, fresh);
-    this.send(response, 201, this.update(resource, fresh, manager).object);
+    const fresh: Obj = { ...content, metadata: { ...metadata, ...(resource.namespaced ? { namespace } : {}) } };
+    const result = this.admitAndCreate(resource, fresh, manager);
+    if ('object' in result) return this.send(response, 201, result.object);
+    const details = result.code === 409 ? { name: metadata['name'], group: resource.group, kind: resource.plural } : undefined;
+    this.send(response, result.code, status(result.code, result.reason, result.message, details));
   }
 
-  /** JSON merge patch and strategic merge patch (as `kubectl label` sends): merged into the existing object. */
-  private mergePatch(resource: ApiResource, namespace: string | undefined, name: string, body: string, manager: string, response: ServerResponse): void {
-    const existing = this.store.get(this.key(resource, namespace, name));
+  /** PATCH other than apply: JSON merge, strategic merge or JSON patch, of the object or its status. */
+  private patch(resource: ApiResource, existing: Obj | undefined, name: string, body: string, contentType: string, manager: string, subresource: string | undefined, response: ServerResponse): void {
     if (existing === undefined) return this.send(response, 404, this.notFound(resource, name));
-    const merge = (target: Obj, patch: Obj): Obj => {
-      const result: Obj = { ...target };
-      for (const [key, value] of Object.entries(patch)) {
-        if (value === null) delete result[key];
-        else if (isObj(value) && isObj(result[key])) result[key] = merge(result[key], value);
-        else result[key] = value;
+    const patchBody = JSON.parse(body) as unknown;
+    let patched: Obj;
+    if (contentType.startsWith('application/json-patch+json')) patched = jsonPatch(existing, patchBody);
+    else if (contentType.startsWith('application/strategic-merge-patch+json')) patched = strategicMergePatch(structuredClone(existing), patchBody, this.shape(resource)) as Obj;
+    else patched = mergePatch(structuredClone(existing), patchBody) as Obj;
+    this.finishUpdate(resource, existing, patched, manager, subresource, response);
+  }
+
+  /** PUT: the whole object (or its status) replaced; a stale resourceVersion is a conflict. */
+  private replace(resource: ApiResource, namespace: string | undefined, existing: Obj | undefined, name: string, object: Obj, manager: string, subresource: string | undefined, response: ServerResponse): void {
+    if (!isObj(object) || !isObj(object['metadata'])) return this.send(response, 400, status(400, 'BadRequest', 'the body of the request was in an unknown format'));
+    if (existing === undefined) {
+      if (subresource !== undefined) return this.send(response, 404, this.notFound(resource, name));
+      return this.create(resource, namespace, object, manager, response);
+    }
+    const given = object['metadata']['resourceVersion'];
+    if (given !== undefined && given !== existing['metadata']['resourceVersion']) {
+      const qualified = resource.group === '' ? resource.plural : `${resource.plural}.${resource.group}`;
+      return this.send(response, 409, status(409, 'Conflict', `Operation cannot be fulfilled on ${qualified} "${name}": the object has been modified; please apply your changes to the latest version and try again`, { name, group: resource.group, kind: resource.plural }));
+    }
+    const next = structuredClone(object);
+    next['metadata'] = { ...next['metadata'], name, uid: existing['metadata']['uid'], managedFields: existing['metadata']['managedFields'], ...(resource.namespaced ? { namespace: existing['metadata']['namespace'] } : {}) };
+    this.finishUpdate(resource, existing, next, manager, subresource, response);
+  }
+
+  /** An update keeps what its endpoint does not own: the object's own endpoint leaves status alone, status the rest. */
+  private finishUpdate(resource: ApiResource, existing: Obj, next: Obj, manager: string, subresource: string | undefined, response: ServerResponse): void {
+    let result: Obj;
+    if (subresource === 'status') {
+      result = { ...structuredClone(existing), status: next['status'] };
+    } else {
+      result = next;
+      if (existing['status'] !== undefined) result['status'] = structuredClone(existing['status']);
+      else delete result['status'];
+      const rejection = this.admissionRejection(resource, existing['metadata']['namespace'], result, 'UPDATE');
+      if (rejection !== undefined) return this.send(response, 500, status(500, 'InternalError', rejection));
+    }
+    this.send(response, 200, this.update(resource, result, manager, subresource).object);
+  }
+
+  /** The scale subresource of Deployments, StatefulSets and ReplicaSets (`kubectl scale`). */
+  private scale(resource: ApiResource, existing: Obj | undefined, name: string, method: string, body: string, contentType: string, manager: string, response: ServerResponse): void {
+    if (existing === undefined) return this.send(response, 404, this.notFound(resource, name));
+    const scaleOf = (object: Obj) => ({
+      kind: 'Scale',
+      apiVersion: 'autoscaling/v1',
+      metadata: { name, namespace: object['metadata']['namespace'], uid: object['metadata']['uid'], resourceVersion: object['metadata']['resourceVersion'], creationTimestamp: object['metadata']['creationTimestamp'] },
+      spec: { replicas: object['spec']?.['replicas'] ?? 1 },
+      status: { replicas: object['status']?.['replicas'] ?? 0, selector: Object.entries(object['spec']?.['selector']?.['matchLabels'] ?? {}).map(([k, v]) => `${k}=${v}`).join(',') },
+    });
+    if (method === 'GET') return this.send(response, 200, scaleOf(existing));
+    if (method !== 'PATCH' && method !== 'PUT') return this.send(response, 405, status(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource'));
+    const current = scaleOf(existing);
+    const given = JSON.parse(body) as unknown;
+    const wanted = (method === 'PUT' ? given : contentType.startsWith('application/json-patch+json') ? jsonPatch(current, given) : mergePatch(current, given)) as Obj;
+    const next = structuredClone(existing);
+    next['spec'] = { ...next['spec'], replicas: wanted['spec']?.['replicas'] ?? current.spec.replicas };
+    const saved = this.update(resource, next, manager).object;
+    this.send(response, 200, scaleOf(saved));
+  }
+
+  /**
+   * A delete as the API server and the garbage collector carry it out: the object gone at once, with a namespace
+   * every object in it, with a CRD its custom resources and its API (finalization, done at once here), and what the
+   * object owns (ownerReferences) gone with it, unless the propagation policy is Orphan, which leaves the dependents
+   * without the reference.
+   */
+  private removeObject(object: Obj, propagation: string): void {
+    const resource = this.resourceOf(object);
+    const name = object['metadata']['name'];
+    const gone = new Map<string, Obj>();
+    gone.set(this.key(resource, object['metadata']['namespace'], name), object);
+    if (resource.kind === 'Namespace') {
+      for (const [key, candidate] of this.objects) if (candidate['metadata']['namespace'] === name) gone.set(key, candidate);
+    }
+    if (resource.kind === 'CustomResourceDefinition') {
+      const group = object['spec']['group'];
+      const kind = object['spec']['names']['kind'];
+      for (const [key, candidate] of this.objects) if (candidate['kind'] === kind && String(candidate['apiVersion']).startsWith(`${group}/`)) gone.set(key, candidate);
+      this.crdEstablishedAt.delete(name);
+    }
+    if (resource.kind !== 'Event') {
+      const dependents = new Map<string, [string, Obj][]>();
+      for (const [key, candidate] of this.objects) {
+        for (const ref of (candidate['metadata']['ownerReferences'] ?? []) as Obj[]) {
+          const list = dependents.get(ref['uid']);
+          if (list) list.push([key, candidate]);
+          else dependents.set(ref['uid'], [[key, candidate]]);
+        }
       }
-      return result;
-    };
-    const patched = merge(structuredClone(existing), JSON.parse(body) as Obj);
-    // A patch of the object itself leaves its status alone, as on every kind with a status subresource.
-    if (existing['status'] !== undefined) patched['status'] = existing['status'];
-    else delete patched['status'];
-    this.send(response, 200, this.update(resource, patched, manager).object);
+      const queue = [...gone.values()];
+      while (queue.length > 0) {
+        const owner = queue.shift()!;
+        for (const [key, dependent] of dependents.get(owner['metadata']['uid']) ?? []) {
+          if (gone.has(key)) continue;
+          if (propagation === 'Orphan' && owner === object) {
+            const orphan = structuredClone(dependent);
+            orphan['metadata']['ownerReferences'] = (orphan['metadata']['ownerReferences'] as Obj[]).filter((ref) => ref['uid'] !== object['metadata']['uid']);
+            if (orphan['metadata']['ownerReferences'].length === 0) delete orphan['metadata']['ownerReferences'];
+            this.save(orphan, 'kube-controller-manager');
+            continue;
+          }
+          // A dependent with another owner still there stays, as the garbage collector leaves it.
+          const others = ((dependent['metadata']['ownerReferences'] ?? []) as Obj[]).filter((ref) => ref['uid'] !== owner['metadata']['uid']);
+          if (others.some((ref) => [...this.objects.values()].some((o) => o['metadata']['uid'] === ref['uid'] && !gone.has(this.key(this.resourceOf(o), o['metadata']['namespace'], o['metadata']['name']))))) continue;
+          gone.set(key, dependent);
+          queue.push(dependent);
+        }
+      }
+    }
+    for (const [key, deleted] of gone) {
+      this.drop(key);
+      this.notify('DELETED', deleted);
+      if (deleted['kind'] === 'Pod') this.scheduler.podsChanged();
+    }
   }
 
   private admissionRejection(resource: ApiResource, namespace: string | undefined, object: Obj, operation: string): string | undefined {
     const labels: Record<string, string> = object['metadata']?.['labels'] ?? {};
-    const nsObject = namespace === undefined ? undefined : this.store.get(`/namespaces//${namespace}`);
+    const nsObject = namespace === undefined ? undefined : this.objects.get(`/namespaces//${namespace}`);
     const nsLabels = { 'kubernetes.io/metadata.name': namespace ?? '', ...(nsObject?.['metadata']?.['labels'] ?? {}) };
     for (const configuration of [...this.list('MutatingWebhookConfiguration'), ...this.list('ValidatingWebhookConfiguration')]) {
       for (const webhook of (configuration['webhooks'] ?? []) as Obj[]) {
@@ -532,159 +839,52 @@ export class ApiServerDouble {
     return undefined;
   }
 
-  // ---- controllers: CRD establishment, workload availability, endpoints, cert-manager ----
+  // ---- the control plane ----
 
-  private async reconcile(): Promise<void> {
-    if (this.reconciling) return;
-    this.reconciling = true;
-    try {
-      const now = Date.now();
-      for (const crd of this.list('CustomResourceDefinition')) {
-        const at = this.crdEstablishedAt.get(crd['metadata']['name']);
-        const established = crd['status']?.['conditions']?.some((c: Obj) => c['type'] === 'Established' && c['status'] === 'True');
-        if (at !== undefined && at <= now && !established) {
-          const next = structuredClone(crd);
-          next['status'] = { conditions: [{ type: 'NamesAccepted', status: 'True' }, { type: 'Established', status: 'True', reason: 'InitialNamesAccepted' }] };
-          this.update(this.resourceFor('apiextensions.k8s.io', 'v1', 'customresourcedefinitions')!, next, 'kube-apiserver', 'status');
+  private reconcile(): void {
+    const now = Date.now();
+    const steps: [string, () => void][] = [
+      ['crd-establishing', () => this.establishCrds(now)],
+      ['namespace-defaults', () => reconcileNamespaceDefaults(this.cluster)],
+      ['node-lifecycle', () => reconcileNodeTaints(this.cluster)],
+      ['deployment-controller', () => this.deployments.sync(now)],
+      ['statefulset-controller', () => this.statefulSets.sync(now)],
+      ['daemonset-controller', () => this.daemonSets.sync(now)],
+      ['job-controller', () => this.jobs.sync(now)],
+      ['persistentvolume-controller', () => this.volumes.reconcile(now)],
+      ['scheduler', () => this.scheduler.reconcile(now)],
+      ['kubelet', () => this.kubelet.reconcile(now)],
+      ['deployment-status', () => this.deployments.updateStatus(now)],
+      ['statefulset-status', () => this.statefulSets.updateStatus(now)],
+      ['daemonset-status', () => this.daemonSets.updateStatus(now)],
+      ['endpoints-controller', () => reconcileEndpoints(this.cluster)],
+      ['cert-manager', () => reconcileCertificates(this.cluster)],
+      ['istiod', () => reconcileIstioRootCert(this.cluster)],
+    ];
+    for (const [name, step] of steps) {
+      try {
+        step();
+      } catch (error) {
+        // A bug in the double must not go unseen, nor flood the output once a round.
+        const message = `api-double: ${name} failed: ${(error as Error).stack ?? String(error)}`;
+        if (!this.reported.has(message)) {
+          this.reported.add(message);
+          console.error(message);
         }
       }
-      for (const kind of ['Deployment', 'StatefulSet', 'DaemonSet']) {
-        for (const workload of this.list(kind)) await this.reconcileWorkload(workload, now);
+    }
+  }
+
+  private establishCrds(now: number): void {
+    for (const crd of this.list('CustomResourceDefinition')) {
+      const at = this.crdEstablishedAt.get(crd['metadata']['name']);
+      const established = crd['status']?.['conditions']?.some((c: Obj) => c['type'] === 'Established' && c['status'] === 'True');
+      if (at !== undefined && at <= now && !established) {
+        const next = structuredClone(crd);
+        next['status'] = { conditions: [{ type: 'NamesAccepted', status: 'True' }, { type: 'Established', status: 'True', reason: 'InitialNamesAccepted' }] };
+        this.update(this.builtin('CustomResourceDefinition'), next, 'kube-apiserver', 'status');
       }
-      this.reconcileEndpoints();
-      this.reconcileCertificates();
-      this.reconcileIstioRootCert();
-    } finally {
-      this.reconciling = false;
-    }
-  }
-
-  /** Why the workload's pods cannot run on the isolated target, or undefined when they can. */
-  private async blocker(workload: Obj): Promise<string | undefined> {
-    const namespace = workload['metadata']['namespace'];
-    const pod = workload['spec']?.['template']?.['spec'] ?? {};
-    const containers = [...(pod['initContainers'] ?? []), ...(pod['containers'] ?? [])] as Obj[];
-    for (const container of containers) {
-      const ref = container['image'] as string;
-      const tag = ref.includes('@') ? undefined : ref.slice(ref.lastIndexOf('/') + 1).split(':')[1];
-      const policy = container['imagePullPolicy'] ?? (ref.includes('@') || (tag !== undefined && tag !== 'latest') ? 'IfNotPresent' : 'Always');
-      if (policy === 'Always') return `ImagePullBackOff: ${ref} (imagePullPolicy Always cannot pull without a registry)`;
-      let present = this.imageCache.get(ref);
-      if (present !== true) {
-        present = await this.options.hasImage(ref);
-        this.imageCache.set(ref, present);
-      }
-      if (!present) return policy === 'Never' ? `ErrImageNeverPull: ${ref}` : `ImagePullBackOff: ${ref} is not on the node`;
-    }
-    // The scheduler's view, for the one selector an installer pins a pod with.
-    const hostname = pod['nodeSelector']?.['kubernetes.io/hostname'];
-    const nodes = this.list('Node');
-    if (hostname !== undefined && !nodes.some((node) => node['metadata']['labels']?.['kubernetes.io/hostname'] === hostname)) {
-      return `FailedScheduling: 0/${nodes.length} nodes are available: ${nodes.length} node(s) didn't match Pod's node affinity/selector`;
-    }
-    for (const volume of (pod['volumes'] ?? []) as Obj[]) {
-      const claimName = volume['persistentVolumeClaim']?.['claimName'];
-      if (claimName !== undefined) {
-        const claim = this.get('PersistentVolumeClaim', namespace, claimName);
-        if (claim === undefined) return `FailedScheduling: persistentvolumeclaim "${claimName}" not found`;
-        const storageClass = claim['spec']?.['storageClassName'];
-        if (storageClass !== undefined && this.get('StorageClass', undefined, storageClass) === undefined) {
-          return `FailedScheduling: pod has unbound immediate PersistentVolumeClaims (storageclass.storage.k8s.io "${storageClass}" not found)`;
-        }
-      }
-      const secret = volume['secret'];
-      if (secret && secret['optional'] !== true && this.get('Secret', namespace, secret['secretName']) === undefined) {
-        return `FailedMount: secret "${secret['secretName']}" not found`;
-      }
-      const configMap = volume['configMap'];
-      if (configMap && configMap['optional'] !== true && this.get('ConfigMap', namespace, configMap['name']) === undefined) {
-        return `FailedMount: configmap "${configMap['name']}" not found`;
-      }
-    }
-    return undefined;
-  }
-
-  private async reconcileWorkload(seen: Obj, now: number): Promise<void> {
-    const id = `${seen['kind']}/${seen['metadata']['namespace']}/${seen['metadata']['name']}`;
-    const blocked = await this.blocker(seen);
-    // An apply may have replaced the object while the images were looked up: that one is judged on the next round.
-    const workload = this.get(seen['kind'], seen['metadata']['namespace'], seen['metadata']['name']);
-    if (workload === undefined || workload['metadata']['generation'] !== seen['metadata']['generation']) return;
-    if (blocked === undefined && !this.readySince.has(id)) this.readySince.set(id, now);
-    if (blocked !== undefined) this.readySince.delete(id);
-    const available = blocked === undefined && now - this.readySince.get(id)! >= this.options.availableDelayMs;
-    const replicas = workload['spec']?.['replicas'] ?? 1;
-    const condition = available
-      ? { type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable', message: 'Deployment has minimum availability.' }
-      : { type: 'Available', status: 'False', reason: 'MinimumReplicasUnavailable', message: blocked ?? 'pods starting' };
-    const previous = workload['status']?.['conditions']?.[0];
-    if (previous?.status === condition.status && previous?.message === condition.message && workload['status']?.['observedGeneration'] === workload['metadata']['generation']) return;
-    const next = structuredClone(workload);
-    next['status'] = {
-      observedGeneration: workload['metadata']['generation'],
-      replicas,
-      readyReplicas: available ? replicas : 0,
-      availableReplicas: available ? replicas : 0,
-      updatedReplicas: replicas,
-      numberReady: available ? replicas : 0,
-      desiredNumberScheduled: replicas,
-      conditions: [condition],
-    };
-    const plural = `${(workload['kind'] as string).toLowerCase()}s`;
-    this.update(this.resourceFor('apps', 'v1', plural)!, next, 'kube-controller-manager', 'status');
-  }
-
-  /** Whether a workload is Available, for tests and for endpoints. */
-  isAvailable(workload: Obj): boolean {
-    return workload['status']?.['conditions']?.some((c: Obj) => c['type'] === 'Available' && c['status'] === 'True') === true;
-  }
-
-  private reconcileEndpoints(): void {
-    const endpointsResource = this.resourceFor('', 'v1', 'endpoints')!;
-    for (const service of this.list('Service')) {
-      const namespace = service['metadata']['namespace'];
-      const selector = service['spec']?.['selector'];
-      const backends = ['Deployment', 'StatefulSet', 'DaemonSet']
-        .flatMap((kind) => this.list(kind))
-        .filter((w) => w['metadata']['namespace'] === namespace && isObj(selector) && selectorMatches({ matchLabels: selector }, w['spec']?.['template']?.['metadata']?.['labels'] ?? {}));
-      const ready = backends.some((w) => this.isAvailable(w));
-      const ports = ((service['spec']?.['ports'] ?? []) as Obj[]).map((p) => ({ name: p['name'], port: p['targetPort'] ?? p['port'], protocol: p['protocol'] ?? 'TCP' }));
-      const subsets = ready ? [{ addresses: [{ ip: '10.0.0.10' }], ports }] : [];
-      const existing = this.get('Endpoints', namespace, service['metadata']['name']);
-      if (existing !== undefined && JSON.stringify(existing['subsets'] ?? []) === JSON.stringify(subsets)) continue;
-      const endpoints = { apiVersion: 'v1', kind: 'Endpoints', metadata: { ...structuredClone(existing?.['metadata'] ?? {}), name: service['metadata']['name'], namespace }, subsets };
-      this.update(endpointsResource, endpoints, 'kube-controller-manager');
-    }
-  }
-
-  /** istiod publishes its root certificate as ConfigMap istio-ca-root-cert in every namespace once it runs. */
-  private reconcileIstioRootCert(): void {
-    const istiod = this.get('Deployment', 'istio-system', 'istiod');
-    if (istiod === undefined || !this.isAvailable(istiod)) return;
-    const configMaps = this.resourceFor('', 'v1', 'configmaps')!;
-    for (const namespace of this.list('Namespace')) {
-      const name = namespace['metadata']['name'];
-      if (this.get('ConfigMap', name, 'istio-ca-root-cert') !== undefined) continue;
-      this.update(configMaps, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio-ca-root-cert', namespace: name }, data: { 'root-cert.pem': 'double' } }, 'pilot-discovery');
-    }
-  }
-
-  private reconcileCertificates(): void {
-    const certManager = this.list('Deployment').filter((d) => d['metadata']['namespace'] === 'cert-manager');
-    if (certManager.length === 0 || !certManager.every((d) => this.isAvailable(d))) return;
-    const secretResource = this.resourceFor('', 'v1', 'secrets')!;
-    for (const certificate of this.list('Certificate')) {
-      const namespace = certificate['metadata']['namespace'];
-      const secretName = certificate['spec']?.['secretName'];
-      if (secretName === undefined || this.get('Secret', namespace, secretName) !== undefined) continue;
-      const pem = Buffer.from('-----BEGIN CERTIFICATE-----\nZG91Ymxl\n-----END CERTIFICATE-----\n').toString('base64');
-      const secret = { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: secretName, namespace }, data: { 'tls.crt': pem, 'tls.key': pem, 'ca.crt': pem } };
-      this.update(secretResource, secret, 'cert-manager-certificates-issuing');
-      const next = structuredClone(certificate);
-      next['status'] = { conditions: [{ type: 'Ready', status: 'True', reason: 'Ready' }] };
-      const [group, version] = (certificate['apiVersion'] as string).split('/') as [string, string];
-      const resource = this.resourceFor(group, version, 'certificates');
-      if (resource) this.update(resource, next, 'cert-manager-certificates-readiness', 'status');
     }
   }
 }
+

@@ -25,6 +25,9 @@ interface Context {
   work: { path: string; remove(): Promise<void> };
   manifests: string;
   registries: string[];
+  /** The bundle the full install built, and the double it was installed into (kept for the checks after it). */
+  bundle: string;
+  double: ApiServerDouble;
 }
 
 const test = suite<Context>('dress rehearsal: Kubeflow v1.10.2 end to end');
@@ -80,6 +83,7 @@ test.before(
 
 test.after(
   loudHook('teardown', async (context) => {
+    await context.double?.stop();
     await context.work?.remove();
     await context.env?.release();
   }),
@@ -100,8 +104,10 @@ test('the naive single kubectl apply of the release fails against the double', a
   }
 });
 
-test('build → verify → install.sh ends with every Deployment, StatefulSet and DaemonSet Available', async ({ env, work, manifests, registries }) => {
+test('build → verify → install.sh ends with every Deployment, StatefulSet and DaemonSet Available', async (context) => {
+  const { env, work, manifests, registries } = context;
   const bundle = join(work.path, 'bundle');
+  context.bundle = bundle;
   const mirrors = registries.flatMap((registry) => ['--mirror', `${registry}=${env.registry}/${registry}`]);
   // Some ninety images to pull and save: minutes, not seconds.
   const built = await runKfbundle(['build', '--no-seed-registry', '--manifests', manifests, '--spec', SPEC, '--out', bundle, '--cache', join(work.path, 'cache'), '--no-progress', '--concurrency', '4', ...mirrors], {
@@ -116,15 +122,17 @@ test('build → verify → install.sh ends with every Deployment, StatefulSet an
   for (const ref of [...HIDDEN_REFS, ...SPEC_REFS]) assert.ok(bundled.has(normalised(ref)), `the bundle holds ${ref}`);
 
   const target = dockerFor(env.targetHost);
-  const double = new ApiServerDouble({ hasImage: (ref) => target.getImage(ref).inspect().then(() => true, () => false) });
+  // One node, this machine's, whose images are the target engine's; kept running for the checks below.
+  const double = new ApiServerDouble({ hasImage: (ref) => target.getImage(ref).inspect().then(() => true, () => false), nodes: ['node-1'] });
   await double.start();
-  try {
+  context.double = double;
+  {
     const result = await runCommand('bash', [join(bundle, 'install.sh'), '--timeout', '120', '--retry-delay', '2'], {
-      env: { KUBECONFIG: await writeKubeconfig(work.path, double.url), HOME: join(work.path, 'home'), DOCKER_HOST: env.targetHost },
+      env: { KUBECONFIG: await writeKubeconfig(work.path, double.url), HOME: join(work.path, 'home'), DOCKER_HOST: env.targetHost, KFB_NODE_NAME: 'node-1' },
       timeoutMs: 1_200_000,
     });
     const workloads = ['Deployment', 'StatefulSet', 'DaemonSet'].flatMap((kind) => double.list(kind));
-    const unavailable = workloads.filter((w) => !double.isAvailable(w)).map((w) => `${w['kind']}/${w['metadata']['namespace']}/${w['metadata']['name']}: ${w['status']?.['conditions']?.[0]?.['message']}`);
+    const unavailable = workloads.filter((w) => !double.isAvailable(w)).map((w) => `${w['kind']}/${w['metadata']['namespace']}/${w['metadata']['name']}: ${double.whyUnavailable(w)}`);
     assert.is(result.code, 0, `${result.stdout.slice(-4000)}\n${result.stderr.slice(-3000)}\nunavailable: ${unavailable.join('\n')}`);
     assert.ok(workloads.length >= 45, `workloads applied: ${workloads.length}`);
     assert.equal(unavailable, []);
@@ -132,7 +140,150 @@ test('build → verify → install.sh ends with every Deployment, StatefulSet an
     assert.match(result.stdout, 'ensuring namespace kubeflow labelled istio-injection=enabled');
     assert.is(double.get('Namespace', undefined, 'kubeflow')!['metadata']['labels']['istio-injection'], 'enabled');
     assert.is(double.get('Namespace', undefined, 'kubeflow')!['metadata']['labels']['control-plane'], 'kubeflow', 'labelling kept the other labels');
+    // The preflight passed on a node of 16 CPUs and 64Gi, and the check after the last phase found everything ready.
+    assert.match(result.stdout, /pass  kubernetes-version: Kubernetes 1\.32 is within what the release supports \(1\.30 to 1\.32\)/);
+    assert.match(result.stdout, "pass  storage-class: default StorageClass standard provisions the bundle's claims that name no class (3 claims)");
+    assert.match(result.stdout, /pass  cpu: the bundle's pods request [\d.]+ CPU/);
+    assert.match(result.stdout, /pass  disk: loading the images needs at least/);
+    assert.match(result.stdout, new RegExp(`all ready: ${workloads.length} of ${workloads.length} workloads`));
+    assert.match(result.stdout, /\n  kubeflow +(\d+)\/\1\n/);
     if (process.env['KFB_SHOW_INSTALL'] === '1') console.log(result.stdout);
+  }
+});
+
+/** The installer of the bundle the second test built, run against `double` with this node named as the double's. */
+function installer(context: Context, double: ApiServerDouble, args: string[], timeoutMs = 300_000) {
+  return writeKubeconfig(context.work.path, double.url).then((kubeconfig) =>
+    runCommand('bash', [join(context.bundle, 'install.sh'), ...args], {
+      env: { KUBECONFIG: kubeconfig, HOME: join(context.work.path, 'home'), DOCKER_HOST: context.env.targetHost, KFB_NODE_NAME: 'node-1' },
+      cwd: context.work.path,
+      timeoutMs,
+    }),
+  );
+}
+
+async function until(what: string, condition: () => boolean, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+const waitingReason = (pod: Record<string, any> | undefined) => pod?.['status']?.['containerStatuses']?.[0]?.['state']?.['waiting']?.['reason'] as string | undefined;
+
+test('an image removed from the node: the check names the image, the node, and that the bundle has it', async (context) => {
+  const { double } = context;
+  const dashboard = double.get('Deployment', 'kubeflow', 'centraldashboard')!;
+  const image = dashboard['spec']['template']['spec']['containers'][0]['image'] as string;
+  const target = dockerFor(context.env.targetHost);
+  // Untagged, not deleted: the layers stay, so putting the name back restores it.
+  await target.getImage(image).tag({ repo: 'kfb-kept/centraldashboard', tag: 'check' });
+  await target.getImage(image).remove();
+  try {
+    const [pod] = double.podsOf(dashboard);
+    const deleted = await runCommand('kubectl', ['-n', 'kubeflow', 'delete', 'pod', pod!['metadata']['name']], { env: { KUBECONFIG: await writeKubeconfig(context.work.path, double.url) }, timeoutMs: QUICK_MS });
+    assert.is(deleted.code, 0, deleted.stderr);
+    await until('the new pod to fail its pull', () => double.podsOf(double.get('Deployment', 'kubeflow', 'centraldashboard')!).some((p) => /ImagePull/.test(waitingReason(p) ?? '')));
+    const check = await installer(context, double, ['--check', '--timeout', '5']);
+    assert.is(check.code, 1, check.stdout);
+    assert.match(check.stdout, /kubeflow +\d+\/\d+ +not ready/);
+    assert.match(check.stdout, new RegExp(`pod kubeflow/centraldashboard-[a-z0-9]+-[a-z0-9]+ \\(Deployment/centraldashboard\\) on node node-1: image ${image.replace(/[.]/g, '\\.')} cannot be pulled`));
+    assert.match(check.stdout, 'in the bundle, not loaded on this node: load it with:');
+    assert.not.match(check.stdout, 'leak watch');
+    const json = await installer(context, double, ['--check', '--json', '--timeout', '1']);
+    const report = JSON.parse(json.stdout) as { ready: boolean; problems: { reason: string; image: string; node: string; inBundle: boolean; loadedOnNode: boolean | null }[] };
+    assert.is(report.ready, false);
+    assert.equal(report.problems.filter((p) => p.reason === 'image-pull').map(({ image: i, node, inBundle, loadedOnNode }) => ({ i, node, inBundle, loadedOnNode })), [{ i: image, node: 'node-1', inBundle: true, loadedOnNode: false }]);
+  } finally {
+    await target.getImage('kfb-kept/centraldashboard:check').tag({ repo: image.slice(0, image.lastIndexOf(':')), tag: image.slice(image.lastIndexOf(':') + 1) });
+    await target.getImage('kfb-kept/centraldashboard:check').remove();
+  }
+  await until('the dashboard to heal', () => double.isAvailable(double.get('Deployment', 'kubeflow', 'centraldashboard')!), 60_000);
+  const healed = await installer(context, double, ['--check', '--timeout', '30']);
+  assert.is(healed.code, 0, healed.stdout);
+  assert.match(healed.stdout, /all ready: \d+ of \d+ workloads/);
+});
+
+test('a leak: a pipeline step pulls an image no manifest names; the check lists it, and its command makes the add-on bundle that heals it', async (context) => {
+  const { double, env, work, registries } = context;
+  const leaked = 'docker.io/library/python:3.9-slim';
+  await pushStandIns(dockerFor(env.builderHost), env.registry, [leaked], { layerBytes: 4096 });
+  // Not on the node, even where an earlier run on the same engines loaded its add-on.
+  await dockerFor(env.targetHost).getImage(leaked).remove({ force: true }).catch(() => undefined);
+  const step = `apiVersion: v1
+kind: Pod
+metadata:
+  name: iris-pipeline-train-step
+  namespace: kubeflow
+  ownerReferences: [{apiVersion: argoproj.io/v1alpha1, kind: Workflow, name: iris-pipeline, uid: 7d2c8f3e-0000-4000-8000-000000000001, controller: true}]
+spec:
+  restartPolicy: Never
+  containers: [{name: main, image: "python:3.9-slim", command: [python, -c, "print(1)"]}]
+`;
+  const podFile = join(work.path, 'step.yaml');
+  await writeFile(podFile, step);
+  const kubeconfig = await writeKubeconfig(work.path, double.url);
+  const applied = await runCommand('kubectl', ['apply', '-f', podFile], { env: { KUBECONFIG: kubeconfig }, timeoutMs: QUICK_MS });
+  assert.is(applied.code, 0, applied.stderr);
+  await until('the step to fail its pull', () => /ImagePull/.test(waitingReason(double.get('Pod', 'kubeflow', 'iris-pipeline-train-step')) ?? ''));
+
+  const leaksFile = join(work.path, 'leaks.txt');
+  const check = await installer(context, double, ['--check', '--timeout', '5', '--leaks-file', leaksFile]);
+  assert.is(check.code, 1, check.stdout);
+  assert.match(check.stdout, 'leak watch: pods tried to pull 1 image in neither the bundle nor a registry');
+  assert.match(check.stdout, `  ${leaked}  pod kubeflow/iris-pipeline-train-step (Workflow/iris-pipeline) on node node-1`);
+  assert.match(check.stdout, `the list is in ${leaksFile}`);
+  assert.match(check.stdout, 'kfbundle build --image-list leaks.txt --out kubeflow-addon');
+  const list = await readFile(leaksFile, 'utf8');
+  assert.equal(list.split('\n').filter((line) => line !== '' && !line.startsWith('#')), [leaked]);
+
+  // The printed command, run as the build machine would (its mirrors are its own).
+  const addon = join(work.path, 'kubeflow-addon');
+  const mirrors = registries.flatMap((registry) => ['--mirror', `${registry}=${env.registry}/${registry}`]);
+  // --no-seed-registry as the release's own build here: the test registry has no seed registry image.
+  const built = await runKfbundle(['build', '--image-list', leaksFile, '--no-seed-registry', '--out', addon, '--cache', join(work.path, 'cache'), '--no-progress', ...mirrors], { timeoutMs: 300_000 });
+  assert.is(built.code, 0, built.stderr);
+  const loaded = await runCommand('bash', [join(addon, 'install.sh'), '--images-only'], { env: { DOCKER_HOST: env.targetHost, HOME: join(work.path, 'home') }, timeoutMs: 300_000 });
+  assert.is(loaded.code, 0, loaded.stderr);
+  await until('the step to run', () => waitingReason(double.get('Pod', 'kubeflow', 'iris-pipeline-train-step')) === undefined, 30_000);
+  const again = await installer(context, double, ['--check', '--timeout', '30', '--leaks-file', leaksFile]);
+  assert.is(again.code, 0, again.stdout);
+  assert.not.match(again.stdout, 'leak watch');
+});
+
+test('no default StorageClass: the preflight refuses before anything is loaded or applied, naming the claims and the fix', async (context) => {
+  const double = new ApiServerDouble({ hasImage: async () => true, storageClasses: [] });
+  await double.start();
+  try {
+    const preflight = await installer(context, double, ['--preflight']);
+    assert.is(preflight.code, 1, preflight.stdout);
+    assert.match(preflight.stdout, "fail  storage-class: the cluster has no StorageClass at all: the bundle's claims that name no class (kubeflow/katib-mysql, kubeflow/minio-pvc, kubeflow/mysql-pv-claim) would stay Pending");
+    assert.match(preflight.stdout, 'fix: install a storage provisioner');
+    const install = await installer(context, double, ['--timeout', '30']);
+    assert.is(install.code, 1, install.stdout);
+    assert.match(install.stderr, 'preflight failed (storage-class): nothing was loaded or applied');
+    assert.is(double.get('Namespace', undefined, 'kubeflow'), undefined);
+  } finally {
+    await double.stop();
+  }
+});
+
+test('too little CPU: the preflight names the shortfall', async (context) => {
+  const double = new ApiServerDouble({ hasImage: async () => true, nodes: [{ name: 'node-1', cpu: '4', memory: '64Gi' }] });
+  await double.start();
+  try {
+    const metadata = JSON.parse(await readFile(join(context.bundle, 'bundle.json'), 'utf8')) as BundleMetadata;
+    const needed = metadata.requirements!.requests.cpuMillis + metadata.requirements!.perNode.cpuMillis;
+    const preflight = await installer(context, double, ['--preflight']);
+    assert.is(preflight.code, 1, preflight.stdout);
+    const short = needed - 4000;
+    const cpu = (millis: number) => (millis % 1000 === 0 ? String(millis / 1000) : millis >= 1000 ? (millis / 1000).toFixed(1) : `${millis}m`);
+    assert.match(preflight.stdout, `fail  cpu: not enough CPU: the bundle's pods request ${cpu(needed)} CPU, DaemonSets' pods counted on each node; the ready nodes offer 4 allocatable (node-1 4): short by ${cpu(short)}`);
+    assert.match(preflight.stdout, 'pass  memory:');
+    const json = JSON.parse((await installer(context, double, ['--preflight', '--json'])).stdout) as { ok: boolean; checks: { name: string; status: string }[] };
+    assert.is(json.ok, false);
+    assert.equal(json.checks.filter((c) => c.status === 'fail').map((c) => c.name), ['cpu']);
   } finally {
     await double.stop();
   }

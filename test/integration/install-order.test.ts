@@ -184,8 +184,14 @@ test('on a node without the images, install.sh stops at the first wait, naming t
     assert.is(result.code, 1);
     assert.match(result.stderr, 'phase 02-cert-manager: timed out after 3s waiting for deployment cert-manager/cert-manager-webhook Available');
     assert.match(result.stderr, '--skip-images --from-phase 2');
+    // The kubelet's view: the pod's container cannot pull the image, and the events name it.
     const deployment = double.get('Deployment', 'cert-manager', 'cert-manager-webhook')!;
-    assert.match(deployment['status']['conditions'][0]['message'], `ImagePullBackOff: ${CERT_MANAGER_IMAGE}`);
+    const [pod] = double.podsOf(deployment);
+    const container = pod!['status']['containerStatuses'][0];
+    assert.is(container['image'], CERT_MANAGER_IMAGE);
+    assert.match(container['state']['waiting']['reason'], /^(ErrImagePull|ImagePullBackOff)$/);
+    const pulls = double.list('Event').filter((e) => e['involvedObject']['name'] === pod!['metadata']['name'] && e['reason'] === 'Failed');
+    assert.ok(pulls.some((e) => e['message'].startsWith(`Failed to pull image "${CERT_MANAGER_IMAGE}": `)), JSON.stringify(pulls));
     assert.is(double.list('Certificate').length, 0, 'nothing of a later phase was applied');
   } finally {
     await double.stop();

@@ -487,6 +487,30 @@ test('an abort ends the stream with an AbortError and stops its source', async (
   assert.ok(stopped < layout.size, `${stopped} of ${layout.size} bytes`);
 });
 
+test('an archive made after the build was aborted errors only when read: no unhandled error ends the process', async (context) => {
+  // A pull that fails before the save starts aborts the build first; the archives are made after, and read later.
+  const layout = saveArchiveLayout([{ image: context.big, tags: [`${context.repo}/big:1`] }]);
+  const controller = new AbortController();
+  controller.abort(new Error('a pull failed'));
+  const uncaught: unknown[] = [];
+  const record = (error: unknown) => uncaught.push(error);
+  process.on('uncaughtException', record);
+  try {
+    const archive = registryArchive(layout, registryBlobSource(), { signal: controller.signal });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(uncaught, [], 'nothing thrown before the archive is read');
+    const error = await (async () => {
+      for await (const _chunk of archive as AsyncIterable<Buffer>) void _chunk;
+    })().then(
+      () => undefined,
+      (caught: unknown) => caught as Error,
+    );
+    assert.is(error?.message, 'a pull failed', String(error));
+  } finally {
+    process.off('uncaughtException', record);
+  }
+});
+
 test('a blob of 8 GiB or more: its base-256 size is read by the tar readers of ctr and dockerd', async (context) => {
   // The header of a 9 GiB layer and only a little of its data: a reader that understands the size runs out of
   // data ("unexpected EOF"); one that does not refuses the header ("invalid tar header").

@@ -212,7 +212,9 @@ test('--runtime auto follows kubelet, else the runtime that answers, and says wh
 
   const neither = await install(context, context.bundle, ['--images-only'], { CONTAINERD_ADDRESS: dead, DOCKER_HOST: `unix://${dead}` });
   assert.is.not(neither.code, 0);
-  assert.match(neither.stderr, 'neither Docker nor containerd answers on this node');
+  // The preflight finds it, before anything is loaded.
+  assert.match(neither.stdout, 'fail  disk: neither Docker nor containerd answers on this node: the images cannot be loaded here');
+  assert.match(neither.stderr, 'preflight failed (disk): nothing was loaded or applied');
 });
 
 test('--registry: images pushed, every reference moved, and the cluster finds every image there', async (context) => {
