@@ -55,7 +55,7 @@ wait_workloads_ready() {
     [ "$not_ready" -gt 0 ] || return 0
     [ "$SECONDS" -lt "$deadline" ] || return 1
     if [ "$SECONDS" -ge "$next_report" ]; then
-      say "check: $((total - not_ready)) of $total workloads ready; waiting up to $((deadline - SECONDS))s more"
+      say "check: $((total - not_ready)) of $(plural "$total" workload) ready; waiting up to $((deadline - SECONDS))s more"
       next_report=$((SECONDS + 30))
     fi
     sleep 3
@@ -215,6 +215,7 @@ pull_advice() {
   if ! in_bundle "$image"; then
     advice_in_bundle=false
     advice='not in this bundle: a leak, listed below'
+    if [ -n "$registry" ]; then advice="not in this bundle: a leak (listed below, unless $registry serves it)"; fi
     return 0
   fi
   advice_in_bundle=true

@@ -142,7 +142,8 @@ Environment:
   KFB_HASHER           sha256sum to verify with coreutils even where openssl (faster) is present
   KUBECONFIG           the cluster to apply to (default: kubectl's own default)
   KFB_NODE_NAME        this machine's node name, where the kubelet's differs from uname -n (--check uses it
-                       to tell whether an image is loaded on the node that cannot pull it)
+                       to tell whether an image is loaded on the node that cannot pull it, --seed-registry to
+                       find the node it runs the registry on)
   KFB_CONTAINERD_ROOT  containerd's root, for the preflight's disk check (default: /var/lib/containerd)
 
 Examples:

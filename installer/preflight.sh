@@ -94,7 +94,8 @@ minor_before() {
 
 # The cluster's StorageClasses: name, and whether it is marked default (`true`), a line each.
 storage_classes() {
-  kubectl get storageclasses -o 'go-template={{range .items}}{{.metadata.name}}{{"\t"}}{{with .metadata.annotations}}{{index . "storageclass.kubernetes.io/is-default-class"}}{{index . "storageclass.beta.kubernetes.io/is-default-class"}}{{end}}{{"\n"}}{{end}}'
+  # Each annotation printed only when set: a missing key prints `<no value>`, which would hide the beta one's `true`.
+  kubectl get storageclasses -o 'go-template={{range .items}}{{.metadata.name}}{{"\t"}}{{with .metadata.annotations}}{{with index . "storageclass.kubernetes.io/is-default-class"}}{{.}}{{end}}{{with index . "storageclass.beta.kubernetes.io/is-default-class"}}{{.}}{{end}}{{end}}{{"\n"}}{{end}}'
 }
 
 # The default StorageClasses' names, space-separated.
@@ -110,10 +111,14 @@ preflight_storage_class() {
     return 0
   fi
   local classes defaults names claims count
-  if ! classes=$(storage_classes 2>&1); then
-    preflight_record storage-class warn "could not list StorageClasses: $(printf '%s\n' "$classes" | tail -n 1)"
+  local errors
+  errors=$(mktemp "${TMPDIR:-/tmp}/kfbundle-preflight.XXXXXX")
+  if ! classes=$(storage_classes 2>"$errors"); then
+    preflight_record storage-class warn "could not list StorageClasses: $(tail -n 1 "$errors")"
+    rm -f "$errors"
     return 0
   fi
+  rm -f "$errors"
   defaults=$(printf '%s\n' "$classes" | awk -F'\t' '$2 ~ /^true/ { print $1 }' | paste -sd ' ' -)
   names=$(printf '%s\n' "$classes" | awk -F'\t' '$1 != "" { print $1 }' | paste -sd ' ' -)
   count=$(wc -w <<< "$DEFAULT_CLASS_CLAIMS")
@@ -153,11 +158,16 @@ nodes_offer() {
 }
 
 preflight_capacity() {
-  local nodes count have_cpu have_memory need_cpu need_memory per_node
-  if ! nodes=$(preflight_usable_nodes 2>&1); then
-    preflight_record nodes warn "could not list the nodes: $(printf '%s\n' "$nodes" | tail -n 1)"
+  local nodes count have_cpu have_memory need_cpu need_memory per_node beside=''
+  local errors
+  errors=$(mktemp "${TMPDIR:-/tmp}/kfbundle-preflight.XXXXXX")
+  # kubectl's stderr kept apart: a warning it prints must not be read as a node.
+  if ! nodes=$(preflight_usable_nodes 2>"$errors"); then
+    preflight_record nodes warn "could not list the nodes: $(tail -n 1 "$errors")"
+    rm -f "$errors"
     return 0
   fi
+  rm -f "$errors"
   if [ -z "$nodes" ]; then
     preflight_record nodes fail "no node is Ready, schedulable and untainted: no pod of the bundle could start" "kubectl get nodes shows why (NotReady: the kubelet or the network plugin; SchedulingDisabled: kubectl uncordon NODE); kubectl describe nodes shows taints (a single-node cluster: kubectl taint nodes NODE node-role.kubernetes.io/control-plane:NoSchedule-)"
     return 0
@@ -188,12 +198,13 @@ preflight_capacity() {
   # It shares its node with the DaemonSets' pods.
   pod_cpu=$((pod_cpu + PER_NODE_CPU_MILLIS))
   pod_memory=$((pod_memory + PER_NODE_MEMORY_BYTES))
+  if [ -n "$per_node" ]; then beside=" with the DaemonSets' pods beside it"; fi
   fits=$(awk -F'\t' -v c="$pod_cpu" -v m="$pod_memory" '$2 >= c && $3 >= m { print $1; exit }' <<< "$nodes")
   if [ -z "$fits" ]; then
-    preflight_record largest-pod fail "no single node can run $pod, which with the DaemonSets' pods beside it requests $(format_cpu "$pod_cpu") CPU and $(format_memory "$pod_memory"): the largest node offers $(format_cpu "$(awk -F'\t' '$2 > m { m = $2 } END { print m + 0 }' <<< "$nodes")") CPU and $(format_memory "$(awk -F'\t' '$3 > m { m = $3 } END { printf "%.0f", m }' <<< "$nodes")")" \
+    preflight_record largest-pod fail "no single node can run $pod, which$beside requests $(format_cpu "$pod_cpu") CPU and $(format_memory "$pod_memory"): the largest node offers $(format_cpu "$(awk -F'\t' '$2 > m { m = $2 } END { print m + 0 }' <<< "$nodes")") CPU and $(format_memory "$(awk -F'\t' '$3 > m { m = $3 } END { printf "%.0f", m }' <<< "$nodes")")" \
       "give one node at least $(format_cpu "$pod_cpu") CPU and $(format_memory "$pod_memory") allocatable; --force installs anyway, and that pod stays Pending"
   else
-    preflight_record largest-pod pass "the largest pod, $pod, fits on $fits with the DaemonSets' pods beside it ($(format_cpu "$pod_cpu") CPU, $(format_memory "$pod_memory") together)"
+    preflight_record largest-pod pass "the largest pod, $pod, fits on $fits$beside ($(format_cpu "$pod_cpu") CPU, $(format_memory "$pod_memory"))"
   fi
 }
 
@@ -222,7 +233,12 @@ runtime_root() {
 preflight_disk() {
   local list=$IMAGE_ARCHIVES dir bytes root free
   if [ -n "$PLATFORM_IMAGE_DIRS" ]; then
-    dir=$(node_platform_dir) || exit 1
+    # Asked in a subshell: node_platform_dir stops the run for a node of no platform of the bundle, this check's failure.
+    if ! dir=$(node_platform_dir 2>/dev/null); then
+      preflight_record disk fail "this bundle holds images for $(bundle_platforms) and this node is linux/$(node_architecture): none of them runs here" \
+        "use a bundle built with kfbundle build --platform that includes linux/$(node_architecture)"
+      return 0
+    fi
     list="$dir/$(basename "$IMAGE_ARCHIVES")"
   fi
   if [ ! -f "$list" ]; then preflight_record disk skip "no images to load on this node"; return 0; fi

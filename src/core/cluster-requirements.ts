@@ -26,7 +26,7 @@ export interface ClusterRequirements {
   perNode: ResourceSum;
   /** Istio sidecars counted in `requests` and `perNode`: how many, and the proxy's request each. */
   sidecars: { pods: number; cpuMillis: number; memoryBytes: number };
-  /** The pod asking for the most CPU (memory breaks ties): some node must fit it whole. */
+  /** The pod asking for the most CPU (memory breaks ties), DaemonSets' aside: some node must fit it whole. */
   largestPod?: { name: string; cpuMillis: number; memoryBytes: number } | undefined;
   /** Claims with no storageClassName, which only a default StorageClass provisions: `namespace/name`. */
   defaultClassClaims: string[];
@@ -164,7 +164,8 @@ export function clusterRequirements(objects: readonly KubernetesObject[], kubern
     sum.memoryBytes += request.memoryBytes * pods.count;
     sum.pods += pods.count;
     if (withSidecar) sidecars.pods += pods.count;
-    if (largestPod === undefined || request.cpuMillis > largestPod.cpuMillis || (request.cpuMillis === largestPod.cpuMillis && request.memoryBytes > largestPod.memoryBytes)) {
+    // DaemonSets' pods are on every node already (perNode), beside whichever pod is the largest.
+    if (!pods.perNode && (largestPod === undefined || request.cpuMillis > largestPod.cpuMillis || (request.cpuMillis === largestPod.cpuMillis && request.memoryBytes > largestPod.memoryBytes))) {
       largestPod = { name: describeObject(object), ...request };
     }
     if (object.kind === 'StatefulSet') {

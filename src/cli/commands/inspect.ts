@@ -50,12 +50,12 @@ function requirementLines(requirements: BundleSummary['requirements']): string[]
   if (requirements === null) return [];
   const { requests, perNode, sidecars, largestPod, defaultClassClaims, kubernetes } = requirements;
   return [
-    `requires   ${formatCpu(requests.cpuMillis)} CPU and ${formatMemory(requests.memoryBytes)} requested by ${requests.pods} pods` +
+    `requires   ${formatCpu(requests.cpuMillis)} CPU and ${formatMemory(requests.memoryBytes)} requested by ${requests.pods} pod${requests.pods === 1 ? '' : 's'}` +
       (perNode.pods === 0 ? '' : `, plus ${formatCpu(perNode.cpuMillis)} CPU and ${formatMemory(perNode.memoryBytes)} on each node (DaemonSets)`) +
       (sidecars.pods === 0 ? '' : `; Istio's proxy counted in ${sidecars.pods} of them`),
     ...(largestPod === undefined ? [] : [`  largest pod ${largestPod.name}: ${formatCpu(largestPod.cpuMillis)} CPU, ${formatMemory(largestPod.memoryBytes)}`]),
     `  Kubernetes ${kubernetes === undefined ? 'versions not recorded (no curated bundle spec)' : `${kubernetes.min} to ${kubernetes.max}`}`,
-    ...(defaultClassClaims.length === 0 ? [] : [`  a default StorageClass for ${defaultClassClaims.length} claims: ${defaultClassClaims.join(', ')}`]),
+    ...(defaultClassClaims.length === 0 ? [] : [`  a default StorageClass for ${defaultClassClaims.length} claim${defaultClassClaims.length === 1 ? '' : 's'}: ${defaultClassClaims.join(', ')}`]),
   ];
 }
 

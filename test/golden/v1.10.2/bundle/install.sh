@@ -142,7 +142,8 @@ Environment:
   KFB_HASHER           sha256sum to verify with coreutils even where openssl (faster) is present
   KUBECONFIG           the cluster to apply to (default: kubectl's own default)
   KFB_NODE_NAME        this machine's node name, where the kubelet's differs from uname -n (--check uses it
-                       to tell whether an image is loaded on the node that cannot pull it)
+                       to tell whether an image is loaded on the node that cannot pull it, --seed-registry to
+                       find the node it runs the registry on)
   KFB_CONTAINERD_ROOT  containerd's root, for the preflight's disk check (default: /var/lib/containerd)
 
 Examples:
@@ -218,22 +219,18 @@ seed_check_options() {
   registry=127.0.0.1:$seed_port
 }
 
-# The node the registry runs on: --registry-node, else this machine when it is a node of the cluster.
+# The node the registry runs on: --registry-node, else this machine when it is a node of the cluster (this_node_name).
 seed_pick_node() {
   if [ -n "$seed_node" ]; then
     kubectl get node "$seed_node" >/dev/null 2>&1 || die "--registry-node $seed_node is not a node of this cluster (kubectl get nodes lists them)"
     return 0
   fi
-  local candidate
-  for candidate in "$(uname -n)" "$(uname -n | tr '[:upper:]' '[:lower:]')"; do
-    [ -n "$candidate" ] || continue
-    if kubectl get node "$candidate" >/dev/null 2>&1; then
-      seed_node=$candidate
-      say "registry node: $seed_node (this machine)"
-      return 0
-    fi
-  done
-  die "this machine ($(uname -n)) is not a node of the cluster by that name: run on a node, or name the one to host the registry with --registry-node NODE (its images are loaded here, so run this on that node)"
+  seed_node=$(this_node_name)
+  if [ -n "$seed_node" ]; then
+    say "registry node: $seed_node (this machine)"
+    return 0
+  fi
+  die "this machine ($(uname -n)) is not a node of the cluster by that name (set KFB_NODE_NAME if its kubelet uses another): run on a node, or name the one to host the registry with --registry-node NODE (its images are loaded here, so run this on that node)"
 }
 
 # kube-proxy serves NodePorts on 127.0.0.1 in iptables mode (its default, via route_localnet); in ipvs and nftables
@@ -1901,7 +1898,7 @@ inventory_previous() {
 inventory_missing_from() {
   awk -F'\t' '
     function key(api, kind, ns, name,   group) { group = api ~ /\// ? substr(api, 1, index(api, "/") - 1) : ""; return group "\t" kind "\t" ns "\t" name }
-    NR == FNR { if (NF >= 4) seen[key($1, $2, $3, $4)] = 1; next }
+    FILENAME == ARGV[1] { if (NF >= 4) seen[key($1, $2, $3, $4)] = 1; next }
     NF >= 4 && !(key($1, $2, $3, $4) in seen)
   ' "$2" "$1"
 }
@@ -1910,7 +1907,7 @@ inventory_missing_from() {
 # them is in, not the CRD of a group one of them uses.
 inventory_deletable() {
   awk -F'\t' '
-    NR == FNR { if ($3 != "-") used_namespace[$3] = 1; if ($1 ~ /\//) used_group[substr($1, 1, index($1, "/") - 1)] = 1; next }
+    FILENAME == ARGV[1] { if ($3 != "-") used_namespace[$3] = 1; if ($1 ~ /\//) used_group[substr($1, 1, index($1, "/") - 1)] = 1; next }
     $2 == "Namespace" && ($4 in used_namespace) { next }
     $2 == "CustomResourceDefinition" { group = $4; sub(/^[^.]*\./, "", group); if (group in used_group) next }
     { print }
@@ -2042,7 +2039,7 @@ preflight_record() {
 }
 
 # Quantities as the API server prints them (250m, 4, 1.5, 16318412Ki, 64Gi, 1e3), one a line, as whole millicores
-# (cpu) or bytes (memory); a missing one (`<no value>`, empty) is 0.
+# (cpu) or bytes (memory), rounded down: what a node offers is never overstated. A missing one (`<no value>`) is 0.
 quantities_in() {
   awk -v unit="$1" '
     function value(q,   number, suffix, factor) {
@@ -2056,8 +2053,11 @@ quantities_in() {
       else if (suffix == "Ti") factor = 1099511627776; else if (suffix == "Pi") factor = 1125899906842624
       return number * factor
     }
-    { v = value($0); if (unit == "cpu") v = v * 1000; printf "%.0f\n", (v == int(v) ? v : int(v) + 1) }'
+    { v = value($0); if (unit == "cpu") v = v * 1000; printf "%.0f\n", int(v + 1e-6) }'
 }
+
+# `1 node`, `2 nodes`.
+plural() { if [ "$1" -eq 1 ]; then printf '1 %s' "$2"; else printf '%s %ss' "$1" "$2"; fi; }
 
 # Millicores as `kubectl describe node` shows them: 4, 5.3 or 250m.
 format_cpu() {
@@ -2106,7 +2106,8 @@ minor_before() {
 
 # The cluster's StorageClasses: name, and whether it is marked default (`true`), a line each.
 storage_classes() {
-  kubectl get storageclasses -o 'go-template={{range .items}}{{.metadata.name}}{{"\t"}}{{with .metadata.annotations}}{{index . "storageclass.kubernetes.io/is-default-class"}}{{index . "storageclass.beta.kubernetes.io/is-default-class"}}{{end}}{{"\n"}}{{end}}'
+  # Each annotation printed only when set: a missing key prints `<no value>`, which would hide the beta one's `true`.
+  kubectl get storageclasses -o 'go-template={{range .items}}{{.metadata.name}}{{"\t"}}{{with .metadata.annotations}}{{with index . "storageclass.kubernetes.io/is-default-class"}}{{.}}{{end}}{{with index . "storageclass.beta.kubernetes.io/is-default-class"}}{{.}}{{end}}{{end}}{{"\n"}}{{end}}'
 }
 
 # The default StorageClasses' names, space-separated.
@@ -2122,32 +2123,37 @@ preflight_storage_class() {
     return 0
   fi
   local classes defaults names claims count
-  if ! classes=$(storage_classes 2>&1); then
-    preflight_record storage-class warn "could not list StorageClasses: $(printf '%s\n' "$classes" | tail -n 1)"
+  local errors
+  errors=$(mktemp "${TMPDIR:-/tmp}/kfbundle-preflight.XXXXXX")
+  if ! classes=$(storage_classes 2>"$errors"); then
+    preflight_record storage-class warn "could not list StorageClasses: $(tail -n 1 "$errors")"
+    rm -f "$errors"
     return 0
   fi
+  rm -f "$errors"
   defaults=$(printf '%s\n' "$classes" | awk -F'\t' '$2 ~ /^true/ { print $1 }' | paste -sd ' ' -)
   names=$(printf '%s\n' "$classes" | awk -F'\t' '$1 != "" { print $1 }' | paste -sd ' ' -)
   count=$(wc -w <<< "$DEFAULT_CLASS_CLAIMS")
   claims=${DEFAULT_CLASS_CLAIMS// /, }
   local patch="kubectl patch storageclass NAME -p '{\"metadata\":{\"annotations\":{\"storageclass.kubernetes.io/is-default-class\":\"true\"}}}'"
   if [ -z "$defaults" ] && [ -n "$names" ]; then
-    preflight_record storage-class fail "no default StorageClass: $count claims of the bundle name no class ($claims) and would stay Pending, and the pods that mount them with them" \
+    preflight_record storage-class fail "no default StorageClass for the bundle's claims that name no class ($claims): they would stay Pending, and the pods that mount them with them" \
       "make one of this cluster's classes ($names) the default: ${patch/NAME/${names%% *}}"
   elif [ -z "$defaults" ]; then
-    preflight_record storage-class fail "the cluster has no StorageClass: $count claims of the bundle name none ($claims) and would stay Pending, and the pods that mount them with them" \
+    preflight_record storage-class fail "the cluster has no StorageClass at all: the bundle's claims that name no class ($claims) would stay Pending, and the pods that mount them with them" \
       "install a storage provisioner (its images loaded on every node: it cannot pull them here) and make its class the default: $patch"
   elif [ "$(wc -w <<< "$defaults")" -gt 1 ]; then
-    preflight_record storage-class warn "several StorageClasses are marked default ($defaults): the newest one provisions the $count claims that name none"
+    preflight_record storage-class warn "several StorageClasses are marked default ($defaults): the newest one provisions the bundle's claims that name no class ($(plural "$count" claim))"
   else
-    preflight_record storage-class pass "default StorageClass $defaults provisions the $count claims that name no class"
+    preflight_record storage-class pass "default StorageClass $defaults provisions the bundle's claims that name no class ($(plural "$count" claim))"
   fi
 }
 
-# Ready, schedulable nodes and what they offer: NAME CPU-MILLIS MEMORY-BYTES a line.
+# Ready, schedulable nodes and what they offer: NAME CPU-MILLIS MEMORY-BYTES a line. A node tainted NoSchedule or
+# NoExecute (a control plane's, usually) takes none of the bundle's pods, which tolerate no such taint.
 preflight_usable_nodes() {
   local listing
-  listing=$(kubectl get nodes -o 'go-template={{range .items}}{{.metadata.name}}{{"\t"}}{{.status.allocatable.cpu}}{{"\t"}}{{.status.allocatable.memory}}{{"\t"}}{{range .status.conditions}}{{if eq .type "Ready"}}{{.status}}{{end}}{{end}}{{"\t"}}{{if .spec.unschedulable}}cordoned{{end}}{{"\n"}}{{end}}') || return 1
+  listing=$(kubectl get nodes -o 'go-template={{range .items}}{{.metadata.name}}{{"\t"}}{{.status.allocatable.cpu}}{{"\t"}}{{.status.allocatable.memory}}{{"\t"}}{{range .status.conditions}}{{if eq .type "Ready"}}{{.status}}{{end}}{{end}}{{"\t"}}{{if .spec.unschedulable}}cordoned{{end}}{{range .spec.taints}}{{if or (eq .effect "NoSchedule") (eq .effect "NoExecute")}}tainted{{end}}{{end}}{{"\n"}}{{end}}') || return 1
   local usable
   usable=$(printf '%s\n' "$listing" | awk -F'\t' '$1 != "" && $4 == "True" && $5 == ""')
   [ -n "$usable" ] || return 0
@@ -2164,31 +2170,36 @@ nodes_offer() {
 }
 
 preflight_capacity() {
-  local nodes count have_cpu have_memory need_cpu need_memory per_node
-  if ! nodes=$(preflight_usable_nodes 2>&1); then
-    preflight_record nodes warn "could not list the nodes: $(printf '%s\n' "$nodes" | tail -n 1)"
+  local nodes count have_cpu have_memory need_cpu need_memory per_node beside=''
+  local errors
+  errors=$(mktemp "${TMPDIR:-/tmp}/kfbundle-preflight.XXXXXX")
+  # kubectl's stderr kept apart: a warning it prints must not be read as a node.
+  if ! nodes=$(preflight_usable_nodes 2>"$errors"); then
+    preflight_record nodes warn "could not list the nodes: $(tail -n 1 "$errors")"
+    rm -f "$errors"
     return 0
   fi
+  rm -f "$errors"
   if [ -z "$nodes" ]; then
-    preflight_record nodes fail "no node is Ready and schedulable: no pod of the bundle could start" "kubectl get nodes shows why (NotReady: the kubelet or the network plugin; SchedulingDisabled: kubectl uncordon NODE)"
+    preflight_record nodes fail "no node is Ready, schedulable and untainted: no pod of the bundle could start" "kubectl get nodes shows why (NotReady: the kubelet or the network plugin; SchedulingDisabled: kubectl uncordon NODE); kubectl describe nodes shows taints (a single-node cluster: kubectl taint nodes NODE node-role.kubernetes.io/control-plane:NoSchedule-)"
     return 0
   fi
   count=$(wc -l <<< "$nodes")
-  preflight_record nodes pass "$count nodes Ready and schedulable: $(awk -F'\t' '{ printf "%s%s", sep, $1; sep = ", " }' <<< "$nodes")"
+  preflight_record nodes pass "$(plural "$count" node) Ready, schedulable and untainted: $(awk -F'\t' '{ printf "%s%s", sep, $1; sep = ", " }' <<< "$nodes")"
   have_cpu=$(awk -F'\t' '{ s += $2 } END { printf "%.0f", s }' <<< "$nodes")
   have_memory=$(awk -F'\t' '{ s += $3 } END { printf "%.0f", s }' <<< "$nodes")
   need_cpu=$((REQUIRED_CPU_MILLIS + PER_NODE_CPU_MILLIS * count))
   need_memory=$((REQUIRED_MEMORY_BYTES + PER_NODE_MEMORY_BYTES * count))
   per_node=''
-  if [ "$PER_NODE_CPU_MILLIS$PER_NODE_MEMORY_BYTES" != 00 ]; then per_node=", DaemonSets' pods counted on each of the $count nodes"; fi
+  if [ "$PER_NODE_CPU_MILLIS$PER_NODE_MEMORY_BYTES" != 00 ]; then per_node=", DaemonSets' pods counted on each node"; fi
   if [ "$need_cpu" -gt "$have_cpu" ]; then
-    preflight_record cpu fail "not enough CPU: the bundle's pods request $(format_cpu "$need_cpu") CPUs$per_node; the $count ready nodes offer $(format_cpu "$have_cpu") allocatable ($(nodes_offer cpu "$nodes")): short by $(format_cpu $((need_cpu - have_cpu)))" \
-      "add nodes or CPUs ($(format_cpu $((need_cpu - have_cpu))) more allocatable), or leave components out of the bundle; --force installs anyway, and the pods that do not fit stay Pending"
+    preflight_record cpu fail "not enough CPU: the bundle's pods request $(format_cpu "$need_cpu") CPU$per_node; the ready nodes offer $(format_cpu "$have_cpu") allocatable ($(nodes_offer cpu "$nodes")): short by $(format_cpu $((need_cpu - have_cpu)))" \
+      "add nodes or CPU ($(format_cpu $((need_cpu - have_cpu))) more allocatable), or leave components out of the bundle; --force installs anyway, and the pods that do not fit stay Pending"
   else
-    preflight_record cpu pass "the bundle's pods request $(format_cpu "$need_cpu") CPUs$per_node; the ready nodes offer $(format_cpu "$have_cpu")"
+    preflight_record cpu pass "the bundle's pods request $(format_cpu "$need_cpu") CPU$per_node; the ready nodes offer $(format_cpu "$have_cpu")"
   fi
   if [ "$need_memory" -gt "$have_memory" ]; then
-    preflight_record memory fail "not enough memory: the bundle's pods request $(format_memory "$need_memory")$per_node; the $count ready nodes offer $(format_memory "$have_memory") allocatable ($(nodes_offer memory "$nodes")): short by $(format_memory $((need_memory - have_memory)))" \
+    preflight_record memory fail "not enough memory: the bundle's pods request $(format_memory "$need_memory")$per_node; the ready nodes offer $(format_memory "$have_memory") allocatable ($(nodes_offer memory "$nodes")): short by $(format_memory $((need_memory - have_memory)))" \
       "add nodes or memory ($(format_memory $((need_memory - have_memory))) more allocatable), or leave components out of the bundle; --force installs anyway, and the pods that do not fit stay Pending"
   else
     preflight_record memory pass "the bundle's pods request $(format_memory "$need_memory") of memory$per_node; the ready nodes offer $(format_memory "$have_memory")"
@@ -2196,12 +2207,16 @@ preflight_capacity() {
   [ -n "$LARGEST_POD" ] || return 0
   local pod pod_cpu pod_memory fits
   read -r pod pod_cpu pod_memory <<< "$LARGEST_POD"
+  # It shares its node with the DaemonSets' pods.
+  pod_cpu=$((pod_cpu + PER_NODE_CPU_MILLIS))
+  pod_memory=$((pod_memory + PER_NODE_MEMORY_BYTES))
+  if [ -n "$per_node" ]; then beside=" with the DaemonSets' pods beside it"; fi
   fits=$(awk -F'\t' -v c="$pod_cpu" -v m="$pod_memory" '$2 >= c && $3 >= m { print $1; exit }' <<< "$nodes")
   if [ -z "$fits" ]; then
-    preflight_record largest-pod fail "no single node can run $pod, which requests $(format_cpu "$pod_cpu") CPUs and $(format_memory "$pod_memory"): the largest node offers $(format_cpu "$(awk -F'\t' '$2 > m { m = $2 } END { print m + 0 }' <<< "$nodes")") CPUs and $(format_memory "$(awk -F'\t' '$3 > m { m = $3 } END { printf "%.0f", m }' <<< "$nodes")")" \
-      "give one node at least $(format_cpu "$pod_cpu") CPUs and $(format_memory "$pod_memory") allocatable; --force installs anyway, and that pod stays Pending"
+    preflight_record largest-pod fail "no single node can run $pod, which$beside requests $(format_cpu "$pod_cpu") CPU and $(format_memory "$pod_memory"): the largest node offers $(format_cpu "$(awk -F'\t' '$2 > m { m = $2 } END { print m + 0 }' <<< "$nodes")") CPU and $(format_memory "$(awk -F'\t' '$3 > m { m = $3 } END { printf "%.0f", m }' <<< "$nodes")")" \
+      "give one node at least $(format_cpu "$pod_cpu") CPU and $(format_memory "$pod_memory") allocatable; --force installs anyway, and that pod stays Pending"
   else
-    preflight_record largest-pod pass "the largest pod, $pod ($(format_cpu "$pod_cpu") CPUs, $(format_memory "$pod_memory")), fits on $fits"
+    preflight_record largest-pod pass "the largest pod, $pod, fits on $fits$beside ($(format_cpu "$pod_cpu") CPU, $(format_memory "$pod_memory"))"
   fi
 }
 
@@ -2230,10 +2245,21 @@ runtime_root() {
 preflight_disk() {
   local list=$IMAGE_ARCHIVES dir bytes root free
   if [ -n "$PLATFORM_IMAGE_DIRS" ]; then
-    dir=$(node_platform_dir) || exit 1
+    # Asked in a subshell: node_platform_dir stops the run for a node of no platform of the bundle, this check's failure.
+    if ! dir=$(node_platform_dir 2>/dev/null); then
+      preflight_record disk fail "this bundle holds images for $(bundle_platforms) and this node is linux/$(node_architecture): none of them runs here" \
+        "use a bundle built with kfbundle build --platform that includes linux/$(node_architecture)"
+      return 0
+    fi
     list="$dir/$(basename "$IMAGE_ARCHIVES")"
   fi
   if [ ! -f "$list" ]; then preflight_record disk skip "no images to load on this node"; return 0; fi
+  # Asked in a subshell first: pick_runtime stops the run where no runtime answers, and that is this check's failure.
+  if ! (pick_runtime >/dev/null 2>&1); then
+    preflight_record disk fail "neither Docker nor containerd answers on this node: the images cannot be loaded here" \
+      "start one, or check DOCKER_HOST / CONTAINERD_ADDRESS, or pass --runtime; or push the images to a registry instead (--registry, --seed-registry)"
+    return 0
+  fi
   pick_runtime
   bytes=$(archives_bytes "$list")
   if ! root=$(runtime_root); then preflight_record disk warn "could not tell where $runtime keeps its images, so free disk was not checked"; return 0; fi
@@ -2269,7 +2295,7 @@ preflight_report() {
   local i failed=0 total=${#preflight_names[@]}
   for ((i = 0; i < total; i++)); do [ "${preflight_states[i]}" != fail ] || failed=$((failed + 1)); done
   if [ "$json" = yes ]; then
-    printf '{"kind":"preflight","ok":%s,"forced":%s,"checks":[' "$([ "$failed" -eq 0 ] && echo true || echo false)" "$([ "$force" = yes ] && echo true || echo false)"
+    printf '{"kind":"preflight","ok":%s,"checks":[' "$([ "$failed" -eq 0 ] && echo true || echo false)"
     for ((i = 0; i < total; i++)); do
       printf '%s{"name":%s,"status":%s,"message":%s,"fix":%s}' "$([ "$i" -eq 0 ] || echo ,)" "$(json_string "${preflight_names[i]}")" \
         "$(json_string "${preflight_states[i]}")" "$(json_string "${preflight_messages[i]}")" "$(json_string "${preflight_fixes[i]}")"
@@ -2334,7 +2360,7 @@ workload_rows() {
   listing=$(kubectl get deployments,statefulsets,daemonsets --all-namespaces -o 'go-template={{range .items}}{{.kind}}{{"\t"}}{{.metadata.namespace}}{{"\t"}}{{.metadata.name}}{{"\t"}}{{.metadata.generation}}{{"\t"}}{{.status.observedGeneration}}{{"\t"}}{{if eq .kind "DaemonSet"}}{{.status.desiredNumberScheduled}}{{"\t"}}{{.status.numberReady}}{{else}}{{.spec.replicas}}{{"\t"}}{{.status.readyReplicas}}{{end}}{{"\n"}}{{end}}') || return 1
   awk -F'\t' '
     function number(v, fallback) { return (v == "" || v == "<no value>") ? fallback : v + 0 }
-    NR == FNR { wanted[$1 "\t" $2 "\t" $3] = 1; order[++count] = $1 "\t" $2 "\t" $3; next }
+    FILENAME == ARGV[1] { wanted[$1 "\t" $2 "\t" $3] = 1; order[++count] = $1 "\t" $2 "\t" $3; next }
     { key = $1 "\t" $2 "\t" $3; if (!(key in wanted)) next
       desired = number($6, $1 == "DaemonSet" ? 0 : 1); ready = number($7, 0)
       state = (ready >= desired && number($5, 0) >= number($4, 0)) ? "ready" : "waiting"
@@ -2355,7 +2381,7 @@ wait_workloads_ready() {
     [ "$not_ready" -gt 0 ] || return 0
     [ "$SECONDS" -lt "$deadline" ] || return 1
     if [ "$SECONDS" -ge "$next_report" ]; then
-      say "check: $((total - not_ready)) of $total workloads ready; waiting up to $((deadline - SECONDS))s more"
+      say "check: $((total - not_ready)) of $(plural "$total" workload) ready; waiting up to $((deadline - SECONDS))s more"
       next_report=$((SECONDS + 30))
     fi
     sleep 3
@@ -2368,13 +2394,13 @@ namespace_table() {
 }
 
 # Everything the diagnosis reads, in one listing of tagged lines: P pods (namespace, name, node, phase, controller,
-# PodScheduled status, reason, message), C containers (namespace, pod, container, image, ready, restarts, waiting
-# reason, waiting message), V claims mounted (namespace, pod, claim), R replica sets and J jobs (namespace, name,
+# PodScheduled status, reason, message), C containers and I init containers (namespace, pod, container, image,
+# ready, restarts, waiting reason, waiting message), V claims mounted (namespace, pod, claim), R replica sets and J jobs (namespace, name,
 # controller), E pod events, oldest first (namespace, pod, type, reason, message).
 cluster_listing() {
-  local pod='{{range .items}}{{$ns := .metadata.namespace}}{{$pod := .metadata.name}}P{{"\t"}}{{$ns}}{{"\t"}}{{$pod}}{{"\t"}}{{or .spec.nodeName "-"}}{{"\t"}}{{.status.phase}}{{"\t"}}{{range .metadata.ownerReferences}}{{if .controller}}{{.kind}}/{{.name}}{{end}}{{end}}{{"\t"}}{{range .status.conditions}}{{if eq .type "PodScheduled"}}{{.status}}{{"\t"}}{{.reason}}{{"\t"}}{{.message}}{{end}}{{end}}{{"\n"}}'
-  pod+='{{range .status.initContainerStatuses}}C{{"\t"}}{{$ns}}{{"\t"}}{{$pod}}{{"\t"}}{{.name}}{{"\t"}}{{.image}}{{"\t"}}{{.ready}}{{"\t"}}{{.restartCount}}{{"\t"}}{{with .state.waiting}}{{.reason}}{{"\t"}}{{.message}}{{end}}{{"\n"}}{{end}}'
-  pod+='{{range .status.containerStatuses}}C{{"\t"}}{{$ns}}{{"\t"}}{{$pod}}{{"\t"}}{{.name}}{{"\t"}}{{.image}}{{"\t"}}{{.ready}}{{"\t"}}{{.restartCount}}{{"\t"}}{{with .state.waiting}}{{.reason}}{{"\t"}}{{.message}}{{end}}{{"\n"}}{{end}}'
+  local pod='{{range .items}}{{$ns := .metadata.namespace}}{{$pod := .metadata.name}}P{{"\t"}}{{$ns}}{{"\t"}}{{$pod}}{{"\t"}}{{or .spec.nodeName "-"}}{{"\t"}}{{.status.phase}}{{"\t"}}{{range .metadata.ownerReferences}}{{if .controller}}{{.kind}}/{{.name}}{{end}}{{end}}{{"\t"}}{{range .status.conditions}}{{if eq .type "PodScheduled"}}{{.status}}{{"\t"}}{{with .reason}}{{.}}{{end}}{{"\t"}}{{with .message}}{{.}}{{end}}{{end}}{{end}}{{"\n"}}'
+  pod+='{{range .status.initContainerStatuses}}I{{"\t"}}{{$ns}}{{"\t"}}{{$pod}}{{"\t"}}{{.name}}{{"\t"}}{{.image}}{{"\t"}}{{.ready}}{{"\t"}}{{.restartCount}}{{"\t"}}{{with .state.waiting}}{{.reason}}{{"\t"}}{{with .message}}{{.}}{{end}}{{end}}{{"\n"}}{{end}}'
+  pod+='{{range .status.containerStatuses}}C{{"\t"}}{{$ns}}{{"\t"}}{{$pod}}{{"\t"}}{{.name}}{{"\t"}}{{.image}}{{"\t"}}{{.ready}}{{"\t"}}{{.restartCount}}{{"\t"}}{{with .state.waiting}}{{.reason}}{{"\t"}}{{with .message}}{{.}}{{end}}{{end}}{{"\n"}}{{end}}'
   pod+='{{range .spec.volumes}}{{with .persistentVolumeClaim}}V{{"\t"}}{{$ns}}{{"\t"}}{{$pod}}{{"\t"}}{{.claimName}}{{"\n"}}{{end}}{{end}}{{end}}'
   local owned='{{range .items}}TAG{{"\t"}}{{.metadata.namespace}}{{"\t"}}{{.metadata.name}}{{"\t"}}{{range .metadata.ownerReferences}}{{if .controller}}{{.kind}}/{{.name}}{{end}}{{end}}{{"\n"}}{{end}}'
   kubectl get pods --all-namespaces -o "go-template=$pod" || return 1
@@ -2389,17 +2415,18 @@ cluster_listing() {
 # REASON: image-pull, crash-loop, unschedulable, waiting (DETAIL: the newest warning event), no-pods. And one line per
 # image a pod failed to pull, anywhere in the cluster:
 #   pull  IMAGE  NAMESPACE  POD  CONTROLLER  NODE
-# CONTROLLER is the pod's top owner: a Deployment rather than its ReplicaSet, a CronJob rather than its Job.
+# CONTROLLER is the pod's top owner: a Deployment rather than its ReplicaSet, a CronJob rather than its Job; `gone`
+# for a pod known from its events only, `-` for a pod of no controller.
 diagnose_listing() {
   awk -F'\t' -v failures="$PULL_FAILURES" '
     BEGIN { split(failures, f, " "); for (i in f) pull_failure[f[i]] = 1 }
-    NR == FNR { if (NF) { stuck[$2 "\t" $1 "/" $3] = 1; stuck_order[++stuck_count] = $2 "\t" $1 "/" $3 } next }
+    FILENAME == ARGV[1] { if (NF) { stuck[$2 "\t" $1 "/" $3] = 1; stuck_order[++stuck_count] = $2 "\t" $1 "/" $3 } next }
     $1 == "P" { key = $2 "/" $3; pods[++pod_count] = key; node[key] = $4; phase[key] = $5; owner[key] = $6; scheduled[key] = $7; sched_message[key] = $9; next }
-    $1 == "C" { key = $2 "/" $3; n = ++containers[key]; cname[key, n] = $4; cimage[key, n] = $5; cready[key, n] = $6; crestarts[key, n] = $7; creason[key, n] = $8; cmessage[key, n] = $9; next }
+    $1 == "C" || $1 == "I" { key = $2 "/" $3; n = ++containers[key]; cinit[key, n] = ($1 == "I"); cname[key, n] = $4; cimage[key, n] = $5; cready[key, n] = $6; crestarts[key, n] = $7; creason[key, n] = $8; cmessage[key, n] = $9; next }
     $1 == "R" { rs_owner[$2 "/" $3] = $4; next }
     $1 == "J" { job_owner[$2 "/" $3] = $4; next }
     $1 == "E" { key = $2 "/" $3; if ($4 == "Warning") last_warning[key] = $5 ": " $6
-                if ($5 == "Failed" && match($6, /^Failed to pull image "[^"]+"/)) { image = substr($6, 19, RLENGTH - 19); event_pull[key "\t" image] = 1 }
+                if ($5 == "Failed" && match($6, /^Failed to pull image "[^"]+"/)) { image = substr($6, 23, RLENGTH - 23); event_pull[key "\t" image] = 1 }
                 next }
     function top(ns, o,   up) {
       if (o ~ /^ReplicaSet\//) { up = rs_owner[ns "/" substr(o, 12)]; if (up != "") return up }
@@ -2410,7 +2437,9 @@ diagnose_listing() {
       for (i = 1; i <= pod_count; i++) {
         key = pods[i]; ns = key; sub(/\/.*/, "", ns); name = substr(key, length(ns) + 2)
         controller = top(ns, owner[key])
-        for (n = 1; n <= containers[key]; n++) if (creason[key, n] in pull_failure) { print "pull\t" cimage[key, n] "\t" ns "\t" name "\t" controller "\t" node[key]; seen_pull[key "\t" cimage[key, n]] = 1 }
+        # Never an empty field: the shell reads these lines with a tab, a whitespace separator, and would drop it.
+        if (controller == "") controller = "-"
+        for (n = 1; n <= containers[key]; n++) if (creason[key, n] in pull_failure) { print "pull\t" cimage[key, n] "\t" ns "\t" name "\t" controller "\t" node[key] }
         workload = ns "\t" controller
         if (!(workload in stuck)) continue
         has_pods[workload] = 1
@@ -2418,22 +2447,26 @@ diagnose_listing() {
         found = 0
         for (n = 1; n <= containers[key]; n++) {
           if (creason[key, n] in pull_failure) { print "problem\timage-pull\t" ns "\t" name "\t" node[key] "\t" cname[key, n] "\t" cimage[key, n] "\t" creason[key, n] ": " cmessage[key, n] "\t" controller; found = 1 }
-          else if (creason[key, n] == "CrashLoopBackOff") { print "problem\tcrash-loop\t" ns "\t" name "\t" node[key] "\t" cname[key, n] "\t" cimage[key, n] "\t" crestarts[key, n] "\t" controller; found = 1 }
+          else if (creason[key, n] == "CrashLoopBackOff") { print "problem\tcrash-loop\t" ns "\t" name "\t" node[key] "\t" cname[key, n] "\t" cimage[key, n] "\tCrashLoopBackOff, " crestarts[key, n] " restarts\t" controller; found = 1 }
         }
         if (found) continue
         if (scheduled[key] == "False") { print "problem\tunschedulable\t" ns "\t" name "\t-\t-\t-\t" sched_message[key] "\t" controller; continue }
+        # Init containers that ran to completion are not ready, and need not be.
         all_ready = (containers[key] > 0)
-        for (n = 1; n <= containers[key]; n++) if (cready[key, n] != "true") all_ready = 0
+        for (n = 1; n <= containers[key]; n++) if (!cinit[key, n] && cready[key, n] != "true") all_ready = 0
         if (all_ready && phase[key] == "Running") continue
         detail = last_warning[key]
         if (detail == "") for (n = 1; n <= containers[key]; n++) if (creason[key, n] != "") detail = creason[key, n] (cmessage[key, n] == "" ? "" : ": " cmessage[key, n])
         print "problem\twaiting\t" ns "\t" name "\t" node[key] "\t-\t-\t" (detail == "" ? "phase " phase[key] ", containers not ready, no warning events" : detail) "\t" controller
       }
       for (i = 1; i <= stuck_count; i++) if (!(stuck_order[i] in has_pods)) { split(stuck_order[i], parts, "\t"); print "problem\tno-pods\t" parts[1] "\t-\t-\t-\t-\t-\t" parts[2] }
+      # Events outlive their pods (an hour, by default): they tell of the pulls of pods since deleted, such as a
+      # step of a pipeline. A pod still there is judged by its status instead, which says whether it pulls now.
       for (pair in event_pull) {
-        if (pair in seen_pull) continue
-        split(pair, parts, "\t"); key = parts[1]; image = parts[2]; ns = key; sub(/\/.*/, "", ns); name = substr(key, length(ns) + 2)
-        print "pull\t" image "\t" ns "\t" name "\t" (key in node ? top(ns, owner[key]) : "(pod gone)") "\t" (key in node ? node[key] : "-")
+        split(pair, parts, "\t"); key = parts[1]; image = parts[2]
+        if (key in node) continue
+        ns = key; sub(/\/.*/, "", ns); name = substr(key, length(ns) + 2)
+        print "pull\t" image "\t" ns "\t" name "\tgone\t-"
       }
     }
   ' "$1" -
@@ -2463,8 +2496,9 @@ this_node_name() {
   done
 }
 
-# Whether this node's runtime has the image under the name the pod uses.
+# Whether this node's runtime has the image under the name the pod uses; 2 when no runtime answers here.
 loaded_here() {
+  docker_answers || ctr_answers || return 2
   pick_runtime >&2
   case "$runtime" in
     docker) docker image inspect "$1" >/dev/null 2>&1 ;;
@@ -2507,13 +2541,20 @@ pull_advice() {
   if ! in_bundle "$image"; then
     advice_in_bundle=false
     advice='not in this bundle: a leak, listed below'
+    if [ -n "$registry" ]; then advice="not in this bundle: a leak (listed below, unless $registry serves it)"; fi
     return 0
   fi
   advice_in_bundle=true
-  if [ -n "$registry" ]; then
+  if [ "$seed" = yes ]; then
+    advice="in the bundle, and the manifests name it at the seeded registry $registry: check its pod (kubectl -n $SEED_NAMESPACE get pods) and that node $node reaches its NodePort on 127.0.0.1"
+  elif [ -n "$registry" ]; then
     advice="in the bundle, and the manifests name it at $registry: check that node $node reaches $registry and trusts it, and push again with: $0 --images-only --registry $registry"
   elif [ -n "$here" ] && [ "$node" = "$here" ]; then
-    if loaded_here "$image"; then
+    local loaded=0
+    loaded_here "$image" || loaded=$?
+    if [ "$loaded" -eq 2 ]; then
+      advice="in the bundle; neither Docker nor containerd answers here to say whether it is loaded on this node: load it with: $0 --images-only"
+    elif [ "$loaded" -eq 0 ]; then
       advice_loaded=true
       advice="in the bundle and loaded on this node ($runtime), yet the kubelet does not see it: load it into the runtime the kubelet uses (--runtime docker or --runtime containerd)"
     else
@@ -2534,7 +2575,8 @@ schedule_advice() {
 
       claims=$(awk -F'\t' -v ns="$ns" -v pod="$pod" '$1 == "V" && $2 == ns && $3 == pod { print $4 }' <<< "$listing")
       for claim in $claims; do
-        IFS=$'\t' read -r class phase < <(kubectl -n "$ns" get pvc "$claim" -o 'go-template={{or .spec.storageClassName ""}}{{"\t"}}{{.status.phase}}{{"\n"}}' 2>/dev/null || printf '\t\n')
+        # `|`, not a tab: read drops an empty field before a whitespace separator, and a claim's class may be empty.
+        IFS='|' read -r class phase < <(kubectl -n "$ns" get pvc "$claim" -o 'go-template={{or .spec.storageClassName ""}}|{{.status.phase}}{{"\n"}}' 2>/dev/null || printf '|\n')
         [ "$phase" != Bound ] || continue
         if [ -z "$class" ] && [ -z "$defaults" ]; then
           printf 'claim %s/%s names no StorageClass and the cluster has no default one: make one the default: kubectl patch storageclass NAME -p '\''{"metadata":{"annotations":{"storageclass.kubernetes.io/is-default-class":"true"}}}'\'' (kubectl get storageclass lists them; none: install a provisioner). ' "$ns" "$claim"
@@ -2556,9 +2598,9 @@ schedule_advice() {
 write_leaks_file() {
   local target=$leaks_file
   {
-    printf '# Images pods tried to pull that are not in bundle %s (kfbundle install --check, %s).\n' "$(basename "$bundle_dir")" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    printf '# Images pods tried to pull that are not in bundle %s (install.sh --check, %s).\n' "$(basename "$bundle_dir")" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
     printf '# Make an add-on bundle of them: kfbundle build --image-list %s --out kubeflow-addon\n' "$(basename "$target")"
-    awk -F'\t' '{ if (!($1 in first)) { first[$1] = 1; order[++n] = $1 } where[$1] = where[$1] "\n# pulled by pod " $2 "/" $3 ($4 == "" ? "" : " (" $4 ")") ($5 == "-" ? "" : " on node " $5) }
+    awk -F'\t' '{ if (!($1 in first)) { first[$1] = 1; order[++n] = $1 } where[$1] = where[$1] "\n# pulled by pod " $2 "/" $3 ($4 == "-" ? "" : " (" $4 ")") ($5 == "-" ? "" : " on node " $5) }
       END { for (i = 1; i <= n; i++) print substr(where[order[i]], 2) "\n" order[i] }' "$1"
   } > "$target" 2>/dev/null || return 0
   printf '%s' "$target"
@@ -2597,7 +2639,7 @@ report_check() {
     local served
     served=$(cut -f1 "$leaks" | LC_ALL=C sort -u | registry_serves)
     if [ -n "$served" ]; then
-      awk -F'\t' 'NR == FNR { served[$1] = 1; next } !($1 in served)' <(printf '%s\n' "$served") "$leaks" > "$leaks.kept"
+      awk -F'\t' 'FILENAME == ARGV[1] { served[$1] = 1; next } !($1 in served)' <(printf '%s\n' "$served") "$leaks" > "$leaks.kept"
       mv "$leaks.kept" "$leaks"
       while IFS= read -r image; do
         warn "$registry serves $registry/$image, but pods pull it by its own name: point the nodes' runtime at $registry as a mirror of ${image%%/*} (see docs/targets.md)"
@@ -2631,9 +2673,9 @@ report_check_text() {
     printf '  %-32s %s/%s%s\n' "$ns" "$ready" "$total" "$([ "$ready" = "$total" ] || printf '  not ready')"
   done < <(namespace_table)
   if [ "$all_ready" = yes ]; then
-    say "all ready: $ready_workloads of $total_workloads workloads"
+    say "all ready: $ready_workloads of $(plural "$total_workloads" workload)"
   else
-    say "not ready after ${timeout}s: $((total_workloads - ready_workloads)) of $total_workloads workloads:"
+    say "not ready after ${timeout}s: $((total_workloads - ready_workloads)) of $(plural "$total_workloads" workload):"
     printf '%s\n' "$check_rows" | awk -F'\t' 'NF && $6 != "ready" { printf "  %s %s/%s: %s of %s ready%s\n", $1, $2, $3, $4, $5, ($6 == "missing" ? " (not in the cluster)" : "") }'
   fi
   while IFS=$'\t' read -r reason ns pod node container image detail workload; do
@@ -2645,7 +2687,7 @@ report_check_text() {
         say "    $advice"
         ;;
       crash-loop)
-        say "  pod $ns/$pod ($workload) on node $node: container $container keeps crashing (CrashLoopBackOff, $detail restarts); its last lines:"
+        say "  pod $ns/$pod ($workload) on node $node: container $container keeps crashing ($detail); its last lines:"
         kubectl -n "$ns" logs "$pod" -c "$container" --previous --tail=10 2>&1 | sed 's/^/      /' || true
         ;;
       unschedulable)
@@ -2657,13 +2699,13 @@ report_check_text() {
     esac
   done < "$problems"
   if [ -s "$leaks" ]; then
-    say "leak watch: $(cut -f1 "$leaks" | LC_ALL=C sort -u | wc -l) images pods tried to pull are in neither the bundle nor ${registry:-the target registry} (static analysis missed them):"
-    awk -F'\t' '{ printf "  %s  pod %s/%s%s%s\n", $1, $2, $3, ($4 == "" ? "" : " (" $4 ")"), ($5 == "-" ? "" : " on node " $5) }' "$leaks"
+    say "leak watch: pods tried to pull $(plural "$(cut -f1 "$leaks" | LC_ALL=C sort -u | wc -l)" image) in neither the bundle nor ${registry:-a registry} (static analysis missed them):"
+    awk -F'\t' '{ printf "  %s  pod %s/%s%s%s\n", $1, $2, $3, ($4 == "-" ? "" : " (" $4 ")"), ($5 == "-" ? "" : " on node " $5) }' "$leaks"
     if [ -n "$written" ]; then say "the list is in $written; on the build machine, make an add-on bundle of it:"; else say "could not write $leaks_file; on the build machine, list the images above in a file and make an add-on bundle of it:"; fi
     say "  $command"
     say "then load it here as this bundle was (its install.sh --images-only, on every node without a registry), or add them to your bundle spec's images.extra and rebuild"
   fi
-  if [ "$all_ready" != yes ] || [ -s "$leaks" ]; then say "check again with: $0 --check"; fi
+  if [ "$all_ready" != yes ] || [ -s "$leaks" ]; then say "check again with: $(check_command)"; fi
 }
 
 report_check_json() {
@@ -2701,10 +2743,22 @@ report_check_json() {
   sep=''
   while IFS=$'\t' read -r image ns pod workload node; do
     [ -n "$image" ] || continue
+    [ "$workload" != - ] || workload=''
     printf '%s{"image":%s,"namespace":%s,"pod":%s,"controller":%s,"node":%s}' "$sep" "$(json_string "$image")" "$(json_string "$ns")" "$(json_string "$pod")" "$(json_string "$workload")" "$(json_string "$node")"
     sep=,
   done < "$leaks"
-  printf '],"leaksFile":%s,"addonCommand":%s,"recheck":%s}\n' "$(json_string "$written")" "$(json_string "$command")" "$(json_string "$0 --check")"
+  printf '],"leaksFile":%s,"addonCommand":%s,"recheck":%s}\n' "$(json_string "$written")" "$(json_string "$command")" "$(json_string "$(check_command)")"
+}
+
+# What to run to check again, with the same choice of where images are (a registry's images are no leak).
+check_command() {
+  local command="$0 --check"
+  if [ "$seed" = yes ]; then
+    command+=" --seed-registry --registry-port $seed_port"
+  elif [ "$registry" != "$BUILD_REGISTRY" ]; then
+    command+=" --registry $registry"
+  fi
+  printf '%s' "$command"
 }
 
 # Lines of stdin as a JSON array of strings.
@@ -2717,12 +2771,15 @@ json_lines() {
 # After the last phase, and for --check: waits, then reports; fails when not ready, naming the causes.
 check_cluster() {
   command -v kubectl >/dev/null || die "kubectl not found: it is needed to check the cluster"
-  if [ -z "$(bundle_workloads)" ] && [ ! -f "$OBJECT_INVENTORY" ]; then
+  if [ ! -f "$OBJECT_INVENTORY" ]; then
     say "check: this bundle applies no manifests; run --check with the install.sh of the release's bundle"
+    if [ "$json" = yes ]; then
+      printf '{"kind":"check","ready":true,"timeoutSeconds":%s,"node":"","namespaces":[],"workloads":[],"problems":[],"leaks":[],"leaksFile":"","addonCommand":"","recheck":%s}\n' "$timeout" "$(json_string "$(check_command)")"
+    fi
     return 0
   fi
   local all_ready=yes
-  [ "$json" = yes ] || say "check: waiting up to ${timeout}s for the bundle's $(bundle_workloads | wc -l) workloads to be ready"
+  [ "$json" = yes ] || say "check: waiting up to ${timeout}s for the bundle's $(plural "$(bundle_workloads | wc -l)" workload) to be ready"
   wait_workloads_ready || all_ready=no
   report_check "$all_ready"
 }
@@ -2877,7 +2934,11 @@ if [ "$check_only" = yes ]; then
 fi
 if [ "$preflight_only" = yes ]; then
   run_preflight
-  if [ "${#preflight_names[@]}" -eq 0 ]; then say "preflight: nothing to check for this run (no manifests to apply, no images to load here)"; exit 0; fi
+  if [ "${#preflight_names[@]}" -eq 0 ]; then
+    say "preflight: nothing to check for this run (no manifests to apply, no images to load here)"
+    if [ "$json" = yes ]; then printf '{"kind":"preflight","ok":true,"checks":[]}\n'; fi
+    exit 0
+  fi
   if preflight_report; then exit 0; fi
   exit 1
 fi
@@ -2888,6 +2949,6 @@ if [ "$seed" = yes ] && [ "$images" = yes ]; then seed_registry; elif [ "$images
 if [ "$manifests" = yes ]; then apply_manifests; inventory_update; fi
 seed_report
 if [ "$manifests" = yes ] && [ "$post_check" = yes ] && [ -n "$(phase_files)" ]; then
-  check_cluster || die "installed, but not everything came up (causes above); once fixed, check again with: $0 --check"
+  check_cluster || die "installed, but the check found problems (above); once fixed, check again with: $(check_command)"
 fi
 say "done"
