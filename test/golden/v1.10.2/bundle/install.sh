@@ -2213,7 +2213,7 @@ preflight_capacity() {
   if [ -n "$per_node" ]; then beside=" with the DaemonSets' pods beside it"; fi
   fits=$(awk -F'\t' -v c="$pod_cpu" -v m="$pod_memory" '$2 >= c && $3 >= m { print $1; exit }' <<< "$nodes")
   if [ -z "$fits" ]; then
-    preflight_record largest-pod fail "no single node can run $pod, which$beside requests $(format_cpu "$pod_cpu") CPU and $(format_memory "$pod_memory"): the largest node offers $(format_cpu "$(awk -F'\t' '$2 > m { m = $2 } END { print m + 0 }' <<< "$nodes")") CPU and $(format_memory "$(awk -F'\t' '$3 > m { m = $3 } END { printf "%.0f", m }' <<< "$nodes")")" \
+    preflight_record largest-pod fail "no single node can run $pod, which$beside requests $(format_cpu "$pod_cpu") CPU and $(format_memory "$pod_memory"): no node offers more than $(format_cpu "$(awk -F'\t' '$2 > m { m = $2 } END { print m + 0 }' <<< "$nodes")") CPU, nor more than $(format_memory "$(awk -F'\t' '$3 > m { m = $3 } END { printf "%.0f", m }' <<< "$nodes")")" \
       "give one node at least $(format_cpu "$pod_cpu") CPU and $(format_memory "$pod_memory") allocatable; --force installs anyway, and that pod stays Pending"
   else
     preflight_record largest-pod pass "the largest pod, $pod, fits on $fits$beside ($(format_cpu "$pod_cpu") CPU, $(format_memory "$pod_memory"))"
