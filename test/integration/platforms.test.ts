@@ -333,7 +333,9 @@ test('a bundle of platforms this node is not is refused before loading; a platfo
   await clearTarget(context);
   const refused = await runCommand('bash', [join(out, 'install.sh'), '--images-only', '--runtime', 'docker'], { env: { DOCKER_HOST: context.env.targetHost }, timeoutMs: QUICK_MS });
   assert.is.not(refused.code, 0);
-  assert.match(refused.stderr, /this bundle holds images for linux\/arm64, linux\/s390x and this node is linux\/amd64 \(uname -m: x86_64\): none of them runs here; nothing was loaded/);
+  // The preflight finds it, before anything is loaded.
+  assert.match(refused.stdout, /fail  disk: this bundle holds images for linux\/arm64, linux\/s390x and this node is linux\/amd64 \(uname -m: x86_64\): none of them runs here/);
+  assert.match(refused.stderr, 'preflight failed (disk): nothing was loaded or applied');
   const wide = metadata.images.find((image) => image.ref.endsWith('/wide:1'))!;
   assert.not.ok(await target.getImage(wide.bundleRef).inspect().then(() => true, () => false), 'nothing was loaded');
 

@@ -2247,7 +2247,7 @@ preflight_disk() {
   if [ -n "$PLATFORM_IMAGE_DIRS" ]; then
     # Asked in a subshell: node_platform_dir stops the run for a node of no platform of the bundle, this check's failure.
     if ! dir=$(node_platform_dir 2>/dev/null); then
-      preflight_record disk fail "this bundle holds images for $(bundle_platforms) and this node is linux/$(node_architecture): none of them runs here" \
+      preflight_record disk fail "this bundle holds images for $(bundle_platforms) and this node is linux/$(node_architecture) (uname -m: $(uname -m)): none of them runs here" \
         "use a bundle built with kfbundle build --platform that includes linux/$(node_architecture)"
       return 0
     fi
