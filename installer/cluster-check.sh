@@ -426,13 +426,7 @@ report_check_json() {
 
 # What to run to check again, with the same choice of where images are (a registry's images are no leak).
 check_command() {
-  local command="$0 --check"
-  if [ "$seed" = yes ]; then
-    command+=" --seed-registry --registry-port $seed_port"
-  elif [ "$registry" != "$BUILD_REGISTRY" ]; then
-    command+=" --registry $registry"
-  fi
-  printf '%s' "$command"
+  printf '%s --check%s' "$0" "$(image_target_options)"
 }
 
 # Lines of stdin as a JSON array of strings.

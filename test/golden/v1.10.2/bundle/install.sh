@@ -2752,13 +2752,7 @@ report_check_json() {
 
 # What to run to check again, with the same choice of where images are (a registry's images are no leak).
 check_command() {
-  local command="$0 --check"
-  if [ "$seed" = yes ]; then
-    command+=" --seed-registry --registry-port $seed_port"
-  elif [ "$registry" != "$BUILD_REGISTRY" ]; then
-    command+=" --registry $registry"
-  fi
-  printf '%s' "$command"
+  printf '%s --check%s' "$0" "$(image_target_options)"
 }
 
 # Lines of stdin as a JSON array of strings.
@@ -2855,17 +2849,19 @@ apply_phase_once() {
   phase_text "$1" | kubectl apply --server-side --force-conflicts -f -
 }
 
-# What to run again after fixing a failure: the same choices, images skipped, from this phase on.
-# The same choices of where images are, images skipped: what a follow-up run (a resume, a prune) must repeat, since the
-# manifests it applies name the images there.
-rerun_command() {
-  local command="$0 --skip-images"
+# This run's choice of where images are, as options: what a follow-up run (a resume, a prune, a check) must repeat,
+# since the manifests it applies name the images there, and a registry's images are no leak.
+image_target_options() {
   if [ "$seed" = yes ]; then
-    command+=" --seed-registry --registry-port $seed_port"
+    printf ' --seed-registry --registry-port %s' "$seed_port"
   elif [ "$registry" != "$BUILD_REGISTRY" ]; then
-    command+=" --registry $registry"
+    printf ' --registry %s' "$registry"
   fi
-  printf '%s' "$command"
+}
+
+# The same choices of where images are, images skipped.
+rerun_command() {
+  printf '%s --skip-images%s' "$0" "$(image_target_options)"
 }
 
 # What to run again after fixing a failure: the same choices, images skipped, from this phase on.
