@@ -36,6 +36,8 @@ export interface ImageFinding {
   raw: string;
   /** For a reference composed from a hub, a name and a tag: the hub, as written, that it was composed with. */
   hub?: string;
+  /** For an untagged name a controller appends a sibling tag to: the name as written, which relocation replaces. */
+  written?: string;
   via: FoundVia;
   tier: ImageTier;
 }
@@ -81,11 +83,13 @@ export const TIER_RULES: readonly TierRule[] = [
   { tier: 'conditional', kind: /^ConfigMap$/, name: /^inferenceservice-config$/, path: /explainers/, why: 'KServe explainers, pulled only for an InferenceService that asks for one' },
 ];
 
-const IMAGE_KEY = /(?:^|[-_.a-z])images?$|^IMAGE$|_IMAGES?$/i;
-const NOT_IMAGE_KEY = /pull-?polic|pull-?secret|imagepullsecrets/i;
 const IMAGE_LIST_CHILD = new Set(['value', 'options', 'default']);
-const IMAGE_ARG = /^--?[\w.-]*image[\w.-]*=(.+)$/i;
-const IMAGE_ARG_FLAG = /^--?[\w.-]*image[\w.-]*$/i;
+/** Words that make a key about an image, not an image: `imagePullPolicy`, `defaultImageVersion`, `hideImageTag`. */
+const NOT_IMAGE_WORDS = new Set(['pull', 'policy', 'secret', 'secrets', 'tag', 'version', 'digest', 'registry', 'hub', 'allow', 'hide']);
+/** Values of feature switches whose key ends in `image` (Knative's `kubernetes.podspec-volumes-image: disabled`). */
+const SETTING_WORD = /^(?:true|false|yes|no|on|off|enabled|disabled|allowed|none)$/i;
+const FLAG_WITH_VALUE = /^--?([\w.-]+)=(.+)$/;
+const FLAG = /^--?([\w.-]+)$/;
 const QUALIFIED_REF = /^(?:(?:[a-z0-9-]+\.)+[a-z]{2,}|\d{1,3}(?:\.\d{1,3}){3}|localhost)(?::\d+)?\/[a-z0-9._/-]+(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 const VARIABLE = /\$\{(\w+)\}|\$\((\w+)\)|\$(\w+)/g;
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
@@ -101,8 +105,51 @@ export function tierFor(object: KubernetesObject, path: string, text: string): I
   return 'runtime';
 }
 
-function isImageKey(key: string | undefined): boolean {
-  return key !== undefined && IMAGE_KEY.test(key) && !NOT_IMAGE_KEY.test(key);
+/** `imageGroupOne` → image, group, one; `queue-sidecar-image` → queue, sidecar, image; `TENSORBOARD_IMAGE` too. */
+function keyWords(key: string): string[] {
+  return key
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((word) => word !== '');
+}
+
+/**
+ * Whether a key names an image (`'image'`) or several (`'images'`): one of its words is image or images and none says
+ * it is about an image rather than one. Spelling-independent, so `imageGroupOne`, `cacheImage`, `defaultJobImage`,
+ * `queue-sidecar-image` and `TENSORBOARD_IMAGE` all count, and `imagePullPolicy` does not.
+ */
+function imageKeyKind(key: string | undefined): ImagePosition {
+  if (key === undefined) return undefined;
+  const words = keyWords(key);
+  if (words.some((word) => NOT_IMAGE_WORDS.has(word))) return undefined;
+  if (words.includes('images')) return 'images';
+  return words.includes('image') ? 'image' : undefined;
+}
+
+/**
+ * Where a node stands: `image`, a string there names an image (and a mapping there offers its `value`, `options` and
+ * `default`: the spawner's image pickers); `images`, everything below names images (lists, name → image mappings).
+ */
+type ImagePosition = 'image' | 'images' | undefined;
+
+function childPosition(parent: ImagePosition, key: string): ImagePosition {
+  const own = imageKeyKind(key);
+  if (own !== undefined) return own;
+  if (parent === 'images') return 'image';
+  if (parent === 'image' && IMAGE_LIST_CHILD.has(key)) return 'image';
+  return undefined;
+}
+
+/** The tag a controller appends to an untagged image: a sibling `tag`, `imageTag` or `defaultImageVersion`. */
+function siblingTag(holder: Record<string, unknown> | undefined): string | undefined {
+  if (holder === undefined) return undefined;
+  for (const [key, value] of Object.entries(holder)) {
+    const words = keyWords(key);
+    const namesTag = (words.length === 1 && words[0] === 'tag') || (words.includes('image') && (words.includes('tag') || words.includes('version')));
+    if (namesTag && ((typeof value === 'string' && /^[\w][\w.-]{0,127}$/.test(value)) || typeof value === 'number')) return String(value);
+  }
+  return undefined;
 }
 
 /** Name → values of env vars and UPPER_CASE ConfigMap keys, for `$VAR` references elsewhere in the release. */
@@ -178,7 +225,7 @@ function resolveImageText(
   const path = at.path;
   const holder = state.embeddedIn ?? at.segments;
   const warn = (message: string): void => void state.warnings.push({ object: state.name, path, value: text, message });
-  const add = (raw: string, how: FoundVia, hub?: string): void =>
+  const add = (raw: string, how: FoundVia, hub?: string, written?: string): void =>
     void state.findings.push({
       objectIndex: state.objectIndex,
       object: state.name,
@@ -186,11 +233,12 @@ function resolveImageText(
       path,
       raw,
       ...(hub === undefined ? {} : { hub }),
+      ...(written === undefined ? {} : { written }),
       via: how,
       tier: tierFor(state.object, path, context),
     });
   const value = text.trim();
-  if (value === '') return;
+  if (value === '' || SETTING_WORD.test(value)) return;
   if (value.includes('{{')) {
     warn('template placeholder, filled in at run time; not resolvable from the manifests');
     return;
@@ -220,12 +268,15 @@ function resolveImageText(
     if (hub !== undefined && tag !== undefined) return tryAdd(`${hub}/${value}:${tag}`, 'composed', hub);
     return warn('bare image name with no registry, tag, or hub and tag around it');
   }
+  // `kserve/art-explainer` beside `defaultImageVersion: latest`: the controller appends the tag.
+  const tag = via === 'image-field' && !/[:@][^/]*$/.test(value) ? siblingTag(ancestors.at(-1)) : undefined;
+  if (tag !== undefined) return tryAdd(`${value}:${tag}`, 'composed', undefined, value);
   tryAdd(value, via);
 
-  function tryAdd(ref: string, how: FoundVia, hub?: string): void {
+  function tryAdd(ref: string, how: FoundVia, hub?: string, written?: string): void {
     try {
       parseImageRef(ref);
-      add(ref, how, hub);
+      add(ref, how, hub, written);
     } catch (error) {
       warn((error as Error).message);
     }
@@ -247,15 +298,14 @@ function walk(
   node: unknown,
   at: { path: string; segments: PathSegment[] },
   key: string | undefined,
-  parentKey: string | undefined,
+  position: ImagePosition,
   ancestors: Record<string, unknown>[],
   state: WalkState,
 ): void {
   const path = at.path;
   if (typeof node === 'string') {
     if (state.podTemplatePaths.has(path)) return;
-    const inImageField = isImageKey(key) || (key !== undefined && IMAGE_LIST_CHILD.has(key) && isImageKey(parentKey)) || (key === undefined && isImageKey(parentKey));
-    if (inImageField) return resolveImageText(node, at, ancestors, 'image-field', state);
+    if (position !== undefined) return resolveImageText(node, at, ancestors, 'image-field', state);
     // A tag or digest in the last segment tells a reference from a hub or a path: `10.0.0.5:5000/istio` is a hub.
     if (QUALIFIED_REF.test(node) && /[:@][^/]*$/.test(node)) return resolveImageText(node, at, ancestors, 'value', state);
     return;
@@ -265,15 +315,16 @@ function walk(
     node.forEach((item, index) => {
       const itemAt = { path: `${path}[${index}]`, segments: [...at.segments, index] };
       if (isArgs && typeof item === 'string') {
-        const inline = IMAGE_ARG.exec(item);
-        if (inline !== null) return resolveImageText(inline[1]!, itemAt, ancestors, 'arg', state, item);
+        const inline = FLAG_WITH_VALUE.exec(item);
+        if (inline !== null && imageKeyKind(inline[1]) !== undefined) return resolveImageText(inline[2]!, itemAt, ancestors, 'arg', state, item);
         const previous = node[index - 1];
-        if (typeof previous === 'string' && IMAGE_ARG_FLAG.test(previous)) return resolveImageText(item, itemAt, ancestors, 'arg', state, `${previous} ${item}`);
+        const flag = typeof previous === 'string' ? FLAG.exec(previous) : null;
+        if (flag !== null && !item.startsWith('-') && imageKeyKind(flag[1]) !== undefined) return resolveImageText(item, itemAt, ancestors, 'arg', state, `${previous} ${item}`);
       }
-      if (key === 'env' && isRecord(item) && typeof item['name'] === 'string' && /image/i.test(item['name']) && typeof item['value'] === 'string') {
+      if (key === 'env' && isRecord(item) && typeof item['name'] === 'string' && imageKeyKind(item['name']) !== undefined && typeof item['value'] === 'string') {
         return resolveImageText(item['value'], { path: `${itemAt.path}.value`, segments: [...itemAt.segments, 'value'] }, ancestors, 'env', state);
       }
-      walk(item, itemAt, undefined, key, ancestors, state);
+      walk(item, itemAt, undefined, position === 'images' ? 'image' : position, ancestors, state);
     });
     return;
   }
@@ -281,7 +332,7 @@ function walk(
   const inner = [...ancestors, node];
   for (const [childKey, child] of Object.entries(node)) {
     const childAt = { path: path === '' ? childKey : `${path}.${childKey}`, segments: [...at.segments, childKey] };
-    walk(child, childAt, childKey, key, inner, state);
+    walk(child, childAt, childKey, childPosition(position, childKey), inner, state);
   }
 }
 
@@ -289,7 +340,8 @@ function walkConfigMapData(data: Record<string, unknown>, state: WalkState): voi
   for (const [key, value] of Object.entries(data)) {
     if (key === '_example' || typeof value !== 'string') continue;
     const at = { path: `data[${key}]`, segments: ['data', key] };
-    if (isImageKey(key)) {
+    const position = imageKeyKind(key);
+    if (position !== undefined) {
       resolveImageText(value, at, [], 'image-field', state);
       continue;
     }
@@ -343,7 +395,7 @@ export function discoverImages(objects: readonly KubernetesObject[]): Discovery 
     for (const [key, value] of Object.entries(object)) {
       if (key === 'metadata' || key === 'apiVersion' || key === 'kind') continue;
       if (key === 'data' && object.kind === 'ConfigMap' && isRecord(value)) walkConfigMapData(value, state);
-      else walk(value, { path: key, segments: [key] }, key, undefined, [object], state);
+      else walk(value, { path: key, segments: [key] }, key, imageKeyKind(key), [object], state);
     }
   });
 

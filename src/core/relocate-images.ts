@@ -59,6 +59,8 @@ export function relocationTable(findings: readonly ImageFinding[], bundleRefs: r
     const raw = finding.raw.trim();
     if (!isBare(raw)) table.set(raw, relocatedRef(raw, registry));
     if (finding.hub !== undefined && !isBare(finding.hub)) table.set(finding.hub, relocatedHub(finding.hub, registry));
+    // The controller appends the tag itself, so the name moves without one.
+    if (finding.written !== undefined && !isBare(finding.written)) table.set(finding.written, `${registry}/${imageName(parseImageRef(finding.written))}`);
   }
   for (const ref of bundleRefs) table.set(ref, `${registry}/${ref}`);
   return table;

@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import { discoverImages } from '../../src/core/discover-images.js';
 import { parseManifests } from '../../src/core/k8s-object.js';
 import { patchManifests } from '../../src/core/patch-manifests.js';
+import { relocateManifests } from '../../src/core/relocate-images.js';
 
 const test = suite('image discovery edge cases');
 const refsOf = (yaml: string) => discoverImages(parseManifests(yaml, 'test.yaml')).images.map((i) => i.ref);
@@ -98,6 +99,68 @@ data:
   assert.match(text, 'image: "mysql:8.0.29"');
   assert.is(objects[0]!['data'] === patched.objects[0]!['data'], false, 'edited object is a copy');
   assert.match((objects[0]!['data'] as Record<string, string>)['a.yaml']!, 'image: "mysql:8.0"');
+});
+
+test('an image is an image whatever its spelling or key: short names, untagged, digests, option lists, image groups, name maps', () => {
+  const digest = 'sha256:' + 'a'.repeat(64);
+  const yaml = `
+kind: ConfigMap
+metadata: {name: spawner, namespace: kubeflow}
+data:
+  spawner_ui_config.yaml: |
+    spawnerFormDefaults:
+      image:
+        value: kubeflownotebookswg/jupyter-scipy:v1.8.0
+        options: [kubeflownotebookswg/jupyter-scipy:v1.8.0, kubeflownotebookswg/jupyter-pytorch-full:v1.8.0]
+        readOnly: false
+      imageGroupOne:
+        value: kubeflownotebookswg/codeserver-python:v1.8.0
+        options: [kubeflownotebookswg/codeserver-python:v1.8.0]
+      imagePullPolicy: {value: IfNotPresent}
+      allowCustomImage: true
+  runtimes.json: '{"runtimeImages": {"db": "mysql:8.0", "cache": "redis@${digest}"}, "explainer": {"image": "kserve/art-explainer", "defaultImageVersion": "v0.11.2"}}'
+  kubernetes.podspec-volumes-image: disabled
+---
+kind: Deployment
+metadata: {name: d, namespace: "n"}
+spec:
+  template:
+    spec:
+      containers:
+      - name: c
+        image: busybox
+        args: ["--image-pull-policy", "Always", "--helper-image=python", "--worker-image", "alpine:3.19"]
+        env:
+        - {name: IMAGE_PULL_POLICY, value: Always}
+        - {name: LoggerImage, value: "quay.io/x/logger"}
+`;
+  assert.equal(refsOf(yaml).sort(), [
+    'docker.io/kserve/art-explainer:v0.11.2',
+    'docker.io/kubeflownotebookswg/codeserver-python:v1.8.0',
+    'docker.io/kubeflownotebookswg/jupyter-pytorch-full:v1.8.0',
+    'docker.io/kubeflownotebookswg/jupyter-scipy:v1.8.0',
+    'docker.io/library/alpine:3.19',
+    'docker.io/library/busybox:latest',
+    'docker.io/library/mysql:8.0',
+    `docker.io/library/redis@${digest}`,
+    'quay.io/x/logger:latest',
+  ]);
+  const warnings = discoverImages(parseManifests(yaml, 'test.yaml')).warnings;
+  // A bare name in an arg has no hub or tag around it: said, not dropped.
+  assert.equal(warnings.map((w) => `${w.path} ${w.value}`), ['spec.template.spec.containers[0].args[2] python']);
+});
+
+test('relocation moves an untagged name whose tag the controller appends, without adding a tag of its own', () => {
+  const yaml = `
+kind: ConfigMap
+metadata: {name: c}
+data:
+  explainers: '{"art": {"image": "kserve/art-explainer", "defaultImageVersion": "latest"}}'
+`;
+  const objects = parseManifests(yaml, 't');
+  const found = discoverImages(objects);
+  const relocated = relocateManifests(objects, found.images.flatMap((i) => i.locations), found.images.map((i) => i.ref), 'registry.local:5000');
+  assert.equal((relocated.objects[0]!['data'] as Record<string, string>)['explainers'], '{"art": {"image": "registry.local:5000/docker.io/kserve/art-explainer", "defaultImageVersion": "latest"}}');
 });
 
 test.run();
