@@ -10,7 +10,7 @@ import { planBundle, sealBundle, type WrittenArchive } from '../core/bundle-plan
 import type { Mirror } from '../core/mirrors.js';
 import type { BundleSpec } from '../core/bundle-spec.js';
 import type { ImageTier } from '../core/discover-images.js';
-import { describeWarning, resolveRelease } from '../core/resolve-release.js';
+import { describeComponents, describeWarning, resolveRelease } from '../core/resolve-release.js';
 import type { AwsPartition } from '../core/aws-partition.js';
 import { KfbundleError } from '../core/errors.js';
 import { archiveSizeBounds } from '../core/disk-space.js';
@@ -73,7 +73,9 @@ export type BuildEvent =
   | { type: 'save-progress'; bytes: number; estimatedTotal: number }
   /** What the pulls of one platform will fetch, told before they start (from registries only). */
   | ({ type: 'estimate'; platform: string | undefined } & PullEstimate)
-  | { type: 'warning'; message: string };
+  | { type: 'warning'; message: string }
+  /** Said once, not wrong: what the component table made of a release no curated spec stands behind. */
+  | { type: 'note'; message: string };
 
 export interface BuildDeps {
   source: ManifestSource;
@@ -122,6 +124,7 @@ export async function buildBundle(options: BuildOptions, deps: BuildDeps): Promi
   try {
     const rendered = await timed('render', options.manifests, () => deps.source.render(options.manifests));
     const release = await timed('resolve', rendered.description, () => resolveRelease(rendered.text, rendered.description, options.spec, options.tiers, options.addedImages));
+    if (options.spec === undefined && rendered.kind !== 'images') for (const line of describeComponents(release.components)) deps.report({ type: 'note', message: line });
     for (const warning of release.resolution.warnings) deps.report({ type: 'warning', message: describeWarning(warning) });
     const toPull: ImageToPull[] = release.resolution.images.filter((image) => image.included);
     // Nothing to seed a registry with when the release names no image.

@@ -57,7 +57,7 @@ export async function resolveManifestInput(
     // A release nobody curated (older, or newer than this kfbundle): its manifests alone, said once.
     const source = new ReleaseManifestSource({ spec: uncuratedSpec(release), urlTemplate, signal });
     const supported = (await listShippedReleases()).join(', ');
-    const notice = `no curated bundle spec for release ${release} (curated: ${supported}): bundling tiers install and runtime, with the images its manifests name and none a controller adds by itself; pass --spec FILE to add them`;
+    const notice = `no curated bundle spec for release ${release} (curated: ${supported}): bundling tiers install and runtime: the images its manifests name, and those the component table knows its controllers pull by default; pass --spec FILE to add or replace images`;
     return { source, input: release, spec: undefined, notice };
   }
   const source = new ReleaseManifestSource({ spec, urlTemplate, signal });

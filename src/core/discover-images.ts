@@ -6,6 +6,7 @@ import { formatImageRef, parseImageRef, type ImageRef } from './image-ref.js';
 import { describeObject, isRecord, type KubernetesObject } from './k8s-object.js';
 import { readYamlStream } from './kube-yaml.js';
 import { findPodTemplateContainers } from './pod-images.js';
+import { isGoTemplate, templateImageFields, type TemplateField } from './template-images.js';
 
 export type ImageTier = 'install' | 'runtime' | 'catalog' | 'conditional' | 'example';
 
@@ -20,7 +21,7 @@ export function pathSegments(path: string): PathSegment[] {
 /** Strongest first: an image found in several places takes the strongest tier among them. */
 export const IMAGE_TIERS: readonly ImageTier[] = ['install', 'runtime', 'catalog', 'conditional', 'example'];
 
-export type FoundVia = 'pod-template' | 'image-field' | 'env' | 'arg' | 'composed' | 'variable' | 'value' | 'spec' | 'added';
+export type FoundVia = 'pod-template' | 'image-field' | 'env' | 'arg' | 'composed' | 'variable' | 'value' | 'template' | 'compiled-in' | 'spec' | 'added';
 
 export type PathSegment = string | number;
 
@@ -208,6 +209,16 @@ interface WalkState {
   podTemplatePaths: Set<string>;
   findings: ImageFinding[];
   warnings: DiscoveryWarning[];
+  /** Image fields of templates built from actions, settled once the whole object is walked (its values come later). */
+  templateFields: PendingTemplateField[];
+}
+
+interface PendingTemplateField {
+  field: TemplateField;
+  path: string;
+  /** Fields sharing a group are one image position: the branches of an if/else. */
+  group: string;
+  optIn: boolean;
 }
 
 /**
@@ -221,6 +232,8 @@ function resolveImageText(
   via: FoundVia,
   state: WalkState,
   context = text,
+  /** The strongest tier the place allows: an opt-in template's images are conditional. */
+  cap?: ImageTier,
 ): void {
   const path = at.path;
   const holder = state.embeddedIn ?? at.segments;
@@ -235,7 +248,7 @@ function resolveImageText(
       ...(hub === undefined ? {} : { hub }),
       ...(written === undefined ? {} : { written }),
       via: how,
-      tier: tierFor(state.object, path, context),
+      tier: weaker(tierFor(state.object, path, context), cap),
     });
   const value = text.trim();
   if (value === '' || SETTING_WORD.test(value)) return;
@@ -283,6 +296,66 @@ function resolveImageText(
   }
 }
 
+function weaker(tier: ImageTier, cap: ImageTier | undefined): ImageTier {
+  return cap !== undefined && IMAGE_TIERS.indexOf(cap) > IMAGE_TIERS.indexOf(tier) ? cap : tier;
+}
+
+/** Whether a template is used only on request: a `defaultTemplates` list beside it leaves it out (Istio's injector). */
+function isOptInTemplate(ancestors: readonly Record<string, unknown>[], name: string | undefined): boolean {
+  if (name === undefined) return false;
+  for (let i = ancestors.length - 1; i >= 0; i--) {
+    for (const [key, value] of Object.entries(ancestors[i]!)) {
+      const words = keyWords(key);
+      if (words[0] !== 'default' || !/^templates?$/.test(words[1] ?? '') || words.length !== 2) continue;
+      const defaults = Array.isArray(value) ? value : [value];
+      return !defaults.includes(name);
+    }
+  }
+  return false;
+}
+
+/**
+ * Image fields in template text: a literal is an image where it stands (`image: busybox:1.28`); one built from actions
+ * waits for the object's values to be walked (settleTemplateFields).
+ */
+function walkTemplate(text: string, at: { path: string; segments: PathSegment[] }, key: string | undefined, ancestors: readonly Record<string, unknown>[], state: WalkState): void {
+  const optIn = isOptInTemplate(ancestors, key);
+  for (const field of templateImageFields(text, (candidate) => imageKeyKind(candidate) === 'image')) {
+    const path = `${at.path} line ${field.line}`;
+    const group = field.block === 0 ? path : `${at.path} block ${field.block}`;
+    if (!field.value.includes('{{')) resolveImageText(field.value, { path, segments: at.segments }, ancestors, 'template', state, field.value, optIn ? 'conditional' : undefined);
+    state.templateFields.push({ field, path, group, optIn });
+  }
+}
+
+/**
+ * A field built from actions is resolved when a branch beside it is a literal, or when a `.Values` path one of them
+ * reads is where discovery found an image in the same object (Istio's `.Values.global.proxy.image`). The rest are
+ * warnings, one per position: filled in at run time from something the manifests do not hold.
+ */
+function settleTemplateFields(state: WalkState): void {
+  const groups = new Map<string, PendingTemplateField[]>();
+  for (const pending of state.templateFields) groups.set(pending.group, [...(groups.get(pending.group) ?? []), pending]);
+  const foundPaths = state.findings.filter((finding) => finding.objectIndex === state.objectIndex).map((finding) => finding.path);
+  for (const fields of groups.values()) {
+    const resolved = fields.some(
+      ({ field }) => !field.value.includes('{{') || field.valuesPaths.some((valuesPath) => foundPaths.some((path) => path.endsWith(`.${valuesPath}`))),
+    );
+    if (resolved) continue;
+    const first = fields[0]!;
+    const reads = [...new Set(fields.flatMap(({ field }) => field.valuesPaths))].map((valuesPath) => `.Values.${valuesPath}`);
+    state.warnings.push({
+      object: state.name,
+      path: first.path,
+      value: first.field.value,
+      message:
+        `image built from template actions${reads.length === 0 ? '' : ` reading ${reads.join(', ')}, which the release's values do not set`}: ` +
+        `filled in at run time, so the manifests do not say which image${first.optIn ? ' (an opt-in template, not among the default ones)' : ''}; ` +
+        `if it is used, name the image with --image or a spec's images.extra`,
+    });
+  }
+}
+
 function nearestSetting(ancestors: readonly Record<string, unknown>[], key: 'hub' | 'tag'): string | undefined {
   for (let i = ancestors.length - 1; i >= 0; i--) {
     const ancestor = ancestors[i]!;
@@ -306,6 +379,7 @@ function walk(
   if (typeof node === 'string') {
     if (state.podTemplatePaths.has(path)) return;
     if (position !== undefined) return resolveImageText(node, at, ancestors, 'image-field', state);
+    if (isGoTemplate(node)) return walkTemplate(node, at, key, ancestors, state);
     // A tag or digest in the last segment tells a reference from a hub or a path: `10.0.0.5:5000/istio` is a hub.
     if (QUALIFIED_REF.test(node) && /[:@][^/]*$/.test(node)) return resolveImageText(node, at, ancestors, 'value', state);
     return;
@@ -347,7 +421,7 @@ function walkConfigMapData(data: Record<string, unknown>, state: WalkState): voi
     }
     const documents = parseEmbedded(value);
     if (documents === undefined) {
-      walk(value, at, undefined, undefined, [], state);
+      walk(value, at, key, undefined, [], state);
       continue;
     }
     const embedded = { ...state, embeddedIn: at.segments };
@@ -391,25 +465,31 @@ export function discoverImages(objects: readonly KubernetesObject[]): Discovery 
       podTemplatePaths: podTemplatePaths.get(index) ?? new Set(),
       findings,
       warnings,
+      templateFields: [],
     };
     for (const [key, value] of Object.entries(object)) {
       if (key === 'metadata' || key === 'apiVersion' || key === 'kind') continue;
       if (key === 'data' && object.kind === 'ConfigMap' && isRecord(value)) walkConfigMapData(value, state);
       else walk(value, { path: key, segments: [key] }, key, imageKeyKind(key), [object], state);
     }
+    settleTemplateFields(state);
   });
 
   return { images: groupFindings(findings), warnings };
 }
 
-/** Groups findings by normalised reference; the image's tier is the strongest among its locations. */
+/**
+ * Groups findings by normalised reference; the image's tier is the strongest among its locations. A place found twice
+ * (by discovery and by the component table) is one location.
+ */
 export function groupFindings(findings: readonly ImageFinding[]): DiscoveredImage[] {
   const byRef = new Map<string, DiscoveredImage>();
   for (const finding of findings) {
     const parsed = parseImageRef(finding.raw);
     const ref = formatImageRef(parsed);
     const image = byRef.get(ref) ?? { ref, parsed, tier: finding.tier, locations: [] };
-    image.locations.push(finding);
+    const same = image.locations.some((seen) => seen.objectIndex === finding.objectIndex && seen.path === finding.path);
+    if (!same) image.locations.push(finding);
     if (IMAGE_TIERS.indexOf(finding.tier) < IMAGE_TIERS.indexOf(image.tier)) image.tier = finding.tier;
     byRef.set(ref, image);
   }

@@ -2,7 +2,9 @@
 // so both commands find, warn and fail alike for the same input.
 
 import type { BundleSpec } from './bundle-spec.js';
-import { discoverImages, type DiscoveryWarning, type ImageTier } from './discover-images.js';
+import { findCompiledDefaults, type Component, type RecognisedComponent } from './component-defaults.js';
+import { COMPONENT_TABLE } from './component-table.js';
+import { discoverImages, groupFindings, type DiscoveryWarning, type ImageTier } from './discover-images.js';
 import { collectInstallImages } from './install-images.js';
 import { parseManifestDocuments, type KubernetesObject, type ManifestDocument } from './k8s-object.js';
 import { resolveImages, type AddedImage, type Resolution } from './resolve-images.js';
@@ -12,6 +14,8 @@ export interface ResolvedRelease {
   documents: ManifestDocument[];
   objects: KubernetesObject[];
   resolution: Resolution;
+  /** What the component table made of the release's workloads. */
+  components: { recognised: RecognisedComponent[]; unrecognised: string[] };
 }
 
 /**
@@ -19,11 +23,42 @@ export interface ResolvedRelease {
  * @throws KfbundleError MANIFEST_INVALID for YAML that does not parse; IMAGE_REF_INVALID for a pod-template image
  *   that does not parse: kubelet could not pull it either, so neither listing nor bundling it would help.
  */
-export function resolveRelease(text: string, source: string, spec: BundleSpec | undefined, tiers?: readonly ImageTier[], added: readonly AddedImage[] = []): ResolvedRelease {
+export function resolveRelease(
+  text: string,
+  source: string,
+  spec: BundleSpec | undefined,
+  tiers?: readonly ImageTier[],
+  added: readonly AddedImage[] = [],
+  table: readonly Component[] = COMPONENT_TABLE,
+): ResolvedRelease {
   const documents = parseManifestDocuments(text, source);
   const objects = documents.flatMap((document) => document.objects);
   collectInstallImages(objects);
-  return { documents, objects, resolution: resolveImages(discoverImages(objects), spec, tiers, added) };
+  const found = discoverImages(objects);
+  const compiled = findCompiledDefaults(objects, table);
+  const discovery = {
+    images: groupFindings([...found.images.flatMap((image) => image.locations), ...compiled.findings]),
+    warnings: [...found.warnings, ...compiled.warnings],
+  };
+  return {
+    documents,
+    objects,
+    resolution: resolveImages(discovery, spec, tiers, added),
+    components: { recognised: compiled.recognised, unrecognised: compiled.unrecognised },
+  };
+}
+
+/**
+ * What is said about the components when no curated spec stands behind the images: which the component table knows
+ * (so their compiled-in images are in), and which workload images belong to none (so theirs, if any, are not).
+ */
+export function describeComponents(components: ResolvedRelease['components']): string[] {
+  const known = components.recognised.filter((component) => component.known);
+  const lines = [`components recognised (compiled-in images included): ${known.map((c) => `${c.name} ${c.versions.join(', ')}`).join('; ') || 'none'}`];
+  const unknownVersion = components.recognised.filter((component) => !component.known);
+  if (unknownVersion.length > 0) lines.push(`components at a version the table lacks (see the warnings): ${unknownVersion.map((c) => `${c.name} ${c.versions.join(', ')}`).join('; ')}`);
+  if (components.unrecognised.length > 0) lines.push(`images of no component the table knows (any compiled-in images they pull are not included): ${components.unrecognised.join(', ')}`);
+  return lines;
 }
 
 /** How every command words a discovery warning: the object and field, the value found there, and what is wrong. */

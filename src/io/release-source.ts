@@ -13,8 +13,8 @@ import { KfbundleError } from '../core/errors.js';
 import { LocalManifestSource } from './manifest-source.js';
 import { errnoOf, fileFault } from './system-errors.js';
 
-/** GitHub's tag archive; `{repository}` and `{ref}` are filled from the bundle spec. */
-export const DEFAULT_RELEASE_URL = 'https://github.com/{repository}/archive/refs/tags/{ref}.tar.gz';
+/** GitHub's archive of a tag or branch (GitHub resolves `archive/REF` for either); `{repository}` and `{ref}` are filled from the bundle spec. */
+export const DEFAULT_RELEASE_URL = 'https://github.com/{repository}/archive/{ref}.tar.gz';
 
 export function releaseUrl(template: string, spec: BundleSpec): string {
   return template.replaceAll('{repository}', spec.source.repository).replaceAll('{ref}', encodeURIComponent(spec.source.ref));

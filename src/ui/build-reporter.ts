@@ -52,7 +52,8 @@ class LineReporter implements Reporter {
         this.line(`pull ${event.ref}${event.from === event.ref ? '' : ` from ${event.from}`}`);
         break;
       case 'warning':
-        this.line(`warning: ${event.message}`);
+      case 'note':
+        this.line(`${event.type}: ${event.message}`);
         break;
       case 'estimate':
         this.line(describeEstimate(event));
@@ -169,8 +170,9 @@ class TerminalReporter implements Reporter {
         this.pullBars.get(event.ref)?.update({ size: 'next source' });
         break;
       case 'warning':
-        if (this.bars !== undefined) this.bars.log(`warning: ${event.message}\n`);
-        else this.stream.write(`warning: ${event.message}\n`);
+      case 'note':
+        if (this.bars !== undefined) this.bars.log(`${event.type}: ${event.message}\n`);
+        else this.stream.write(`${event.type}: ${event.message}\n`);
         break;
       case 'estimate':
         this.spinner?.succeed();

@@ -150,6 +150,50 @@ spec:
   assert.equal(warnings.map((w) => `${w.path} ${w.value}`), ['spec.template.spec.containers[0].args[2] python']);
 });
 
+test('template text: literals are images (tiered by whether the template is a default one), built fields resolve through found values or warn', () => {
+  const yaml = `
+kind: ConfigMap
+metadata: {name: injector, namespace: mesh}
+data:
+  values: '{"global": {"hub": "gcr.io/mesh", "tag": "1.0", "proxy": {"image": "proxy"}}}'
+  config: |
+    defaultTemplates: [main]
+    templates:
+      main: |
+        containers:
+        - name: helper
+          image: quay.io/mesh/helper:2.0
+        {{- if .Values.global.debug }}
+        - name: proxy
+          image: "{{ .Values.global.proxy.image }}"
+        {{- else }}
+        - name: proxy
+          image: "{{ .ProxyImage }}"
+        {{- end }}
+      extra: |
+        initContainers:
+        - name: wait
+          image: busybox:1.36
+        - name: tool
+          image: "{{ .Values.global.tool.image }}"
+  workflow.yaml: |
+    keyFormat: "{{workflow.name}}/{{pod.name}}"
+    image: ghcr.io/x/argo-literal:v1
+`;
+  const found = discoverImages(parseManifests(yaml, 'test.yaml'));
+  const tiers = Object.fromEntries(found.images.map((i) => [i.ref, i.tier]));
+  assert.equal(tiers, {
+    'quay.io/mesh/helper:2.0': 'runtime',
+    'gcr.io/mesh/proxy:1.0': 'runtime',
+    'docker.io/library/busybox:1.36': 'conditional',
+    'ghcr.io/x/argo-literal:v1': 'runtime',
+  });
+  // The if/else around the proxy is one position, resolved by .Values.global.proxy.image; the tool is not resolved.
+  assert.equal(found.warnings.map((w) => `${w.path}: ${w.value}`), ['data[config].templates.extra line 5: {{ .Values.global.tool.image }}']);
+  assert.match(found.warnings[0]!.message, /\.Values\.global\.tool\.image, which the release's values do not set/);
+  assert.match(found.warnings[0]!.message, /opt-in template/);
+});
+
 test('relocation moves an untagged name whose tag the controller appends, without adding a tag of its own', () => {
   const yaml = `
 kind: ConfigMap

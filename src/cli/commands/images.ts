@@ -10,7 +10,7 @@ import { checkPlatforms, type PlatformCheck } from '../../app/check-platforms.js
 import { registryClientFor } from '../registry-client-for.js';
 import { platformsOption } from '../platform-option.js';
 import { parseTiers } from '../../core/resolve-images.js';
-import { describeWarning, resolveRelease } from '../../core/resolve-release.js';
+import { describeComponents, describeWarning, resolveRelease } from '../../core/resolve-release.js';
 import { resolveManifestInput } from '../manifest-input.js';
 import { writeJson, type CliContext } from '../context.js';
 
@@ -96,7 +96,9 @@ export async function runImages(options: ImagesCommandOptions, context: CliConte
   const { source, input, spec, notice } = await resolveManifestInput(options, context.signal, false, context.env);
   if (notice !== undefined) context.stderr.write(`note: ${notice}\n`);
   const rendered = await source.render(input);
-  const { resolution } = resolveRelease(rendered.text, rendered.description, spec, tiers);
+  const { resolution, components } = resolveRelease(rendered.text, rendered.description, spec, tiers);
+  // Without a curated spec, the component table is all that stands behind the images: say what it knew.
+  if (spec === undefined && !options.json) for (const line of describeComponents(components)) context.stderr.write(`note: ${line}\n`);
   const matches = (ref: string) => options.why === undefined || ref === options.why || ref.includes(options.why);
   const images = resolution.images.filter((image) => matches(image.ref));
   const platformed = await platformChecks(options, images.filter((image) => image.included).map((image) => image.pullFrom ?? parseImageRef(image.ref)), context);
@@ -117,6 +119,7 @@ export async function runImages(options: ImagesCommandOptions, context: CliConte
       })),
       excluded: resolution.excluded,
       warnings: resolution.warnings,
+      components,
     });
   } else {
     for (const image of images) {
