@@ -42,7 +42,7 @@ export interface Component {
 
 export interface RecognisedComponent {
   name: string;
-  /** The versions deployed (tags of the component's images), sorted. */
+  /** The versions of its controllers deployed (their image tags), sorted; empty for a component without versions. */
   versions: string[];
   /** Whether the table knows every one of them. */
   known: boolean;
@@ -134,18 +134,16 @@ export function findCompiledDefaults(objects: readonly KubernetesObject[], table
       unrecognised.add(repository);
       continue;
     }
-    const object = objects[container.objectIndex]!;
-    const version = versionOf(container, object, ref);
     const versions = deployed.get(component) ?? new Set<string>();
-    if (version !== undefined) versions.add(version);
     deployed.set(component, versions);
     if (component.versions === 'any') continue;
+    // Only the component's controllers can pull a default; its other images (a database beside them) say nothing.
+    if (!component.versions.some((candidate) => candidate.defaults.some((d) => d.controller === repository))) continue;
 
+    const version = versionOf(container, objects[container.objectIndex]!, ref);
+    versions.add(version ?? 'unknown');
     const entry = version === undefined ? undefined : component.versions.find((candidate) => candidate.tags.includes(version));
-    const ownDefaults = component.versions.some((candidate) => candidate.defaults.some((d) => d.controller === repository));
     if (entry === undefined) {
-      // Only the component's controllers can pull a default; its other images say nothing about one.
-      if (!ownDefaults) continue;
       unknownVersions.add(component);
       const known = component.versions.flatMap((candidate) => candidate.tags).join(', ');
       warnings.push({

@@ -2,7 +2,7 @@
 // How to add a component or a version: docs/image-discovery.md ("The component table"). Every `why` says where
 // upstream keeps the default (repository@tag, file, symbol), so the next version can be checked the same way.
 
-import type { CompiledDefault, Component } from './component-defaults.js';
+import type { CompiledDefault, Component, ComponentVersion } from './component-defaults.js';
 
 /** Components whose workloads pull nothing but their own images, or only images their manifests name. */
 const NAMES_EVERY_IMAGE: readonly Component[] = [
@@ -43,26 +43,6 @@ const NAMES_EVERY_IMAGE: readonly Component[] = [
     repositories: ['docker.io/kserve/models-web-app', 'ghcr.io/kserve/models-web-app'],
     versions: 'any',
     why: 'a web app over InferenceServices; it starts no pods',
-  },
-  {
-    name: 'Kubeflow Pipelines servers',
-    repositories: [
-      'gcr.io/ml-pipeline/frontend',
-      'gcr.io/ml-pipeline/metadata-envoy',
-      'gcr.io/ml-pipeline/metadata-writer',
-      'gcr.io/ml-pipeline/persistenceagent',
-      'gcr.io/ml-pipeline/scheduledworkflow',
-      'gcr.io/ml-pipeline/visualization-server',
-      'gcr.io/tfx-oss-public/ml_metadata_store_server',
-      'ghcr.io/kubeflow/kfp-frontend',
-      'ghcr.io/kubeflow/kfp-metadata-envoy',
-      'ghcr.io/kubeflow/kfp-metadata-writer',
-      'ghcr.io/kubeflow/kfp-persistence-agent',
-      'ghcr.io/kubeflow/kfp-scheduled-workflow-controller',
-      'ghcr.io/kubeflow/kfp-visualization-server',
-    ],
-    versions: 'any',
-    why: 'they watch and record runs; the pods of a run are the workflow the API server compiles (see its entry)',
   },
   {
     name: 'Knative',
@@ -136,6 +116,81 @@ function trainingOperatorDefaults(controller: string, commit: string, kubectlDel
   ];
 }
 
+const KFP = {
+  apiServer: ['gcr.io/ml-pipeline/api-server', 'ghcr.io/kubeflow/kfp-api-server'],
+  cacheServer: ['gcr.io/ml-pipeline/cache-server', 'ghcr.io/kubeflow/kfp-cache-server'],
+  frontend: ['gcr.io/ml-pipeline/frontend', 'ghcr.io/kubeflow/kfp-frontend'],
+  viewer: ['gcr.io/ml-pipeline/viewer-crd-controller', 'ghcr.io/kubeflow/kfp-viewer-crd-controller'],
+};
+
+/**
+ * The v2 driver and launcher the API server compiles into every run's workflow. 2.0.3 has no override; from 2.0.5 on
+ * the env vars replace them (backend/src/v2/compiler/argocompiler/container.go GetDriverImage, GetLauncherImage).
+ */
+function kfpDriverAndLauncher(tag: string, driver: string, launcher: string): CompiledDefault[] {
+  const overridable = tag !== '2.0.3';
+  const where = overridable ? 'backend/src/v2/compiler/argocompiler/container.go' : 'backend/src/v2/compiler/argocompiler/argo.go (literals, no override)';
+  return KFP.apiServer.flatMap((controller) => [
+    {
+      controller,
+      image: driver,
+      ...(overridable ? { override: { env: 'V2_DRIVER_IMAGE' } } : {}),
+      tier: 'runtime' as const,
+      why: `kubeflow/pipelines@${tag} ${where} ${overridable ? 'DefaultDriverImage' : 'driverImage'}: the driver step of every v2 run`,
+    },
+    {
+      controller,
+      image: launcher,
+      ...(overridable ? { override: { env: 'V2_LAUNCHER_IMAGE' } } : {}),
+      tier: 'runtime' as const,
+      why: `kubeflow/pipelines@${tag} ${where} ${overridable ? 'DefaultLauncherImage' : 'launcherImage'}: the launcher init container of every v2 step`,
+    },
+  ]);
+}
+
+/** What every KFP version also compiles in: the cached-step image, and the TensorBoard images of the UI and the viewer. */
+function kfpOtherDefaults(tag: string, cacheImage: string): CompiledDefault[] {
+  return [
+    ...KFP.cacheServer.map((controller) => ({
+      controller,
+      image: cacheImage,
+      override: { env: 'CACHE_IMAGE' },
+      tier: 'runtime' as const,
+      why: `kubeflow/pipelines@${tag} backend/src/cache/server/mutation.go MutatePodIfCached: the image a cached v1 step runs instead`,
+    })),
+    ...KFP.frontend.map((controller) => ({
+      controller,
+      image: 'tensorflow/tensorflow:2.2.2',
+      tier: 'conditional' as const,
+      why: `kubeflow/pipelines@${tag} frontend/src/components/viewers/Tensorboard.tsx DEFAULT_TF_IMAGE: what "Start TensorBoard" on a run's output runs (the menu offers older tags too)`,
+    })),
+    ...KFP.viewer.map((controller) => ({
+      controller,
+      image: 'tensorflow/tensorflow:1.13.2',
+      tier: 'conditional' as const,
+      why: `kubeflow/pipelines@${tag} backend/src/crd/controller/viewer/reconciler/reconciler.go defaultTensorflowImage: a Viewer created without an image (the UI always sends one)`,
+    })),
+  ];
+}
+
+const KFP_V2_GCR = 'gcr.io/ml-pipeline/kfp';
+
+const ARGO_WORKFLOWS = ['gcr.io/ml-pipeline/workflow-controller', 'quay.io/argoproj/workflow-controller'];
+
+/** Argo's executor, `quay.io/argoproj/argoexec:` + the tag stamped into the build (workflow/controller/config.go executorImage). */
+function argoExecutor(tag: string, upstreamTag: string): ComponentVersion {
+  return {
+    tags: [tag],
+    defaults: ARGO_WORKFLOWS.map((controller) => ({
+      controller,
+      image: `quay.io/argoproj/argoexec:${upstreamTag}`,
+      override: { flag: 'executor-image' },
+      tier: 'runtime' as const,
+      why: `argoproj/argo-workflows@${upstreamTag} workflow/controller/config.go executorImage: the wait and init containers of every workflow pod (also executor.image in workflow-controller-configmap)`,
+    })),
+  };
+}
+
 function acmeSolver(tag: string, where: string): CompiledDefault {
   return {
     controller: 'quay.io/jetstack/cert-manager-controller',
@@ -152,12 +207,107 @@ function pvcViewerDefault(controller: string): CompiledDefault {
     image: 'filebrowser/filebrowser:latest',
     override: { env: 'DEFAULT_POD_SPEC_PATH' },
     tier: 'conditional',
-    why: 'kubeflow/kubeflow components/pvcviewer-controller/api/v1alpha1/pvcviewer_webhook.go PVCViewer.Default(): only a PVCViewer created without spec.podSpec (the volumes web app always sends one)',
+    why: 'kubeflow/kubeflow@v1.8.0 components/pvcviewer-controller/api/v1alpha1/pvcviewer_webhook.go PVCViewer.Default(), the same at v1.9.0, v1.9.2 and v1.10.0: only a PVCViewer created without spec.podSpec (the volumes web app always sends one)',
   };
 }
 
 /** Controllers that pull images from compiled-in defaults, or could: each version checked against upstream. */
 const COMPILES_IMAGES_IN: readonly Component[] = [
+  {
+    name: 'Kubeflow Pipelines',
+    repositories: [
+      ...KFP.apiServer,
+      ...KFP.cacheServer,
+      ...KFP.frontend,
+      ...KFP.viewer,
+      'gcr.io/ml-pipeline/metadata-envoy',
+      'gcr.io/ml-pipeline/metadata-writer',
+      'gcr.io/ml-pipeline/persistenceagent',
+      'gcr.io/ml-pipeline/scheduledworkflow',
+      'gcr.io/ml-pipeline/visualization-server',
+      'gcr.io/tfx-oss-public/ml_metadata_store_server',
+      'ghcr.io/kubeflow/kfp-metadata-envoy',
+      'ghcr.io/kubeflow/kfp-metadata-writer',
+      'ghcr.io/kubeflow/kfp-persistence-agent',
+      'ghcr.io/kubeflow/kfp-scheduled-workflow-controller',
+      'ghcr.io/kubeflow/kfp-visualization-server',
+    ],
+    versions: [
+      {
+        tags: ['2.0.3'],
+        defaults: [
+          ...kfpDriverAndLauncher(
+            '2.0.3',
+            `${KFP_V2_GCR}-driver@sha256:8e60086b04d92b657898a310ca9757631d58547e76bbbb8bfc376d654bef1707`,
+            `${KFP_V2_GCR}-launcher@sha256:50151a8615c8d6907aa627902dce50a2619fd231f25d1e5c2a72737a2ea4001e`,
+          ),
+          ...kfpOtherDefaults('2.0.3', 'gcr.io/google-containers/busybox'),
+        ],
+      },
+      {
+        tags: ['2.0.5'],
+        defaults: [
+          // 2.0.5's launcher digest is older than 2.0.3's: the release restored one from June 2023.
+          ...kfpDriverAndLauncher(
+            '2.0.5',
+            `${KFP_V2_GCR}-driver@sha256:8e60086b04d92b657898a310ca9757631d58547e76bbbb8bfc376d654bef1707`,
+            `${KFP_V2_GCR}-launcher@sha256:80cf120abd125db84fa547640fd6386c4b2a26936e0c2b04a7d3634991a850a4`,
+          ),
+          ...kfpOtherDefaults('2.0.5', 'gcr.io/google-containers/busybox'),
+        ],
+      },
+      {
+        tags: ['2.2.0'],
+        defaults: [
+          ...kfpDriverAndLauncher(
+            '2.2.0',
+            `${KFP_V2_GCR}-driver@sha256:3c0665cd36aa87e4359a4c8b6271dcba5bdd817815cd0496ed12eb5dde5fd2ec`,
+            `${KFP_V2_GCR}-launcher@sha256:8fe5e6e4718f20b021736022ad3741ddf2abd82aa58c86ae13e89736fdc3f08f`,
+          ),
+          ...kfpOtherDefaults('2.2.0', 'gcr.io/google-containers/busybox'),
+        ],
+      },
+      {
+        tags: ['2.3.0'],
+        defaults: [
+          ...kfpDriverAndLauncher(
+            '2.3.0',
+            `${KFP_V2_GCR}-driver@sha256:dc8b56a2eb071f30409828a8884d621092e68385af11a6c06aa9e9fbcfbb19de`,
+            `${KFP_V2_GCR}-launcher@sha256:bef55a344574a25c557256d7c66cb19edacfd2008d694e5b6bb5b612d59feae0`,
+          ),
+          ...kfpOtherDefaults('2.3.0', 'gcr.io/google-containers/busybox'),
+        ],
+      },
+      {
+        tags: ['2.4.1'],
+        defaults: [
+          ...kfpDriverAndLauncher('2.4.1', 'ghcr.io/kubeflow/kfp-driver:2.4.1', 'ghcr.io/kubeflow/kfp-launcher:2.4.1'),
+          ...kfpOtherDefaults('2.4.1', 'registry.k8s.io/busybox'),
+        ],
+      },
+      // From 2.5.0 the defaults are :latest, and every release sets both env vars to its own version.
+      ...(['2.5.0', '2.15.0', '2.16.0'] as const).map((tag) => ({
+        tags: [tag],
+        defaults: [
+          ...kfpDriverAndLauncher(tag, 'ghcr.io/kubeflow/kfp-driver:latest', 'ghcr.io/kubeflow/kfp-launcher:latest'),
+          ...kfpOtherDefaults(tag, tag === '2.5.0' ? 'registry.k8s.io/busybox' : 'ghcr.io/containerd/busybox'),
+        ],
+      })),
+    ],
+    why: 'the API server compiles the driver and launcher into every run; the cache server, UI and viewer controller have defaults of their own',
+  },
+  {
+    name: 'Argo Workflows',
+    repositories: ARGO_WORKFLOWS,
+    versions: [
+      argoExecutor('v3.3.10-license-compliance', 'v3.3.10'),
+      argoExecutor('v3.4.16-license-compliance', 'v3.4.16'),
+      argoExecutor('v3.4.17-license-compliance', 'v3.4.17'),
+      argoExecutor('v3.5.14', 'v3.5.14'),
+      argoExecutor('v3.7.3', 'v3.7.3'),
+    ],
+    why: "the controller adds its executor to every workflow pod; KFP's -license-compliance images run the upstream binary",
+  },
   {
     name: 'Training Operator v1',
     repositories: [TRAINING_OPERATOR, TRAINING_OPERATOR_GHCR],

@@ -54,9 +54,10 @@ export function resolveRelease(
  */
 export function describeComponents(components: ResolvedRelease['components']): string[] {
   const known = components.recognised.filter((component) => component.known);
-  const lines = [`components recognised (compiled-in images included): ${known.map((c) => `${c.name} ${c.versions.join(', ')}`).join('; ') || 'none'}`];
+  const named = (c: RecognisedComponent) => (c.versions.length === 0 ? c.name : `${c.name} ${c.versions.join(', ')}`);
+  const lines = [`components recognised (compiled-in images included): ${known.map(named).join('; ') || 'none'}`];
   const unknownVersion = components.recognised.filter((component) => !component.known);
-  if (unknownVersion.length > 0) lines.push(`components at a version the table lacks (see the warnings): ${unknownVersion.map((c) => `${c.name} ${c.versions.join(', ')}`).join('; ')}`);
+  if (unknownVersion.length > 0) lines.push(`components at a version the table lacks (see the warnings): ${unknownVersion.map(named).join('; ')}`);
   if (components.unrecognised.length > 0) lines.push(`images of no component the table knows (any compiled-in images they pull are not included): ${components.unrecognised.join(', ')}`);
   return lines;
 }

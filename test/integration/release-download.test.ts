@@ -112,9 +112,10 @@ test('kfbundle images --release lists the release images from the download', asy
   const result = await runKfbundle(['images', '--release', 'v1.10.2', '--release-url', server.url + TEMPLATE_PATH, '--json']);
   assert.is(result.code, 0, result.stderr);
   const output = JSON.parse(result.stdout) as { images: { tier: string; included: boolean }[] };
-  // 96 found in the manifests (Istio's grpc-simple busybox among them), and three from the component table:
-  // training-operator's alpine:3.10 and kubectl-delivery (runtime), the PVC viewer's filebrowser:latest (conditional).
-  assert.is(output.images.length, 99);
+  // 96 found in the manifests (Istio's grpc-simple busybox among them), and five from the component table:
+  // training-operator's alpine:3.10 and kubectl-delivery (runtime); the PVC viewer's filebrowser:latest and KFP's
+  // two TensorBoard images (conditional).
+  assert.is(output.images.length, 101);
   assert.is(output.images.filter((i) => i.included).length, 51 + 21 + 2);
 });
 
@@ -124,8 +125,8 @@ test('a release with no curated spec is not refused: tiers install and runtime a
   assert.is(result.stderr.split('no curated bundle spec for release v1.10.99').length - 1, 1, result.stderr);
   const output = JSON.parse(result.stdout) as { tiers: string[]; images: { ref: string; included: boolean }[] };
   assert.equal(output.tiers, ['install', 'runtime']);
-  // The compiled-in images come from the component table, not the spec: the same 99 as the curated release.
-  assert.is(output.images.length, 99);
+  // The compiled-in images come from the component table, not the spec: the same 101 as the curated release.
+  assert.is(output.images.length, 101);
   assert.ok(output.images.some((image) => image.ref === 'ghcr.io/kubeflow/kfp-api-server:2.5.0' && image.included));
   assert.ok(output.images.some((image) => image.ref === 'docker.io/library/alpine:3.10' && image.included));
 });

@@ -4,7 +4,12 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { findCompiledDefaults, type Component } from '../../src/core/component-defaults.js';
+import { COMPONENT_TABLE } from '../../src/core/component-table.js';
+import type { ImageTier } from '../../src/core/discover-images.js';
+import { parseImageRef } from '../../src/core/image-ref.js';
 import { parseManifests } from '../../src/core/k8s-object.js';
+import { resolveRelease, type ResolvedRelease } from '../../src/core/resolve-release.js';
+import { ALL_RELEASES, readRendered, type AnyRelease } from '../helpers/fixtures.js';
 
 const test = suite('compiled-in defaults by component and version');
 
@@ -81,8 +86,77 @@ ${deployment('db', '      - {name: db, image: "mysql:8.0"}')}
 ${deployment('web', '      - {name: web, image: "ghcr.io/other/web:v3"}')}`;
   const result = findCompiledDefaults(parseManifests(yaml, 't'), TABLE);
   assert.equal(result.findings.map((f) => f.raw), ['gcr.io/mesh/proxy:1.2']);
-  assert.equal(result.recognised.map((c) => `${c.name} ${c.versions.join(',')}`), ['Database 8.0', 'Mesh 1.2']);
+  assert.equal(result.recognised.map((c) => `${c.name} ${c.versions.join(',')}`), ['Database ', 'Mesh 1.2']);
   assert.equal(result.unrecognised, ['ghcr.io/other/web']);
+});
+
+// The shipped table on the four real releases, without a spec: what every release gets from it alone.
+const WITH_TABLE: Record<AnyRelease, Record<ImageTier, number>> = {
+  '26.03': { install: 53, runtime: 22, catalog: 25, conditional: 6, example: 2 },
+  'v1.11.0': { install: 52, runtime: 21, catalog: 25, conditional: 6, example: 2 },
+  'v1.10.2': { install: 51, runtime: 23, catalog: 19, conditional: 6, example: 2 },
+  'v1.8.1': { install: 52, runtime: 24, catalog: 16, conditional: 7, example: 3 },
+};
+const resolved = new Map<AnyRelease, ResolvedRelease>();
+const refsVia = (release: AnyRelease, via: string) =>
+  resolved
+    .get(release)!
+    .resolution.images.filter((image) => image.locations.some((l) => l.via === via))
+    .map((image) => image.ref);
+
+test.before(async () => {
+  for (const release of ALL_RELEASES) resolved.set(release, resolveRelease(await readRendered(release), release, undefined));
+});
+
+for (const release of ALL_RELEASES) {
+  test(`${release}: every workload is of a known component at a known version, and the tiers with the table`, () => {
+    const { resolution, components } = resolved.get(release)!;
+    assert.equal(components.unrecognised, []);
+    assert.equal(components.recognised.filter((c) => !c.known), []);
+    assert.not.ok(resolution.warnings.some((w) => w.message.includes('component table')));
+    const counts: Record<string, number> = {};
+    for (const { tier } of resolution.images) counts[tier] = (counts[tier] ?? 0) + 1;
+    assert.equal(counts, WITH_TABLE[release]);
+  });
+}
+
+test('v1.8.1 (KFP 2.0.5, training-operator v1-855e096): the compiled-in driver, launcher and init containers apply, no override being set', () => {
+  assert.equal(refsVia('v1.8.1', 'compiled-in').filter((ref) => /kfp-(driver|launcher)|alpine|kubectl-delivery/.test(ref)), [
+    'docker.io/library/alpine:3.10',
+    'docker.io/mpioperator/kubectl-delivery:latest',
+    'gcr.io/ml-pipeline/kfp-driver@sha256:8e60086b04d92b657898a310ca9757631d58547e76bbbb8bfc376d654bef1707',
+    'gcr.io/ml-pipeline/kfp-launcher@sha256:80cf120abd125db84fa547640fd6386c4b2a26936e0c2b04a7d3634991a850a4',
+  ]);
+  const driver = resolved.get('v1.8.1')!.resolution.images.find((i) => i.ref.startsWith('gcr.io/ml-pipeline/kfp-driver@'))!;
+  assert.ok(driver.included);
+  assert.equal(driver.locations.map((l) => `${l.object} ${l.path}`), ['Deployment/kubeflow/ml-pipeline compiled-in default (env V2_DRIVER_IMAGE not set)']);
+});
+
+test('an override set in the release suppresses the default: KFP 2.5.0 env, Argo and cert-manager flags', () => {
+  const refs = (release: AnyRelease) => resolved.get(release)!.resolution.images.map((i) => i.ref);
+  // v1.10.2 sets V2_DRIVER_IMAGE and V2_LAUNCHER_IMAGE: 2.5.0's :latest defaults are not bundled, the env values are.
+  assert.not.ok(refs('v1.10.2').includes('ghcr.io/kubeflow/kfp-driver:latest'));
+  const driver = resolved.get('v1.10.2')!.resolution.images.find((i) => i.ref === 'ghcr.io/kubeflow/kfp-driver:2.5.0')!;
+  assert.equal(driver.locations.map((l) => l.via), ['env']);
+  // v1.8.1 passes --executor-image and --acme-http01-solver-image: the upstream defaults are not bundled.
+  assert.not.ok(refs('v1.8.1').includes('quay.io/argoproj/argoexec:v3.3.10'));
+  assert.ok(refs('v1.8.1').includes('gcr.io/ml-pipeline/argoexec:v3.3.10-license-compliance'));
+  assert.not.ok(refsVia('v1.8.1', 'compiled-in').some((ref) => ref.includes('acmesolver')));
+  assert.ok(refs('v1.8.1').includes('quay.io/jetstack/cert-manager-acmesolver:v1.12.2'));
+});
+
+test('every entry of the shipped table cites where upstream keeps it, and its images parse', () => {
+  for (const component of COMPONENT_TABLE) {
+    assert.ok(component.why.length > 20, component.name);
+    if (component.versions === 'any') continue;
+    for (const version of component.versions) {
+      for (const compiled of version.defaults) {
+        assert.match(compiled.why, /^[\w.-]+\/[\w.-]+@[\w.-]+ \S+\.(go|tsx|ts) /, `${component.name} ${version.tags.join(',')}: ${compiled.why}`);
+        assert.ok(component.repositories.includes(compiled.controller), compiled.controller);
+        parseImageRef(compiled.image.replaceAll('{version}', version.tags[0]!));
+      }
+    }
+  }
 });
 
 test.run();
