@@ -164,7 +164,8 @@ export function findCompiledDefaults(objects: readonly KubernetesObject[], table
       if (set === undefined) {
         const raw = compiled.image.replaceAll('{version}', version!);
         const path = compiled.override === undefined ? 'compiled-in default (no override)' : `compiled-in default (${describeOverride(compiled.override)} not set)`;
-        findings.push({ ...base, holder: [], path, raw, via: 'compiled-in' });
+        const setBy = compiled.override === undefined ? {} : { setBy: { container: container.path.replace(/\.image$/, ''), override: compiled.override } };
+        findings.push({ ...base, holder: [], path, raw, via: 'compiled-in', ...setBy });
       } else if (set.value !== '' && !set.value.includes('$')) {
         try {
           parseImageRef(set.value);

@@ -205,7 +205,7 @@ function pvcViewerDefault(controller: string): CompiledDefault {
   return {
     controller,
     image: 'filebrowser/filebrowser:latest',
-    override: { env: 'DEFAULT_POD_SPEC_PATH' },
+    // DEFAULT_POD_SPEC_PATH replaces it with a file's pod spec, which names no image here: no override to set.
     tier: 'conditional',
     why: 'kubeflow/kubeflow@v1.8.0 components/pvcviewer-controller/api/v1alpha1/pvcviewer_webhook.go PVCViewer.Default(), the same at v1.9.0, v1.9.2 and v1.10.0: only a PVCViewer created without spec.podSpec (the volumes web app always sends one)',
   };

@@ -5,6 +5,7 @@
 import { formatImageRef, parseImageRef, type ImageRef } from './image-ref.js';
 import { describeObject, isRecord, type KubernetesObject } from './k8s-object.js';
 import { readYamlStream } from './kube-yaml.js';
+import type { DefaultOverride } from './component-defaults.js';
 import { findPodTemplateContainers } from './pod-images.js';
 import { isGoTemplate, templateImageFields, type TemplateField } from './template-images.js';
 
@@ -39,6 +40,11 @@ export interface ImageFinding {
   hub?: string;
   /** For an untagged name a controller appends a sibling tag to: the name as written, which relocation replaces. */
   written?: string;
+  /**
+   * For a compiled-in default: the controller container (its field path) and the override that replaces the default,
+   * which relocation sets, since no manifest text holds the reference.
+   */
+  setBy?: { container: string; override: DefaultOverride };
   via: FoundVia;
   tier: ImageTier;
 }

@@ -3,10 +3,10 @@
 // so names from different registries cannot collide, and a hub moves by the same rule as a whole reference: images
 // that Istio composes at run time from hub + name + tag land exactly where the installer pushed them.
 
-import { discoverImages, type DiscoveredImage, type ImageFinding } from './discover-images.js';
+import { discoverImages, pathSegments, type DiscoveredImage, type ImageFinding } from './discover-images.js';
 import { KfbundleError } from './errors.js';
 import { bundleRefFor, formatImageRef, imageName, parseImageRef } from './image-ref.js';
-import type { KubernetesObject } from './k8s-object.js';
+import { isRecord, type KubernetesObject } from './k8s-object.js';
 import { rewriteStrings, type RewrittenObjects } from './rewrite-strings.js';
 
 /**
@@ -100,7 +100,44 @@ export function relocateManifests(
   const rewritten = table.size === 0 ? { objects: working, changed: [] } : rewriteStrings(working, replacer(table));
   const changed = new Set(rewritten.changed);
   for (const index of bareByObject.keys()) changed.add(index);
-  return { objects: rewritten.objects, changed: [...changed].sort((a, b) => a - b) };
+  const relocatedObjects = setCompiledInOverrides(rewritten.objects, findings, registry, changed);
+  return { objects: relocatedObjects, changed: [...changed].sort((a, b) => a - b) };
+}
+
+/**
+ * A compiled-in default is in no manifest text, so no rewrite can move it: the controller is told where it went by
+ * setting the override (the env var, or the flag appended to its args), as a platform team would by hand.
+ */
+function setCompiledInOverrides(objects: readonly KubernetesObject[], findings: readonly ImageFinding[], registry: string, changed: Set<number>): KubernetesObject[] {
+  const result = [...objects];
+  for (const finding of findings) {
+    if (finding.setBy === undefined) continue;
+    const index = finding.objectIndex;
+    const copy = changed.has(index) ? result[index]! : (structuredClone(result[index]!) as KubernetesObject);
+    const container = valueAtPath(copy, finding.setBy.container);
+    if (!isRecord(container)) continue;
+    const image = relocatedRef(finding.raw, registry);
+    const override = finding.setBy.override;
+    if ('env' in override) {
+      const env = Array.isArray(container['env']) ? (container['env'] as unknown[]) : [];
+      container['env'] = [...env, { name: override.env, value: image }];
+    } else {
+      const args = Array.isArray(container['args']) ? (container['args'] as unknown[]) : [];
+      container['args'] = [...args, `--${override.flag.replace(/^--?/, '')}=${image}`];
+    }
+    result[index] = copy;
+    changed.add(index);
+  }
+  return result;
+}
+
+function valueAtPath(root: unknown, path: string): unknown {
+  let node = root;
+  for (const segment of pathSegments(path)) {
+    if (typeof segment === 'number' ? !Array.isArray(node) : !isRecord(node)) return undefined;
+    node = (node as Record<string | number, unknown>)[segment];
+  }
+  return node;
 }
 
 function replacer(table: ReadonlyMap<string, string>): (text: string) => string {

@@ -18,6 +18,8 @@ import {
 } from '../../src/core/relocate-images.js';
 import { parseAwsPartition, rewriteAwsPartition } from '../../src/core/aws-partition.js';
 import { readRendered, RELEASES } from '../helpers/fixtures.js';
+import { findCompiledDefaults } from '../../src/core/component-defaults.js';
+import { COMPONENT_TABLE } from '../../src/core/component-table.js';
 
 const test = suite('relocation to a private registry');
 const REGISTRY = 'harbor.example.cn/kubeflow';
@@ -131,6 +133,29 @@ data:
   assert.is((moved[0] as any).metadata.annotations['eks.amazonaws.com/role-arn'], 'arn:aws-cn:iam::123456789012:role/kf');
   assert.is((moved[1] as any).data['config.json'], '{"bucketArn": "arn:aws-cn:s3:::models", "already": "arn:aws-cn:s3:::x", "text": "yarn:aws:no"}');
   assert.throws(() => parseAwsPartition('aws-china'), /unknown AWS partition "aws-china"/);
+});
+
+test('v1.8.1: compiled-in defaults are in no text, so relocation sets their overrides on the controllers', async () => {
+  const documents = parseManifestDocuments(await readRendered('v1.8.1'), 'v1.8.1');
+  const objects = documents.flatMap((document) => document.objects);
+  const findings = findCompiledDefaults(objects, COMPONENT_TABLE).findings.filter((f) => f.setBy !== undefined);
+  const relocated = relocateManifests(objects, findings, [], 'harbor.example.cn/kf');
+  const container = (name: string) => {
+    const index = objects.findIndex((o) => o.kind === 'Deployment' && o.metadata?.name === name);
+    assert.ok(relocated.changed.includes(index), name);
+    return (relocated.objects[index] as any).spec.template.spec.containers[0];
+  };
+  assert.equal(container('training-operator').args, [
+    '--pytorch-init-container-image=harbor.example.cn/kf/docker.io/library/alpine:3.10',
+    '--mpi-kubectl-delivery-image=harbor.example.cn/kf/docker.io/mpioperator/kubectl-delivery:latest',
+  ]);
+  const env = container('ml-pipeline').env.filter((e: { name: string }) => e.name.startsWith('V2_'));
+  assert.equal(env, [
+    { name: 'V2_DRIVER_IMAGE', value: 'harbor.example.cn/kf/gcr.io/ml-pipeline/kfp-driver:sha256-8e60086b04d92b657898a310ca9757631d58547e76bbbb8bfc376d654bef1707' },
+    { name: 'V2_LAUNCHER_IMAGE', value: 'harbor.example.cn/kf/gcr.io/ml-pipeline/kfp-launcher:sha256-80cf120abd125db84fa547640fd6386c4b2a26936e0c2b04a7d3634991a850a4' },
+  ]);
+  // The originals are left as they were.
+  assert.is((objects.find((o) => o.kind === 'Deployment' && o.metadata?.name === 'training-operator') as any).spec.template.spec.containers[0].args, undefined);
 });
 
 for (const release of RELEASES) {
