@@ -203,9 +203,15 @@ Examples:
 Tiers: install (pod templates), runtime (pulled by controllers as they run), catalog (offered to users: notebook
 images, serving and training runtimes), conditional (only when a feature is used), example.
 
+Images come from every field that names one, however spelled (short names, untagged, digests), from template text
+in ConfigMaps, and from the component table: defaults a controller compiles in, by its version, unless the release
+sets the override (docs/image-discovery.md). --why shows where each was found (via compiled-in, env, arg, template...).
+
 Examples:
   kfbundle images --manifests ./rendered.yaml
   kfbundle images --manifests ./rendered.yaml --why katib
+  kfbundle images --release v1.8.1 --why alpine                 # a compiled-in default, and the flag that replaces it
+  kfbundle images --release v1.10-branch                        # a branch: components recognised, and not, are listed
   kfbundle images --manifests ./rendered.yaml --spec bundle-spec/v1.10.2.yaml --tiers all --json
   kfbundle images --release v1.10.2
   kfbundle images --release v1.10.2 --platform linux/arm64     # which bundled images have no arm64 variant`,

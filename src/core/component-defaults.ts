@@ -160,7 +160,7 @@ export function findCompiledDefaults(objects: readonly KubernetesObject[], table
     for (const compiled of entry.defaults) {
       if (compiled.controller !== repository) continue;
       const set = compiled.override === undefined ? undefined : overrideValue(container.container, container.path.replace(/\.image$/, ''), compiled.override);
-      const base = { objectIndex: container.objectIndex, object: container.object, tier: compiled.tier };
+      const base = { objectIndex: container.objectIndex, object: container.object, tier: compiled.tier, upstream: compiled.why };
       if (set === undefined) {
         const raw = compiled.image.replaceAll('{version}', version!);
         const path = compiled.override === undefined ? 'compiled-in default (no override)' : `compiled-in default (${describeOverride(compiled.override)} not set)`;

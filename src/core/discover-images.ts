@@ -45,6 +45,8 @@ export interface ImageFinding {
    * which relocation sets, since no manifest text holds the reference.
    */
   setBy?: { container: string; override: DefaultOverride };
+  /** For a compiled-in default (or the override that replaced it): where upstream keeps it, from the component table. */
+  upstream?: string;
   via: FoundVia;
   tier: ImageTier;
 }
@@ -494,8 +496,10 @@ export function groupFindings(findings: readonly ImageFinding[]): DiscoveredImag
     const parsed = parseImageRef(finding.raw);
     const ref = formatImageRef(parsed);
     const image = byRef.get(ref) ?? { ref, parsed, tier: finding.tier, locations: [] };
-    const same = image.locations.some((seen) => seen.objectIndex === finding.objectIndex && seen.path === finding.path);
-    if (!same) image.locations.push(finding);
+    const same = image.locations.findIndex((seen) => seen.objectIndex === finding.objectIndex && seen.path === finding.path);
+    if (same === -1) image.locations.push(finding);
+    // The component table knows why an override found by discovery matters: keep its citation.
+    else if (finding.upstream !== undefined && image.locations[same]!.upstream === undefined) image.locations[same] = { ...image.locations[same]!, upstream: finding.upstream };
     if (IMAGE_TIERS.indexOf(finding.tier) < IMAGE_TIERS.indexOf(image.tier)) image.tier = finding.tier;
     byRef.set(ref, image);
   }

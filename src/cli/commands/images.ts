@@ -115,7 +115,7 @@ export async function runImages(options: ImagesCommandOptions, context: CliConte
         ...(image.pullFrom === undefined ? {} : { pullFrom: formatImageRef(image.pullFrom) }),
         ...(image.why === undefined ? {} : { why: image.why }),
         ...platformFields(answersOf(image)),
-        locations: image.locations.map((l) => ({ object: l.object, path: l.path, via: l.via })),
+        locations: image.locations.map((l) => ({ object: l.object, path: l.path, via: l.via, ...(l.upstream === undefined ? {} : { upstream: l.upstream }) })),
       })),
       excluded: resolution.excluded,
       warnings: resolution.warnings,
@@ -128,7 +128,10 @@ export async function runImages(options: ImagesCommandOptions, context: CliConte
         .join('');
       context.stdout.write(`${image.ref}\t${image.tier}${image.included ? '' : '\t(not bundled)'}${platformText}\n`);
       if (options.why !== undefined) {
-        for (const location of image.locations) context.stdout.write(`  ${location.object}  ${location.path}  (${location.via})\n`);
+        for (const location of image.locations) {
+          context.stdout.write(`  ${location.object}  ${location.path}  (${location.via})\n`);
+          if (location.upstream !== undefined) context.stdout.write(`    ${location.via === 'compiled-in' ? 'compiled in' : 'replaces the default compiled in'}: ${location.upstream}\n`);
+        }
         if (image.pullFrom !== undefined) context.stdout.write(`  pulled from ${formatImageRef(image.pullFrom)}\n`);
         if (image.why !== undefined) context.stdout.write(`  spec: ${image.why}\n`);
       }
