@@ -5,7 +5,7 @@
 import { pathSegments, type DiscoveryWarning, type ImageFinding, type ImageTier } from './discover-images.js';
 import { imageName, parseImageRef, type ImageRef } from './image-ref.js';
 import { isRecord, type KubernetesObject } from './k8s-object.js';
-import { findPodTemplateContainers, type ContainerLocation } from './pod-images.js';
+import { findPodTemplateContainers } from './pod-images.js';
 
 /** What replaces a compiled-in default on the controller's container. */
 export type DefaultOverride = { env: string } | { flag: string };
@@ -58,15 +58,15 @@ export interface ComponentDefaults {
   unrecognised: string[];
 }
 
-function versionOf(container: ContainerLocation, object: KubernetesObject, ref: ImageRef): string | undefined {
-  if (ref.tag !== undefined && !(ref.digest !== undefined && ref.tag === 'latest')) return ref.tag;
-  // Pinned by digest alone: the recommended label says which release it is (Knative sets it on every workload).
-  const labels = [object.metadata?.labels, templateLabels(object)];
-  for (const set of labels) {
+/** The image's tag (`latest` when it has none), or for an image pinned by digest alone its workload's version label. */
+function versionOf(object: KubernetesObject, ref: ImageRef): string | undefined {
+  if (ref.tag !== undefined) return ref.tag;
+  // The recommended label says which release it is (Knative sets it on every workload).
+  for (const set of [object.metadata?.labels, templateLabels(object)]) {
     const version = isRecord(set) ? set['app.kubernetes.io/version'] : undefined;
     if (typeof version === 'string' && version !== '') return version;
   }
-  return container.image.includes('@') ? undefined : 'latest';
+  return undefined;
 }
 
 function templateLabels(object: KubernetesObject): unknown {
@@ -103,7 +103,7 @@ function overrideValue(container: Record<string, unknown>, containerPath: string
   return undefined;
 }
 
-export function describeOverride(override: DefaultOverride): string {
+function describeOverride(override: DefaultOverride): string {
   return 'env' in override ? `env ${override.env}` : `flag --${override.flag.replace(/^--?/, '')}`;
 }
 
@@ -140,7 +140,7 @@ export function findCompiledDefaults(objects: readonly KubernetesObject[], table
     // Only the component's controllers can pull a default; its other images (a database beside them) say nothing.
     if (!component.versions.some((candidate) => candidate.defaults.some((d) => d.controller === repository))) continue;
 
-    const version = versionOf(container, objects[container.objectIndex]!, ref);
+    const version = versionOf(objects[container.objectIndex]!, ref);
     versions.add(version ?? 'unknown');
     const entry = version === undefined ? undefined : component.versions.find((candidate) => candidate.tags.includes(version));
     if (entry === undefined) {
@@ -157,14 +157,15 @@ export function findCompiledDefaults(objects: readonly KubernetesObject[], table
       });
       continue;
     }
+    const containerPath = container.path.replace(/\.image$/, '');
     for (const compiled of entry.defaults) {
       if (compiled.controller !== repository) continue;
-      const set = compiled.override === undefined ? undefined : overrideValue(container.container, container.path.replace(/\.image$/, ''), compiled.override);
+      const set = compiled.override === undefined ? undefined : overrideValue(container.container, containerPath, compiled.override);
       const base = { objectIndex: container.objectIndex, object: container.object, tier: compiled.tier, upstream: compiled.why };
       if (set === undefined) {
         const raw = compiled.image.replaceAll('{version}', version!);
         const path = compiled.override === undefined ? 'compiled-in default (no override)' : `compiled-in default (${describeOverride(compiled.override)} not set)`;
-        const setBy = compiled.override === undefined ? {} : { setBy: { container: container.path.replace(/\.image$/, ''), override: compiled.override } };
+        const setBy = compiled.override === undefined ? {} : { setBy: { container: containerPath, override: compiled.override } };
         findings.push({ ...base, holder: [], path, raw, via: 'compiled-in', ...setBy });
       } else if (set.value !== '' && !set.value.includes('$')) {
         try {
