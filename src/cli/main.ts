@@ -206,12 +206,12 @@ images, serving and training runtimes), conditional (only when a feature is used
 Images come from every field that names one, however spelled (short names, untagged, digests), from template text
 in ConfigMaps, and from the component table: defaults a controller compiles in, by its version, unless the release
 sets the override (docs/image-discovery.md). --why shows where each was found (via compiled-in, env, arg, template...).
+--release takes a tag or a branch; without a curated spec, the components recognised and not are listed.
 
 Examples:
   kfbundle images --manifests ./rendered.yaml
   kfbundle images --manifests ./rendered.yaml --why katib
-  kfbundle images --release v1.8.1 --why alpine                 # a compiled-in default, and the flag that replaces it
-  kfbundle images --release v1.10-branch                        # a branch: components recognised, and not, are listed
+  kfbundle images --release v1.10.2 --why kfp-driver     # an override the release sets, and the default it replaces
   kfbundle images --manifests ./rendered.yaml --spec bundle-spec/v1.10.2.yaml --tiers all --json
   kfbundle images --release v1.10.2
   kfbundle images --release v1.10.2 --platform linux/arm64     # which bundled images have no arm64 variant`,
