@@ -196,7 +196,7 @@ Examples:
     .option('--mirror <SRC=DST>', 'with --platform: ask DST for images of registry SRC, as build does (repeatable)', collect, [])
     .option('--insecure-registry <host[:port]>', 'with --platform: a registry or mirror served over plain HTTP or with a self-signed certificate (repeatable)', collect, [])
     .option('--cache <dir>', 'with --platform: the blob cache, as for build (the configs of single-platform images are read into it)')
-    .option('--json', 'print {tiers, images, excluded, warnings} as JSON on stdout', false)
+    .option('--json', 'print {tiers, images, excluded, warnings, components} as JSON on stdout', false)
     .addHelpText(
       'after',
       `

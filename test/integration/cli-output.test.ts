@@ -30,7 +30,8 @@ test.after(async (context) => {
 test('--json shapes of images, verify and inspect', async ({ dir }) => {
   const images = await runKfbundle(['images', '--manifests', join(dir.path, 'rendered.yaml'), '--json']);
   const imagesJson = JSON.parse(images.stdout);
-  assert.equal(Object.keys(imagesJson).sort(), ['excluded', 'images', 'tiers', 'warnings']);
+  assert.equal(Object.keys(imagesJson).sort(), ['components', 'excluded', 'images', 'tiers', 'warnings']);
+  assert.equal(Object.keys(imagesJson.components).sort(), ['recognised', 'unrecognised']);
   assert.equal(Object.keys(imagesJson.images[0]).sort(), ['included', 'locations', 'ref', 'tier']);
   assert.equal(Object.keys(imagesJson.images[0].locations[0]).sort(), ['object', 'path', 'via']);
 

@@ -20,7 +20,8 @@ test.after(loudHook('teardown', async (context) => {
 }));
 
 test('missing images are all named, the present one is pulled, and no bundle is left', async ({ env }) => {
-  const present = 'ghcr.io/kubeflow/kfp-api-server:2.5.0';
+  // A server with no compiled-in image (an API server would add the driver and launcher it compiles in).
+  const present = 'ghcr.io/kubeflow/kfp-persistence-agent:2.5.0';
   await pushStandIns(dockerFor(env.builderHost), env.registry, [present]);
   const dir = await makeTempDir();
   try {

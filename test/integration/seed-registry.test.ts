@@ -25,8 +25,9 @@ import { fetchRegistryImage, MEDIA, pushTwoPlatformList } from '../helpers/regis
 const NAMESPACE = 'kfbundle-registry';
 const NAME = 'kfbundle-registry';
 const REGISTRY_IMAGE = 'docker.io/library/registry:2.8.3';
-const FIRST = ['gcr.io/ml-pipeline/api-server:2.0.5', 'gcr.io/ml-pipeline/frontend:2.0.5', 'docker.io/library/mysql:8.0.29'];
-const SECOND = ['gcr.io/ml-pipeline/api-server:2.0.5', 'ghcr.io/kubeflow/kfp-cache-server:2.5.0'];
+// Servers with no compiled-in image the default tiers bundle (an API server would add the driver and launcher).
+const FIRST = ['gcr.io/ml-pipeline/scheduledworkflow:2.0.5', 'gcr.io/ml-pipeline/frontend:2.0.5', 'docker.io/library/mysql:8.0.29'];
+const SECOND = ['gcr.io/ml-pipeline/scheduledworkflow:2.0.5', 'ghcr.io/kubeflow/kfp-scheduled-workflow-controller:2.5.0'];
 /** A two-platform list upstream (made in the setup), with an image of one platform: for a bundle of two platforms. */
 const MIXED = ['gcr.io/ml-pipeline/visualization-server:2.0.5', 'docker.io/library/mysql:8.0.29'];
 const INSTALL_MS = 180_000;
@@ -306,7 +307,7 @@ test('a delta bundle seeds onto the registry its base seeded, sending only its o
   const refs = [FIRST[0]!, FIRST[1]!, fresh];
   const delta = await build(context, 'delta-on-first', refs, ['--since', context.first]);
   const metadata = await metadataOf(delta);
-  assert.equal(metadata.base!.taken, [FIRST[0]!, FIRST[1]!].sort(), 'api-server and frontend are the base\'s');
+  assert.equal(metadata.base!.taken, [FIRST[0]!, FIRST[1]!].sort(), 'the scheduled workflow controller and frontend are the base\'s');
   const before = uploads(node);
   const seeded = await install(context, delta);
   assert.is(node.error, undefined, node.error?.message);

@@ -88,8 +88,7 @@ spec:
 `,
     deployment('kubeflow', 'ml-pipeline', `      - name: api
         image: ${api}
-        args: ["--driver-image=${driver}"]
-        env: [{name: V2_LAUNCHER_IMAGE, value: "${launcher}"}]
+        env: [{name: V2_LAUNCHER_IMAGE, value: "${launcher}"}, {name: V2_DRIVER_IMAGE, value: "${driver}"}]
 `),
     deployment('kubeflow', 'activator', `      - {name: activator, image: "${activator}"}\n`),
     deployment('kubeflow', 'busybox', `      - {name: busybox, image: ${busybox}}\n`),
@@ -255,8 +254,10 @@ test('--registry: images pushed, every reference moved, and the cluster finds ev
     const podImages = [0, 3, 4].map((i) => expected[i]!.ref);
     assert.equal(listed.stdout.trim().split(/\s+/).sort(), [...podImages].sort());
     const api = double.get('Deployment', 'kubeflow', 'ml-pipeline')!['spec']['template']['spec']['containers'][0];
-    assert.equal(api['args'], [`--driver-image=${expected[2]!.ref}`]);
-    assert.equal(api['env'], [{ name: 'V2_LAUNCHER_IMAGE', value: expected[1]!.ref }]);
+    assert.equal(api['env'], [
+      { name: 'V2_LAUNCHER_IMAGE', value: expected[1]!.ref },
+      { name: 'V2_DRIVER_IMAGE', value: expected[2]!.ref },
+    ]);
     assert.match(double.get('ConfigMap', 'kubeflow', 'katib-config')!['data']['katib-config.yaml'], `image: ${expected[6]!.ref}\n`);
     assertNothingOutside(JSON.stringify(double.all()), registry);
     for (const { index, ref } of expected) {
