@@ -129,21 +129,21 @@ const KFP = {
  */
 function kfpDriverAndLauncher(tag: string, driver: string, launcher: string): CompiledDefault[] {
   const overridable = tag !== '2.0.3';
-  const where = overridable ? 'backend/src/v2/compiler/argocompiler/container.go' : 'backend/src/v2/compiler/argocompiler/argo.go (literals, no override)';
+  const where = overridable ? 'backend/src/v2/compiler/argocompiler/container.go' : 'backend/src/v2/compiler/argocompiler/argo.go';
   return KFP.apiServer.flatMap((controller) => [
     {
       controller,
       image: driver,
       ...(overridable ? { override: { env: 'V2_DRIVER_IMAGE' } } : {}),
       tier: 'runtime' as const,
-      why: `kubeflow/pipelines@${tag} ${where} ${overridable ? 'DefaultDriverImage' : 'driverImage'}: the driver step of every v2 run`,
+      why: `kubeflow/pipelines@${tag} ${where} ${overridable ? 'DefaultDriverImage' : 'driverImage (a literal, no override)'}: the driver step of every v2 run`,
     },
     {
       controller,
       image: launcher,
       ...(overridable ? { override: { env: 'V2_LAUNCHER_IMAGE' } } : {}),
       tier: 'runtime' as const,
-      why: `kubeflow/pipelines@${tag} ${where} ${overridable ? 'DefaultLauncherImage' : 'launcherImage'}: the launcher init container of every v2 step`,
+      why: `kubeflow/pipelines@${tag} ${where} ${overridable ? 'DefaultLauncherImage' : 'launcherImage (a literal, no override)'}: the launcher init container of every v2 step`,
     },
   ]);
 }
