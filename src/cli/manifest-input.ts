@@ -54,7 +54,7 @@ export async function resolveManifestInput(
   const urlTemplate = options.releaseUrl ?? env[RELEASE_URL_ENV] ?? DEFAULT_RELEASE_URL;
   const spec = options.spec === undefined ? await shippedSpecOrNone(release) : await readBundleSpec(options.spec);
   if (spec === undefined) {
-    // A release nobody curated (older, or newer than this kfbundle): its manifests alone, said once.
+    // A release nobody curated (older, newer, or a branch): its manifests and the component table, said once.
     const source = new ReleaseManifestSource({ spec: uncuratedSpec(release), urlTemplate, signal });
     const supported = (await listShippedReleases()).join(', ');
     const notice = `no curated bundle spec for release ${release} (curated: ${supported}): bundling tiers install and runtime: the images its manifests name, and those the component table knows its controllers pull by default; pass --spec FILE to add or replace images`;
