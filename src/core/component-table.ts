@@ -175,6 +175,22 @@ function kfpOtherDefaults(tag: string, cacheImage: string): CompiledDefault[] {
 
 const KFP_V2_GCR = 'gcr.io/ml-pipeline/kfp';
 
+/** The digests KFP 2.0.3 to 2.3.0 pin their driver and launcher to (container.go, argo.go at each tag). */
+const KFP_DIGESTS = {
+  driver203: 'sha256:8e60086b04d92b657898a310ca9757631d58547e76bbbb8bfc376d654bef1707',
+  launcher203: 'sha256:50151a8615c8d6907aa627902dce50a2619fd231f25d1e5c2a72737a2ea4001e',
+  launcher205: 'sha256:80cf120abd125db84fa547640fd6386c4b2a26936e0c2b04a7d3634991a850a4',
+  driver220: 'sha256:3c0665cd36aa87e4359a4c8b6271dcba5bdd817815cd0496ed12eb5dde5fd2ec',
+  launcher220: 'sha256:8fe5e6e4718f20b021736022ad3741ddf2abd82aa58c86ae13e89736fdc3f08f',
+  driver230: 'sha256:dc8b56a2eb071f30409828a8884d621092e68385af11a6c06aa9e9fbcfbb19de',
+  launcher230: 'sha256:bef55a344574a25c557256d7c66cb19edacfd2008d694e5b6bb5b612d59feae0',
+};
+
+/** One KFP version: its driver, launcher and cached-step image, and the TensorBoard images every version has. */
+function kfpVersion(tag: string, driver: string, launcher: string, cacheImage: string): ComponentVersion {
+  return { tags: [tag], defaults: [...kfpDriverAndLauncher(tag, driver, launcher), ...kfpOtherDefaults(tag, cacheImage)] };
+}
+
 const ARGO_WORKFLOWS = ['gcr.io/ml-pipeline/workflow-controller', 'quay.io/argoproj/workflow-controller'];
 
 /** Argo's executor, `quay.io/argoproj/argoexec:` + the tag stamped into the build (workflow/controller/config.go executorImage). */
@@ -233,66 +249,16 @@ const COMPILES_IMAGES_IN: readonly Component[] = [
       'ghcr.io/kubeflow/kfp-visualization-server',
     ],
     versions: [
-      {
-        tags: ['2.0.3'],
-        defaults: [
-          ...kfpDriverAndLauncher(
-            '2.0.3',
-            `${KFP_V2_GCR}-driver@sha256:8e60086b04d92b657898a310ca9757631d58547e76bbbb8bfc376d654bef1707`,
-            `${KFP_V2_GCR}-launcher@sha256:50151a8615c8d6907aa627902dce50a2619fd231f25d1e5c2a72737a2ea4001e`,
-          ),
-          ...kfpOtherDefaults('2.0.3', 'gcr.io/google-containers/busybox'),
-        ],
-      },
-      {
-        tags: ['2.0.5'],
-        defaults: [
-          // 2.0.5's launcher digest is older than 2.0.3's: the release restored one from June 2023.
-          ...kfpDriverAndLauncher(
-            '2.0.5',
-            `${KFP_V2_GCR}-driver@sha256:8e60086b04d92b657898a310ca9757631d58547e76bbbb8bfc376d654bef1707`,
-            `${KFP_V2_GCR}-launcher@sha256:80cf120abd125db84fa547640fd6386c4b2a26936e0c2b04a7d3634991a850a4`,
-          ),
-          ...kfpOtherDefaults('2.0.5', 'gcr.io/google-containers/busybox'),
-        ],
-      },
-      {
-        tags: ['2.2.0'],
-        defaults: [
-          ...kfpDriverAndLauncher(
-            '2.2.0',
-            `${KFP_V2_GCR}-driver@sha256:3c0665cd36aa87e4359a4c8b6271dcba5bdd817815cd0496ed12eb5dde5fd2ec`,
-            `${KFP_V2_GCR}-launcher@sha256:8fe5e6e4718f20b021736022ad3741ddf2abd82aa58c86ae13e89736fdc3f08f`,
-          ),
-          ...kfpOtherDefaults('2.2.0', 'gcr.io/google-containers/busybox'),
-        ],
-      },
-      {
-        tags: ['2.3.0'],
-        defaults: [
-          ...kfpDriverAndLauncher(
-            '2.3.0',
-            `${KFP_V2_GCR}-driver@sha256:dc8b56a2eb071f30409828a8884d621092e68385af11a6c06aa9e9fbcfbb19de`,
-            `${KFP_V2_GCR}-launcher@sha256:bef55a344574a25c557256d7c66cb19edacfd2008d694e5b6bb5b612d59feae0`,
-          ),
-          ...kfpOtherDefaults('2.3.0', 'gcr.io/google-containers/busybox'),
-        ],
-      },
-      {
-        tags: ['2.4.1'],
-        defaults: [
-          ...kfpDriverAndLauncher('2.4.1', 'ghcr.io/kubeflow/kfp-driver:2.4.1', 'ghcr.io/kubeflow/kfp-launcher:2.4.1'),
-          ...kfpOtherDefaults('2.4.1', 'registry.k8s.io/busybox'),
-        ],
-      },
+      kfpVersion('2.0.3', `${KFP_V2_GCR}-driver@${KFP_DIGESTS.driver203}`, `${KFP_V2_GCR}-launcher@${KFP_DIGESTS.launcher203}`, 'gcr.io/google-containers/busybox'),
+      // 2.0.5's launcher digest is older than 2.0.3's: the release restored one from June 2023.
+      kfpVersion('2.0.5', `${KFP_V2_GCR}-driver@${KFP_DIGESTS.driver203}`, `${KFP_V2_GCR}-launcher@${KFP_DIGESTS.launcher205}`, 'gcr.io/google-containers/busybox'),
+      kfpVersion('2.2.0', `${KFP_V2_GCR}-driver@${KFP_DIGESTS.driver220}`, `${KFP_V2_GCR}-launcher@${KFP_DIGESTS.launcher220}`, 'gcr.io/google-containers/busybox'),
+      kfpVersion('2.3.0', `${KFP_V2_GCR}-driver@${KFP_DIGESTS.driver230}`, `${KFP_V2_GCR}-launcher@${KFP_DIGESTS.launcher230}`, 'gcr.io/google-containers/busybox'),
+      kfpVersion('2.4.1', 'ghcr.io/kubeflow/kfp-driver:2.4.1', 'ghcr.io/kubeflow/kfp-launcher:2.4.1', 'registry.k8s.io/busybox'),
       // From 2.5.0 the defaults are :latest, and every release sets both env vars to its own version.
-      ...(['2.5.0', '2.15.0', '2.16.0'] as const).map((tag) => ({
-        tags: [tag],
-        defaults: [
-          ...kfpDriverAndLauncher(tag, 'ghcr.io/kubeflow/kfp-driver:latest', 'ghcr.io/kubeflow/kfp-launcher:latest'),
-          ...kfpOtherDefaults(tag, tag === '2.5.0' ? 'registry.k8s.io/busybox' : 'ghcr.io/containerd/busybox'),
-        ],
-      })),
+      kfpVersion('2.5.0', 'ghcr.io/kubeflow/kfp-driver:latest', 'ghcr.io/kubeflow/kfp-launcher:latest', 'registry.k8s.io/busybox'),
+      kfpVersion('2.15.0', 'ghcr.io/kubeflow/kfp-driver:latest', 'ghcr.io/kubeflow/kfp-launcher:latest', 'ghcr.io/containerd/busybox'),
+      kfpVersion('2.16.0', 'ghcr.io/kubeflow/kfp-driver:latest', 'ghcr.io/kubeflow/kfp-launcher:latest', 'ghcr.io/containerd/busybox'),
     ],
     why: 'the API server compiles the driver and launcher into every run; the cache server, UI and viewer controller have defaults of their own',
   },

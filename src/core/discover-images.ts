@@ -443,7 +443,7 @@ function walkConfigMapData(data: Record<string, unknown>, state: WalkState): voi
  * Every image in the objects, strongest tier first, then by reference. Unresolvable references become warnings with
  * their location; nothing is dropped silently.
  */
-export function discoverImages(objects: readonly KubernetesObject[]): Discovery {
+export function discoverImages(objects: readonly KubernetesObject[], extraFindings: readonly ImageFinding[] = []): Discovery {
   const variables = collectVariables(objects);
   const findings: ImageFinding[] = [];
   const warnings: DiscoveryWarning[] = [];
@@ -483,7 +483,7 @@ export function discoverImages(objects: readonly KubernetesObject[]): Discovery 
     settleTemplateFields(state);
   });
 
-  return { images: groupFindings(findings), warnings };
+  return { images: groupFindings([...findings, ...extraFindings]), warnings };
 }
 
 /**

@@ -76,7 +76,8 @@ function containerAt(object: KubernetesObject, imagePath: string): Record<string
   return container;
 }
 
-function valueAt(root: unknown, segments: readonly PathSegment[]): unknown {
+/** The value at a field path inside an object, or undefined where the path leaves it. */
+export function valueAt(root: unknown, segments: readonly PathSegment[]): unknown {
   let node = root;
   for (const segment of segments) {
     if (Array.isArray(node) && typeof segment === 'number') node = node[segment];

@@ -7,6 +7,7 @@ import { discoverImages, pathSegments, type DiscoveredImage, type ImageFinding }
 import { KfbundleError } from './errors.js';
 import { bundleRefFor, formatImageRef, imageName, parseImageRef } from './image-ref.js';
 import { isRecord, type KubernetesObject } from './k8s-object.js';
+import { valueAt } from './patch-manifests.js';
 import { rewriteStrings, type RewrittenObjects } from './rewrite-strings.js';
 
 /**
@@ -114,7 +115,7 @@ function setCompiledInOverrides(objects: readonly KubernetesObject[], findings: 
     if (finding.setBy === undefined) continue;
     const index = finding.objectIndex;
     const copy = changed.has(index) ? result[index]! : (structuredClone(result[index]!) as KubernetesObject);
-    const container = valueAtPath(copy, finding.setBy.container);
+    const container = valueAt(copy, pathSegments(finding.setBy.container));
     if (!isRecord(container)) continue;
     const image = relocatedRef(finding.raw, registry);
     const override = finding.setBy.override;
@@ -129,15 +130,6 @@ function setCompiledInOverrides(objects: readonly KubernetesObject[], findings: 
     changed.add(index);
   }
   return result;
-}
-
-function valueAtPath(root: unknown, path: string): unknown {
-  let node = root;
-  for (const segment of pathSegments(path)) {
-    if (typeof segment === 'number' ? !Array.isArray(node) : !isRecord(node)) return undefined;
-    node = (node as Record<string | number, unknown>)[segment];
-  }
-  return node;
 }
 
 function replacer(table: ReadonlyMap<string, string>): (text: string) => string {

@@ -4,7 +4,7 @@
 import type { BundleSpec } from './bundle-spec.js';
 import { findCompiledDefaults, type Component, type RecognisedComponent } from './component-defaults.js';
 import { COMPONENT_TABLE } from './component-table.js';
-import { discoverImages, groupFindings, type DiscoveryWarning, type ImageTier } from './discover-images.js';
+import { discoverImages, type DiscoveryWarning, type ImageTier } from './discover-images.js';
 import { collectInstallImages } from './install-images.js';
 import { parseManifestDocuments, type KubernetesObject, type ManifestDocument } from './k8s-object.js';
 import { resolveImages, type AddedImage, type Resolution } from './resolve-images.js';
@@ -34,12 +34,9 @@ export function resolveRelease(
   const documents = parseManifestDocuments(text, source);
   const objects = documents.flatMap((document) => document.objects);
   collectInstallImages(objects);
-  const found = discoverImages(objects);
   const compiled = findCompiledDefaults(objects, table);
-  const discovery = {
-    images: groupFindings([...found.images.flatMap((image) => image.locations), ...compiled.findings]),
-    warnings: [...found.warnings, ...compiled.warnings],
-  };
+  const found = discoverImages(objects, compiled.findings);
+  const discovery = { images: found.images, warnings: [...found.warnings, ...compiled.warnings] };
   return {
     documents,
     objects,
